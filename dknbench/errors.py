@@ -1,0 +1,24 @@
+"""User-facing errors: one clear line, exit code 2 (see dknbench.cli)."""
+
+
+class DKNBenchError(Exception):
+    """Bad input from the user (unknown name, malformed file, wrong value).
+
+    The CLI prints ``str(error)`` on one line and exits with code 2. The message must name the
+    file, field or value at fault and what is allowed.
+    """
+
+    exit_code = 2
+
+
+class ConfigError(DKNBenchError):
+    """A task YAML or a --set override is invalid."""
+
+
+class UnknownNameError(DKNBenchError):
+    """A task, method, model or builder name that is not registered."""
+
+    def __init__(self, kind: str, name: str, known):
+        known = sorted(known)
+        super().__init__(f"unknown {kind} {name!r}; available: {', '.join(known) or '(none)'}")
+        self.kind, self.name, self.known = kind, name, known
