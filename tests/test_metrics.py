@@ -1,0 +1,141 @@
+"""dknbench.metrics on hand-computed cases (the arithmetic is written out beside each check)."""
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.metrics import precision_recall_fscore_support
+
+from dknbench.metrics import (
+    accuracy,
+    consistency_scores,
+    delta_prob,
+    edit_scores,
+    gcr,
+    intended_change,
+    is_outlier,
+    perplexity_delta,
+    precision_recall_f1,
+    success_rate,
+    success_rate_x,
+)
+
+
+def test_delta_prob_scalar_and_array():
+    assert delta_prob(0.8, 0.2) == pytest.approx(0.75)  # (0.8 − 0.2)/0.8
+    assert isinstance(delta_prob(0.8, 0.2), float)
+    np.testing.assert_allclose(delta_prob([0.5, 0.4], [0.25, 0.5]), [0.5, -0.25])
+    assert math.isinf(delta_prob(0.0, 0.1))
+    assert intended_change(0.5, 0.75, "enhance") == pytest.approx(0.5)
+    assert intended_change(0.5, 0.25, "suppress") == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="operation"):
+        intended_change(0.5, 0.25, "erase")
+
+
+def test_gcr_n2_is_absolute_difference():
+    assert gcr([0.1, 0.5]) == pytest.approx(0.4)  # |0.5 − 0.1|
+    assert gcr([0.5, 0.1]) == pytest.approx(0.4)
+
+
+def test_gcr_n3_hand_computed():
+    # partial [0.1, 0.3]: μ = 0.2, σ (ddof 0) = 0.1 -> |0.9 − 0.2| / 0.1 = 7
+    assert gcr([0.1, 0.3, 0.9]) == pytest.approx(7.0)
+
+
+def test_gcr_n5_hand_computed():
+    # partial [0.1, 0.2, 0.3, 0.4]: μ = 0.25, σ² = (0.0225 + 0.0025 + 0.0025 + 0.0225)/4 = 0.0125
+    # GCR = |1.0 − 0.25| / √0.0125 = 6.708203932499369
+    assert gcr([0.1, 0.2, 0.3, 0.4, 1.0]) == pytest.approx(6.708203932499369, abs=1e-12)
+
+
+def test_gcr_degenerate_cases():
+    assert math.isnan(gcr([0.3]))
+    assert math.isnan(gcr([]))
+    assert gcr([0.2, 0.2, 0.9]) == math.inf  # σ = 0, numerator 0.7
+    assert math.isnan(gcr([0.2, 0.2, 0.2]))
+
+
+def test_is_outlier_uses_absolute_change_and_limit():
+    assert not is_outlier([0.5, -3.0, 9.0])
+    assert is_outlier([0.5, 9.5])
+    assert is_outlier([-12.0])
+    assert is_outlier([0.1, math.inf])
+    assert is_outlier(2.0, limit=1.0)
+
+
+def test_success_rate_hand_computed():
+    rel_b, irr_b = [0.5, 0.2], [0.4, 0.1]
+    rel_enh, irr_enh = [0.75, 0.3], [0.44, 0.1]  # rises 0.5, 0.5 | 0.1, 0.0 -> SR_enh = 0.5/0.05 = 10
+    rel_sup, irr_sup = [0.25, 0.05], [0.36, 0.09]  # drops 0.5, 0.75 | 0.1, 0.1 -> SR_sup = 0.625/0.1
+    result = success_rate(rel_b, rel_enh, rel_sup, irr_b, irr_enh, irr_sup)
+    assert result.sr_enhance == pytest.approx(10.0)
+    assert result.sr_suppress == pytest.approx(6.25)
+    assert result.sr == pytest.approx(16.25)
+    assert (result.n_enhance, result.n_suppress) == (2, 2)
+
+
+def test_success_rate_outlier_pairs_are_dropped():
+    # third pair: relevant rises from 0.001 to 0.02, ΔProb = 19 > 9 -> excluded
+    sr, kept = success_rate_x([0.5, 0.2, 0.001], [0.75, 0.3, 0.02], [0.4, 0.1, 0.3],
+                              [0.44, 0.1, 0.3], "enhance", outlier_limit=9)
+    assert kept == 2 and sr == pytest.approx(10.0)
+    sr_all, kept_all = success_rate_x([0.5, 0.2, 0.001], [0.75, 0.3, 0.02], [0.4, 0.1, 0.3],
+                                      [0.44, 0.1, 0.3], "enhance")
+    assert kept_all == 3 and sr_all == pytest.approx((0.5 + 0.5 + 19) / 3 / (0.1 / 3))
+
+
+def test_success_rate_signed_vs_absolute_irrelevant():
+    # irrelevant changes +0.1 and −0.3: signed mean −0.1, absolute mean 0.2; relevant mean 0.5
+    args = ([0.5, 0.5], [0.25, 0.25], [1.0, 1.0], [0.9, 1.3], "suppress")
+    assert success_rate_x(*args)[0] == pytest.approx(-5.0)
+    assert success_rate_x(*args, irrelevant="absolute")[0] == pytest.approx(2.5)
+    assert math.isnan(success_rate_x([0.5], [0.25], [0.4], [0.4], "suppress")[0])  # no irrelevant change
+
+
+def test_consistency_scores_hand_made_sets():
+    n1 = [(0, 1), (0, 2), (1, 5)]
+    n2 = [(0, 1), (1, 5), (2, 3)]
+    n3 = [[0, 1], [3, 3]]  # JSON-style lists are the same neurons
+    # union {(0,1),(0,2),(1,5),(2,3),(3,3)} = 5; ∩ = {(0,1)} -> CS1 = 1/5;
+    # in more than one set: (0,1) ×3, (1,5) ×2 -> CS2 = 2/5
+    assert consistency_scores([n1, n2, n3]) == pytest.approx((0.2, 0.4))
+    assert consistency_scores([n1, n1]) == pytest.approx((1.0, 1.0))
+    assert consistency_scores([n1]) == pytest.approx((1.0, 0.0))
+    assert consistency_scores([[(0, 1)], [(2, 2)]]) == pytest.approx((0.0, 0.0))
+    assert all(math.isnan(v) for v in consistency_scores([[], []]))
+    assert all(math.isnan(v) for v in consistency_scores([]))
+
+
+def test_edit_scores_update_and_erasure():
+    rel_p, rel_t = ["Paris"], ["Paris"]
+    gen_p, gen_t = ["Paris", "Rome", "Paris"], ["Paris"] * 3  # 2/3
+    loc_after, loc_before = ["a", "b", "c", "d"], ["a", "b", "x", "d"]  # 3/4 unchanged
+    update = edit_scores(rel_p, rel_t, gen_p, gen_t, loc_after, loc_before)
+    assert update == pytest.approx((1.0, 2 / 3, 0.75, (1.0 + 2 / 3 + 0.75) / 3))
+    erasure = edit_scores(rel_p, rel_t, gen_p, gen_t, loc_after, loc_before, operation="erasure")
+    assert erasure == pytest.approx((0.0, 1 / 3, 0.75, (0.0 + 1 / 3 + 0.75) / 3))
+    assert math.isnan(accuracy([], []))
+    with pytest.raises(ValueError, match="operation"):
+        edit_scores(rel_p, rel_t, gen_p, gen_t, loc_after, loc_before, operation="delete")
+
+
+def test_perplexity_delta():
+    assert perplexity_delta(20.0, 25.0) == pytest.approx(0.25)  # (25 − 20)/20
+    np.testing.assert_allclose(perplexity_delta([10.0, 40.0], [5.0, 40.0]), [-0.5, 0.0])
+
+
+def test_precision_recall_f1_hand_made_confusion():
+    y_true = [1, 1, 1, 0, 0, 1, 0]
+    y_pred = [1, 0, 1, 1, 0, 1, 1]
+    # TP = 3 (positions 0, 2, 5), FP = 2 (3, 6), FN = 1 (1)
+    # P = 3/5, R = 3/4, F1 = 2·0.6·0.75/1.35 = 2/3
+    result = precision_recall_f1(y_true, y_pred)
+    assert (result.tp, result.fp, result.fn) == (3, 2, 1)
+    assert (result.precision, result.recall, result.f1) == pytest.approx((0.6, 0.75, 2 / 3))
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="binary")
+    assert (result.precision, result.recall, result.f1) == pytest.approx((p, r, f), abs=1e-12)
+
+
+def test_precision_recall_f1_zero_division_is_zero():
+    assert precision_recall_f1([1, 0], [0, 0])[:3] == (0.0, 0.0, 0.0)
+    assert precision_recall_f1([True, False], [True, False])[:3] == (1.0, 1.0, 1.0)

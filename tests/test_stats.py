@@ -1,0 +1,160 @@
+"""dknbench.stats against scipy.stats / statsmodels (to 1e-9) and hand computations."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as st
+from statsmodels.stats.weightstats import DescrStatsW
+from statsmodels.stats.weightstats import ttest_ind as sm_ttest_ind
+
+from dknbench.stats import (
+    bootstrap_ci,
+    cohens_d,
+    compare_groups,
+    hedges_g,
+    mean_ci,
+    otsu_threshold,
+    student_t,
+    welch_t,
+)
+
+RNG = np.random.default_rng(1234)
+SAMPLES = [
+    (RNG.normal(0.0, 1.0, 12), RNG.normal(0.7, 2.0, 9)),
+    (RNG.exponential(1.0, 40), RNG.exponential(1.5, 25)),
+    (np.array([0.1, 0.4, 0.35, 0.8]), np.array([0.3, 0.9, 1.2])),
+]
+
+
+@pytest.mark.parametrize("a,b", SAMPLES)
+def test_student_t_matches_scipy_and_statsmodels(a, b):
+    ours = student_t(a, b)
+    ref = st.ttest_ind(a, b, equal_var=True)
+    assert ours.statistic == pytest.approx(ref.statistic, abs=1e-9)
+    assert ours.pvalue == pytest.approx(ref.pvalue, abs=1e-9)
+    assert ours.df == len(a) + len(b) - 2
+    t, p, df = sm_ttest_ind(a, b, usevar="pooled")
+    assert (ours.statistic, ours.pvalue, ours.df) == pytest.approx((t, p, df), abs=1e-9)
+
+
+@pytest.mark.parametrize("a,b", SAMPLES)
+def test_welch_t_matches_scipy_and_statsmodels(a, b):
+    ours = welch_t(a, b)
+    ref = st.ttest_ind(a, b, equal_var=False)
+    assert ours.statistic == pytest.approx(ref.statistic, abs=1e-9)
+    assert ours.pvalue == pytest.approx(ref.pvalue, abs=1e-9)
+    t, p, df = sm_ttest_ind(a, b, usevar="unequal")
+    assert (ours.statistic, ours.pvalue, ours.df) == pytest.approx((t, p, df), abs=1e-9)
+
+
+def test_degenerate_groups_give_nan_not_errors():
+    for result in (student_t([1.0], [1.0, 2.0]), welch_t([], [1.0, 2.0, 3.0])):
+        assert all(math.isnan(v) for v in result)
+    assert math.isnan(cohens_d([1.0], [2.0, 3.0]))
+    assert math.isnan(hedges_g([], []))
+    assert math.isnan(mean_ci([]).estimate)
+    single = mean_ci([3.0])
+    assert single.estimate == 3.0 and math.isnan(single.low) and math.isnan(single.high)
+    assert math.isnan(bootstrap_ci([2.0]).low)
+    assert math.isnan(otsu_threshold([1.0]))
+    assert math.isnan(otsu_threshold([2.0, 2.0, 2.0]))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_constant_groups_follow_ieee_like_scipy():
+    ours = student_t([1.0, 1.0, 1.0], [2.0, 2.0])
+    with np.errstate(all="ignore"):
+        ref = st.ttest_ind([1.0, 1.0, 1.0], [2.0, 2.0])
+    assert ours.statistic == ref.statistic == -math.inf
+    assert ours.pvalue == pytest.approx(ref.pvalue, abs=1e-12)
+
+
+def test_cohens_d_and_hedges_g_hand_computed():
+    # a: mean 3, s² = 2.5; b: mean 5, s² = 2.5 -> s_pooled = √2.5, d = −2/√2.5 = −1.2649110640673518
+    a, b = [1, 2, 3, 4, 5], [3, 4, 5, 6, 7]
+    assert cohens_d(a, b) == pytest.approx(-2 / math.sqrt(2.5), abs=1e-12)
+    assert cohens_d(b, a) == pytest.approx(2 / math.sqrt(2.5), abs=1e-12)
+    # J(8) = Γ(4) / (√4 · Γ(3.5)) = 6 / (2 · 15√π/8) = 0.9027033336764101
+    j8 = 6 / (2 * 15 * math.sqrt(math.pi) / 8)
+    assert hedges_g(a, b) == pytest.approx(j8 * -2 / math.sqrt(2.5), abs=1e-12)
+    # the textbook approximation J ≈ 1 − 3/(4·df − 1) is within 1e-3
+    assert hedges_g(a, b) == pytest.approx((1 - 3 / 31) * -2 / math.sqrt(2.5), abs=1e-3)
+
+
+def test_cohens_d_unequal_sizes_hand_computed():
+    # a = [2, 4, 6]: mean 4, s² = 4; b = [1, 1, 1, 5]: mean 2, s² = 4 -> pooled s² = (2·4 + 3·4)/5 = 4
+    assert cohens_d([2, 4, 6], [1, 1, 1, 5]) == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("values", [SAMPLES[0][0], SAMPLES[1][1], [1.0, 2.0]])
+def test_mean_ci_matches_statsmodels_and_scipy(values):
+    ours = mean_ci(values, 0.9)
+    low, high = DescrStatsW(np.asarray(values)).tconfint_mean(alpha=0.1)
+    assert (ours.low, ours.high) == pytest.approx((low, high), abs=1e-9)
+    ref = st.t.interval(0.9, len(values) - 1, loc=np.mean(values), scale=st.sem(values))
+    assert (ours.low, ours.high) == pytest.approx(ref, abs=1e-9)
+    assert ours.estimate == pytest.approx(np.mean(values), abs=1e-12)
+
+
+@pytest.mark.parametrize("stat", [np.mean, np.median])
+def test_bootstrap_ci_matches_scipy_percentile_with_same_seed(stat):
+    values = SAMPLES[1][0]
+    ours = bootstrap_ci(values, stat=stat, confidence=0.9, n_resamples=2000, seed=7)
+    ref = st.bootstrap((values,), stat, confidence_level=0.9, n_resamples=2000,
+                       method="percentile", rng=7)
+    assert ours.low == pytest.approx(ref.confidence_interval.low, abs=1e-9)
+    assert ours.high == pytest.approx(ref.confidence_interval.high, abs=1e-9)
+    assert ours.estimate == pytest.approx(stat(values), abs=1e-12)
+
+
+def test_bootstrap_ci_non_vectorised_statistic_and_determinism():
+    values = SAMPLES[0][1]
+    trimmed = lambda x: float(np.sort(x)[1:-1].mean())  # noqa: E731 - no axis argument
+    first = bootstrap_ci(values, stat=trimmed, n_resamples=500, seed=3)
+    assert first == bootstrap_ci(values, stat=trimmed, n_resamples=500, seed=3)
+    assert first != bootstrap_ci(values, stat=trimmed, n_resamples=500, seed=4)
+    assert first.low <= first.estimate <= first.high
+
+
+def _brute_force_otsu(values, bins):
+    """Reference: try every split of the histogram, compute both classes' weights and means
+    directly, keep the first split with the largest between-class variance."""
+    x = np.asarray(values, dtype=float)
+    counts, edges = np.histogram(x, bins=bins, range=(x.min(), x.max()))
+    centres = (edges[:-1] + edges[1:]) / 2
+    best, best_t = -1.0, None
+    total = counts.sum()
+    for k in range(bins - 1):
+        c0, c1 = counts[: k + 1], counts[k + 1:]
+        if c0.sum() == 0 or c1.sum() == 0:
+            continue
+        m0 = (c0 * centres[: k + 1]).sum() / c0.sum()
+        m1 = (c1 * centres[k + 1:]).sum() / c1.sum()
+        between = (c0.sum() / total) * (c1.sum() / total) * (m0 - m1) ** 2
+        if between > best:
+            best, best_t = between, centres[k]
+    return best_t
+
+
+@pytest.mark.parametrize("bins", [16, 64, 256])
+def test_otsu_matches_brute_force(bins):
+    values = np.concatenate([RNG.beta(2, 5, 200), RNG.beta(5, 2, 120)])
+    assert otsu_threshold(values, bins=bins) == pytest.approx(_brute_force_otsu(values, bins), abs=1e-9)
+
+
+def test_otsu_bimodal_threshold_lies_between_the_modes():
+    values = np.concatenate([RNG.normal(0.1, 0.02, 300), RNG.normal(0.7, 0.03, 200)])
+    threshold = otsu_threshold(values)
+    assert values[:300].max() < threshold < values[300:].min()
+    assert otsu_threshold([0.0, 0.0, 1.0, 1.0], bins=4) == pytest.approx(0.125)
+
+
+def test_compare_groups_record_shape_and_values():
+    a, b = SAMPLES[0]
+    record = compare_groups(a, b, "ntc", "kmeans", "GCR")
+    assert set(record) == {"method_a", "method_b", "metric", "t", "p", "welch_t", "welch_p",
+                           "cohens_d", "n_a", "n_b"}
+    assert record["t"] == pytest.approx(st.ttest_ind(a, b).statistic, abs=1e-9)
+    assert record["welch_p"] == pytest.approx(st.ttest_ind(a, b, equal_var=False).pvalue, abs=1e-9)
+    assert (record["n_a"], record["n_b"]) == (12, 9)
