@@ -1,0 +1,59 @@
+"""`dknbench build-data NAME --source PATH [--output DIR] [--seed S] [--option key=value ...]`."""
+
+from __future__ import annotations
+
+import yaml
+
+from ..errors import DKNBenchError
+
+
+def parse_options(items: list[str] | None) -> dict:
+    """``key=value`` pairs; values that YAML reads as numbers, booleans or null are typed."""
+    options = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise DKNBenchError(f"--option expects key=value, got {item!r}")
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            parsed = value
+        # numbers, booleans and null are typed; everything else stays the raw text (spaces kept,
+        # "a,b" lists are split by the builders themselves)
+        typed = parsed is None or (isinstance(parsed, (int, float, bool)) and not isinstance(parsed, str))
+        options[key.strip()] = parsed if typed else value
+    return options
+
+
+def run(args) -> int:
+    import inspect
+
+    from data_builders import BUILDERS, build_dataset
+
+    builder = BUILDERS.get(args.name)  # unknown name -> DKNBenchError listing the builders
+    options = parse_options(args.option)
+    accepted = inspect.signature(builder).parameters
+    unknown = sorted(set(options) - set(accepted) - {"source", "seed"})
+    if unknown:
+        allowed = [p for p in accepted if p not in ("source", "seed")]
+        raise DKNBenchError(f"builder {args.name!r} has no option(s) {', '.join(unknown)}; "
+                            f"options: {', '.join(allowed) or '(none)'}")
+    output = build_dataset(args.name, args.source, output=args.output, seed=args.seed,
+                           overwrite=args.overwrite, **options)
+    print(output)
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "build-data", help="build a dataset (parquet + dataset card) from raw data",
+        description="Run a data builder on raw data and write a folder that datasets.load_dataset reads.",
+    )
+    parser.add_argument("name", help="builder name (pararel, templama, tempnarrativelama, perturbed, "
+                                     "fact-checking, editing, multilingual, wikitext)")
+    parser.add_argument("--source", required=True, help="raw data folder/file, or a fact set for derived builders")
+    parser.add_argument("--output", default=None, help="output folder (default: the dknbench cache)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--option", action="append", metavar="KEY=VALUE", help="builder option (repeatable)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    parser.set_defaults(func=run)

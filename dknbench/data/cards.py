@@ -1,0 +1,218 @@
+"""Write a DatasetDict as a Hub-ready folder: parquet shards per split plus a README dataset card.
+
+The folder loads unchanged with ``datasets.load_dataset(folder)`` and pushes to the Hub as is.
+Splits whose features differ from the first split's (e.g. narrative texts beside fact splits) go
+into their own config, because one config must have one schema for all its splits.
+The folder is written to a temporary sibling and renamed into place at the end, so an error never
+leaves a half-written dataset behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from ..errors import DKNBenchError
+
+DATA_DIR = "data"
+
+
+def shard_path(split: str) -> str:
+    return f"{DATA_DIR}/{split}-00000-of-00001.parquet"
+
+
+def _config_groups(dataset_dict, configs: dict | None) -> dict[str, list[str]]:
+    """config name -> its splits. Explicit ``configs`` wins; the rest is grouped by features."""
+    splits = list(dataset_dict)
+    groups: dict[str, list[str]] = {}
+    assigned = set()
+    for name, names in (configs or {}).items():
+        unknown = [s for s in names if s not in dataset_dict]
+        if unknown:
+            raise ValueError(f"config {name!r} names unknown splits {unknown}")
+        groups[name] = list(names)
+        assigned.update(names)
+    rest = [s for s in splits if s not in assigned]
+    if rest:
+        first = dataset_dict[rest[0]].features
+        groups.setdefault("default", [])
+        for split in rest:
+            if dataset_dict[split].features == first:
+                groups["default"].append(split)
+            else:
+                groups[split] = [split]
+    for name, names in groups.items():
+        features = {repr(dataset_dict[s].features) for s in names}
+        if len(features) != 1:
+            raise ValueError(f"config {name!r} mixes splits with different features: {names}")
+    # the default config first: load_dataset(folder) without a config name reads it
+    return dict(sorted(groups.items(), key=lambda item: item[0] != "default"))
+
+
+def _dataset_info(dataset_dict, groups, sizes) -> list[dict]:
+    import datasets
+
+    infos = []
+    for name, splits in groups.items():
+        split_dict = datasets.SplitDict()
+        for split in splits:
+            split_dict.add(
+                datasets.SplitInfo(split, num_bytes=sizes[split], num_examples=len(dataset_dict[split]))
+            )
+        info = datasets.DatasetInfo(features=dataset_dict[splits[0]].features, splits=split_dict)
+        infos.append({"config_name": name, **info._to_yaml_dict()})
+    return infos
+
+
+def card_metadata(dataset_dict, card_info: dict, groups, sizes) -> dict:
+    from .. import __version__
+
+    configs = []
+    for name, splits in groups.items():
+        entry = {"config_name": name, "data_files": [{"split": s, "path": shard_path(s)} for s in splits]}
+        if name == "default":
+            entry["default"] = True
+        configs.append(entry)
+    license_ = card_info.get("license") or "unknown"
+    metadata = {
+        "license": license_,
+        "pretty_name": card_info.get("pretty_name") or card_info.get("builder", "dknbench dataset"),
+        "tags": ["dknbench", "knowledge-neurons"],
+        "configs": configs,
+        "dataset_info": _dataset_info(dataset_dict, groups, sizes),
+        "dknbench": {
+            "builder": card_info.get("builder", ""),
+            "builder_version": card_info.get("builder_version", ""),
+            "dknbench_version": __version__,
+            "seed": card_info.get("seed"),
+            "options": card_info.get("options") or {},
+            "source": card_info.get("source", ""),
+            "source_commits": card_info.get("source_commits") or [],
+            "default_split": card_info.get("default_split") or next(iter(groups.values()))[0],
+        },
+    }
+    languages = card_info.get("languages")
+    if languages:
+        metadata["language"] = list(languages)
+    return metadata
+
+
+def render_card(metadata: dict, card_info: dict, dataset_dict, groups) -> str:
+    meta = metadata["dknbench"]
+    lines = [
+        "---",
+        yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True).rstrip(),
+        "---",
+        "",
+        f"# {metadata['pretty_name']}",
+        "",
+        card_info.get("description", "").strip(),
+        "",
+        "Built by the dknbench data builder "
+        f"`{meta['builder']}` (version {meta['builder_version']}, dknbench {meta['dknbench_version']}) "
+        f"with seed {meta['seed']}. The same builder, source and seed give identical rows.",
+        "",
+        "## Loading",
+        "",
+        "```python",
+        "import datasets",
+    ]
+    for name in groups:
+        config = "" if name == "default" else f", {name!r}"
+        lines.append(f"datasets.load_dataset(PATH_OR_REPO_ID{config})  # splits: {', '.join(groups[name])}")
+    lines += ["```", "", "## Splits", "", "| config | split | rows |", "| --- | --- | --- |"]
+    for name, splits in groups.items():
+        lines += [f"| {name} | {split} | {len(dataset_dict[split])} |" for split in splits]
+    lines += ["", "## Build options", "", "```yaml",
+              yaml.safe_dump(meta["options"] or {}, sort_keys=True, allow_unicode=True).rstrip(), "```"]
+    if card_info.get("fields"):
+        lines += ["", "## Fields", "", card_info["fields"].strip()]
+    lines += ["", "## Source", "", f"Built from `{meta['source']}`."]
+    if card_info.get("license_note"):
+        lines += ["", f"License notes of the source (from its PROVENANCE.md): {card_info['license_note'].strip()}"]
+    if card_info.get("provenance"):
+        lines += ["", "Provenance of the source data, as recorded beside it:", "",
+                  *[f"> {line}" if line else ">" for line in card_info["provenance"].strip().splitlines()]]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_dataset(dataset_dict, output_dir: str | Path, card_info: dict | None = None,
+                  overwrite: bool = False) -> Path:
+    """Write ``dataset_dict`` to ``output_dir`` (parquet per split + README card), atomically.
+
+    ``card_info`` keys (all optional): builder, builder_version, seed, options, source,
+    source_commits, license (a Hub license id or a list), license_note, provenance (text),
+    description, fields (markdown), pretty_name, languages, default_split,
+    configs (config name -> list of splits, for splits that need their own config).
+    An existing non-empty ``output_dir`` is an error unless ``overwrite``.
+    """
+    card_info = dict(card_info or {})
+    output_dir = Path(output_dir)
+    if not len(dataset_dict):
+        raise DKNBenchError("nothing to write: the dataset has no splits")
+    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
+        if not overwrite:
+            raise DKNBenchError(f"output {output_dir} already exists; choose another path or overwrite it")
+    groups = _config_groups(dataset_dict, card_info.pop("configs", None))
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
+    try:
+        sizes = {}
+        for split, dataset in dataset_dict.items():
+            target = tmp / shard_path(split)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _to_parquet(dataset, target)
+            sizes[split] = target.stat().st_size
+        metadata = card_metadata(dataset_dict, card_info, groups, sizes)
+        (tmp / "README.md").write_text(render_card(metadata, card_info, dataset_dict, groups), encoding="utf-8")
+        _move_into_place(tmp, output_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return output_dir
+
+
+def _to_parquet(dataset, target: Path) -> None:
+    import datasets
+
+    # the shards are tiny; a progress bar per split is noise on the command line
+    enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        dataset.to_parquet(str(target))
+    finally:
+        if enabled:
+            datasets.enable_progress_bars()
+
+
+def _move_into_place(tmp: Path, output_dir: Path) -> None:
+    old = None
+    if output_dir.exists():
+        # keep the old folder until the new one is in place, then drop it
+        old = output_dir.with_name(f".{output_dir.name}.old-{os.getpid()}")
+        os.replace(output_dir, old)
+    os.replace(tmp, output_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def read_card(folder: str | Path) -> dict | None:
+    """The YAML metadata of a dataset folder's README.md, or None when it has none."""
+    readme = Path(folder) / "README.md"
+    if not readme.is_file():
+        return None
+    text = readme.read_text(encoding="utf-8")
+    if not text.startswith("---"):
+        return None
+    end = text.find("\n---", 3)
+    if end < 0:
+        return None
+    try:
+        data = yaml.safe_load(text[3:end])
+    except yaml.YAMLError as error:
+        raise DKNBenchError(f"{readme}: the YAML header of the dataset card is malformed: {error}") from None
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,185 @@
+"""``load_facts(spec)``: one entry point for every fact set a task can run on.
+
+spec is one of
+- ``builtin``: the package's fact set, ``dknbench/data/builtin/facts.jsonl`` (fact schema per line);
+- a folder written by a data builder (parquet + README card), or by ``save_to_disk``;
+- a raw ParaRel folder (patterns + T-REx facts; the ``pararel`` builder runs on it);
+- a fact file (``.jsonl``/``.jsonl.gz``/``.parquet``) in the fact schema;
+- a Hub dataset id ``org/name`` (``datasets.load_dataset``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import re
+from pathlib import Path
+
+from ..errors import DKNBenchError
+from .cards import read_card
+from datasets import Value
+
+from .schema import FACT_FEATURES, Fact, fact_from_row
+
+BUILTIN = Path(__file__).resolve().parent / "builtin" / "facts.jsonl"
+REQUIRED = ("id", "relation", "subject", "object", "queries")
+LIST_FIELDS = tuple(name for name, feature in FACT_FEATURES.items() if not isinstance(feature, Value))
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+PREFERRED_SPLITS = ("test", "train", "validation")
+
+
+def load_facts(spec: str, split: str | None = None, limit: int | None = None, seed: int = 42) -> list[Fact]:
+    """Facts of ``spec`` (see the module doc). ``split`` picks a split of a multi-split set
+    (default: the card's default split, the only split, or test/train/validation); ``limit``
+    keeps a seeded sample of that many facts, in their original order."""
+    spec = str(spec)
+    if spec == "builtin":
+        facts = _read_fact_lines(BUILTIN, missing="the built-in fact set")
+    else:
+        path = Path(spec).expanduser()
+        if path.is_file():
+            facts = _read_file(path)
+        elif path.is_dir():
+            facts = _read_folder(path, split, seed)
+        elif HUB_ID.match(spec):
+            facts = _read_hub(spec, split)
+        else:
+            raise DKNBenchError(
+                f"unknown fact set {spec!r}: expected 'builtin', a dataset folder, a raw ParaRel folder, "
+                "a .jsonl/.parquet fact file, or a Hub dataset id org/name"
+            )
+    if limit is not None:
+        if limit < 1:
+            raise DKNBenchError(f"limit must be a positive number of facts, got {limit}")
+        if len(facts) > limit:
+            keep = sorted(random.Random(f"{seed}/load_facts").sample(range(len(facts)), limit))
+            facts = [facts[i] for i in keep]
+    return facts
+
+
+def _to_fact(row: dict, where: str) -> Fact:
+    missing = [name for name in REQUIRED if name not in row or row[name] is None]
+    if missing:
+        raise DKNBenchError(f"{where}: not in the fact schema, missing {', '.join(missing)}")
+    for name in FACT_FEATURES:
+        value = row.get(name)
+        if value is None:
+            continue
+        is_list = name in LIST_FIELDS
+        if is_list and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise DKNBenchError(f"{where}: field {name!r} must be a list of strings, got {value!r}")
+        if not is_list and not isinstance(value, str):
+            raise DKNBenchError(f"{where}: field {name!r} must be a string, got {value!r}")
+    return fact_from_row(row)
+
+
+def _read_fact_lines(path: Path, missing: str = "") -> list[Fact]:
+    if not path.is_file():
+        raise DKNBenchError(f"{missing or 'fact file'} {path} does not exist")
+    opener = gzip.open if path.suffix == ".gz" else open
+    facts = []
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DKNBenchError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+            if not isinstance(row, dict):
+                raise DKNBenchError(f"{path}:{number}: expected one JSON object (a fact) per line")
+            facts.append(_to_fact(row, f"{path}:{number}"))
+    if not facts:
+        raise DKNBenchError(f"{path}: no facts in this file")
+    return facts
+
+
+def _read_parquet(files: list[Path], where: str) -> list[Fact]:
+    import pyarrow.parquet as pq
+
+    facts = []
+    for file in files:
+        for number, row in enumerate(pq.read_table(file).to_pylist()):
+            facts.append(_to_fact(row, f"{where} row {number}"))
+    return facts
+
+
+def _read_file(path: Path) -> list[Fact]:
+    name = path.name
+    if name.endswith((".jsonl", ".jsonl.gz")):
+        return _read_fact_lines(path)
+    if name.endswith(".parquet"):
+        return _read_parquet([path], str(path))
+    raise DKNBenchError(f"{path}: unsupported fact file; expected .jsonl, .jsonl.gz or .parquet")
+
+
+def pick_split(available: list[str], split: str | None, default: str | None, where: str) -> str:
+    if split is not None:
+        if split not in available:
+            raise DKNBenchError(f"{where} has no split {split!r}; available: {', '.join(available)}")
+        return split
+    if default in available:
+        return default
+    if len(available) == 1:
+        return available[0]
+    for name in PREFERRED_SPLITS:
+        if name in available:
+            return name
+    raise DKNBenchError(f"{where} has several splits; choose one of: {', '.join(available)}")
+
+
+def _card_splits(folder: Path, card: dict) -> dict[str, list[Path]]:
+    """split -> parquet files, from the card's configs (fact splits only live in the default one)."""
+    splits: dict[str, list[Path]] = {}
+    for config in card.get("configs") or []:
+        files = config.get("data_files") or []
+        for entry in files if isinstance(files, list) else []:
+            paths = entry.get("path")
+            paths = paths if isinstance(paths, list) else [paths]
+            splits.setdefault(entry.get("split", "train"), []).extend(folder / p for p in paths if p)
+    return splits
+
+
+def _read_folder(folder: Path, split: str | None, seed: int) -> list[Fact]:
+    card = read_card(folder)
+    if card and card.get("configs"):
+        splits = _card_splits(folder, card)
+        default = (card.get("dknbench") or {}).get("default_split")
+        chosen = pick_split(sorted(splits), split, default, str(folder))
+        missing = [str(p) for p in splits[chosen] if not p.is_file()]
+        if missing:
+            raise DKNBenchError(f"{folder}: split {chosen!r} lists missing file(s) {', '.join(missing)}")
+        return _read_parquet(splits[chosen], f"{folder} split {chosen}")
+    if (folder / "dataset_dict.json").is_file() or (folder / "state.json").is_file():
+        import datasets
+
+        loaded = datasets.load_from_disk(str(folder))
+        return _from_hf(loaded, split, str(folder))
+    from data_builders.pararel import is_pararel_folder, pararel_facts
+
+    if is_pararel_folder(folder):
+        return pararel_facts(folder, seed=seed)
+    raise DKNBenchError(
+        f"{folder} is not a fact set: expected a builder's folder (README.md card + data/*.parquet), "
+        "a save_to_disk folder, or a raw ParaRel folder"
+    )
+
+
+def _from_hf(loaded, split: str | None, where: str) -> list[Fact]:
+    import datasets
+
+    if isinstance(loaded, datasets.DatasetDict):
+        loaded = loaded[pick_split(sorted(loaded), split, None, where)]
+    return [_to_fact(row, f"{where} row {i}") for i, row in enumerate(loaded)]
+
+
+def _read_hub(repo_id: str, split: str | None) -> list[Fact]:
+    import datasets
+
+    try:
+        loaded = datasets.load_dataset(repo_id)
+    except Exception as error:  # the Hub client raises many types; one clear line for the user
+        raise DKNBenchError(f"could not load Hub dataset {repo_id!r}: {type(error).__name__}: "
+                            f"{str(error).splitlines()[0] if str(error) else ''}") from None
+    return _from_hf(loaded, split, repo_id)
