@@ -1,0 +1,131 @@
+"""Render the leaderboard: index.html (tasks x methods per model), one page per task, the runs'
+figures and the static assets, with jinja2 templates from ``leaderboard_dir()/templates``."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+import shutil
+from pathlib import Path
+
+from ..errors import DKNBenchError
+from ..io import atomic_write
+from ..paths import leaderboard_dir
+from ..results.store import load_source
+from .tables import CONFIDENCE, LeaderboardData, prepare
+
+
+def fmt(value, digits: int = 4) -> str:
+    """A number for a table cell: 4 significant digits, an em dash when missing."""
+    if value is None:
+        return "—"
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(value):
+        return "—"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    return f"{value:.{digits}g}"
+
+
+def fmt_p(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def sort_key(value) -> str:
+    """The ``data-sort`` attribute: numbers as repr, missing as "" (sorted last by sortable.js)."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)):
+        return "" if math.isnan(value) else repr(float(value))
+    return str(value)
+
+
+def task_slug(task: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", task)
+
+
+def _environment(templates: Path):
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(fmt=fmt, fmt_p=fmt_p, sort_key=sort_key, slug=task_slug)
+    return env
+
+
+def _overview(data: LeaderboardData) -> list[dict]:
+    """Per model: the methods (columns) and one line per task/metric/group with a cell per method."""
+    sections = []
+    for model in data.models():
+        rows = data.rows_for(model=model)
+        methods = sorted({r.method for r in rows})
+        lines: dict[tuple, dict] = {}
+        for row in rows:
+            line = lines.setdefault((row.task, row.metric, row.group), {
+                "task": row.task, "metric": row.metric, "group": row.group,
+                "higher_is_better": row.higher_is_better, "cells": {}})
+            line["cells"][row.method] = row
+        sections.append({"model": model, "methods": methods, "lines": list(lines.values())})
+    return sections
+
+
+def _copy(source: Path, target: Path) -> None:
+    atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
+
+
+def _write(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def build_site(results: str | Path, output: str | Path, title: str = "dknbench leaderboard") -> Path:
+    """Build the static site from ``results`` (a folder of run directories or a results dataset
+    folder) into ``output``; returns the path of index.html."""
+    from .. import __version__
+
+    frame, runs = load_source(results)
+    if frame.empty:
+        raise DKNBenchError(f"{results}: the runs contain no metric records; nothing to show")
+    data = prepare(frame, runs)
+    output = Path(output)
+    root = leaderboard_dir()
+    templates, static = root / "templates", root / "static"
+    if not (templates / "index.html.j2").is_file():
+        raise DKNBenchError(f"{templates}: leaderboard templates not found (is the package complete?)")
+    env = _environment(templates)
+    common = {"title": title, "version": __version__, "confidence": int(CONFIDENCE * 100),
+              "built": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "tasks": data.tasks(), "n_runs": len(runs)}
+
+    for asset in sorted(static.iterdir()):
+        if asset.is_file():
+            _copy(asset, output / "static" / asset.name)
+
+    for task in data.tasks():
+        figures = []
+        for run in data.runs_for(task):
+            methods = ", ".join(run.summary.get("methods") or [])
+            for source in run.figure_paths:
+                relative = f"figures/{run.run_id}/{source.name}"
+                _copy(source, output / relative)
+                figures.append({"src": f"../{relative}", "caption": f"{source.name} — {methods} on {run.model}"})
+        models = [{"model": m, "rows": data.rows_for(task=task, model=m)}
+                  for m in data.models() if data.rows_for(task=task, model=m)]
+        page = env.get_template("task.html.j2").render(
+            **common, root="../", task=task, models=models, figures=figures,
+            references=data.references.get(task, []),
+            runs=[{"dir": str(r.run_dir), "methods": ", ".join(r.summary.get("methods") or []),
+                   "model": r.model, "created": r.summary.get("created") or "",
+                   "n_facts": r.summary.get("n_facts"), "skipped": r.summary.get("skipped") or {}}
+                  for r in data.runs_for(task)])
+        _write(output / "tasks" / f"{task_slug(task)}.html", page)
+
+    index = env.get_template("index.html.j2").render(**common, root="", sections=_overview(data))
+    _write(output / "index.html", index)
+    return output / "index.html"

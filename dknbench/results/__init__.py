@@ -1,0 +1,25 @@
+"""Run directories -> one results dataset (a pandas frame, a parquet file, a Hub-style dataset)."""
+
+from .store import (
+    RESULT_COLUMNS,
+    Run,
+    collect,
+    filter_results,
+    frame_from_runs,
+    load_runs,
+    load_source,
+    read_results,
+    write_results,
+)
+
+__all__ = [
+    "RESULT_COLUMNS",
+    "Run",
+    "collect",
+    "filter_results",
+    "frame_from_runs",
+    "load_runs",
+    "load_source",
+    "read_results",
+    "write_results",
+]

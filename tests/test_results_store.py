@@ -1,0 +1,187 @@
+"""dknbench.results: synthetic run directories (written per docs/ARCHITECTURE.md) -> table ->
+dataset folder that `datasets.load_dataset` reads; CLI `dknbench results`."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dknbench.cli import main
+from dknbench.errors import DKNBenchError
+from dknbench.results import (
+    RESULT_COLUMNS,
+    collect,
+    filter_results,
+    load_source,
+    read_results,
+    write_results,
+)
+
+
+def tiny_png(width: int = 40, height: int = 24, colour=(40, 110, 200)) -> bytes:
+    """A valid solid-colour RGB PNG, so figures need no plotting library."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+
+    raw = b"".join(b"\x00" + bytes(colour) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+def write_run(root: Path, name: str, *, task: str = "gcr", method: str = "ntc", model: str = "gpt2",
+              values: dict | None = None, seed: int = 0, per_fact: dict | None = None,
+              references: list | None = None, figure: bool = True, created: str = "2024-05-01T10:00:00",
+              comparisons: list | None = None, higher_is_better: bool = True) -> Path:
+    """Write a finished run directory whose summary.json follows the contract exactly.
+    ``values`` maps (metric, group) -> value."""
+    run_dir = root / name
+    run_dir.mkdir(parents=True)
+    values = values or {("GCR", "2"): 1.5, ("GCR", "3"): 2.5}
+    metrics = []
+    for (metric, group), value in values.items():
+        metrics.append({"method": method, "metric": metric, "group": group, "value": value, "n": 10,
+                        "ci_low": None if value is None else value - 0.25,
+                        "ci_high": None if value is None else value + 0.25,
+                        "higher_is_better": higher_is_better})
+    figures = []
+    if figure:
+        (run_dir / f"{task}_{method}.png").write_bytes(tiny_png(240, 120))
+        figures.append(f"{task}_{method}.png")
+    summary = {
+        "task": task, "task_kind": "dkn", "methods": [method], "model": model,
+        "model_fingerprint": f"sha256:{model}-abc", "dataset": "builtin", "seed": seed, "limit": 10,
+        "config": {"task": task, "method": method, "seed": seed}, "config_hash": f"hash-{name}",
+        "versions": {"dknbench": "0.1.0", "torch": "2.4.0", "transformers": "4.46.0", "python": "3.11"},
+        "git_commit": None, "n_facts": 10, "skipped": {"not_known": 2}, "metrics": metrics,
+        "tables": {}, "comparisons": comparisons or [], "references": references or [],
+        "figures": figures, "created": created,
+    }
+    if per_fact is not None:
+        summary["per_fact"] = per_fact
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return run_dir
+
+
+@pytest.fixture
+def runs_root(tmp_path):
+    root = tmp_path / "runs"
+    write_run(root, "gcr-ntc", method="ntc", values={("GCR", "2"): 1.5, ("GCR", "3"): None})
+    write_run(root, "gcr-kmeans", method="kmeans", values={("GCR", "2"): 0.5, ("GCR", "3"): 0.75})
+    write_run(root / "nested", "sr-amig", task="kn-localization", method="amig", model="bert",
+              values={("SR", ""): 4.0}, seed=7)
+    return root
+
+
+def test_collect_one_row_per_metric_record(runs_root):
+    frame = collect(runs_root)
+    assert list(frame.columns) == RESULT_COLUMNS
+    assert len(frame) == 5
+    assert set(frame["task"]) == {"gcr", "kn-localization"}
+    row = frame[(frame.method == "kmeans") & (frame.group == "3")].iloc[0]
+    assert (row.value, row.ci_low, row.ci_high, row.n) == (0.75, 0.5, 1.0, 10)
+    assert row.model_fingerprint == "sha256:gpt2-abc" and row.dataset == "builtin"
+    assert (row.dknbench_version, row.torch_version, row.transformers_version) == ("0.1.0", "2.4.0", "4.46.0")
+    assert row.config_hash == "hash-gcr-kmeans" and row.created == "2024-05-01T10:00:00"
+    assert bool(row.higher_is_better) is True
+    assert Path(row.run_dir) == (runs_root / "gcr-kmeans").resolve()
+    null = frame[(frame.method == "ntc") & (frame.group == "3")].iloc[0]
+    assert math.isnan(null.value) and math.isnan(null.ci_low)
+    sr = frame[frame.task == "kn-localization"].iloc[0]
+    assert sr.group == "" and sr.seed == 7 and sr.model == "bert"
+
+
+def test_collect_accepts_single_run_dirs_and_lists(runs_root):
+    one = collect(runs_root / "gcr-ntc")
+    assert set(one["method"]) == {"ntc"} and len(one) == 2
+    both = collect([runs_root / "gcr-ntc", str(runs_root / "nested")])
+    assert set(both["method"]) == {"ntc", "amig"}
+
+
+def test_filter_results(runs_root):
+    frame = collect(runs_root)
+    assert set(filter_results(frame, task="gcr")["method"]) == {"ntc", "kmeans"}
+    assert len(filter_results(frame, task="gcr", method=["kmeans"], metric="GCR")) == 2
+    assert len(filter_results(frame, model="bert")) == 1
+    with pytest.raises(DKNBenchError, match=r"no results with method 'nope'; available: amig, kmeans, ntc"):
+        filter_results(frame, method="nope")
+
+
+def test_write_results_loads_with_datasets(runs_root, tmp_path):
+    import datasets
+
+    frame, runs = load_source(runs_root)
+    out = write_results(frame, tmp_path / "dataset", runs=runs)
+    assert (out / "data" / "results.parquet").is_file()
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\nconfigs:\n- config_name: default") and "data/runs.parquet" in card
+    assert not list(out.rglob("*.tmp"))
+    loaded = datasets.load_dataset(str(out), split="train", cache_dir=str(tmp_path / "hf-cache"))
+    assert loaded.column_names == RESULT_COLUMNS
+    assert loaded.num_rows == len(frame)
+    as_pandas = loaded.to_pandas().sort_values(["run_dir", "metric", "group"]).reset_index(drop=True)
+    expected = frame.sort_values(["run_dir", "metric", "group"]).reset_index(drop=True)
+    np.testing.assert_allclose(as_pandas["value"].to_numpy(float), expected["value"].to_numpy(float))
+    assert list(as_pandas["method"]) == list(expected["method"])
+    runs_ds = datasets.load_dataset(str(out), "runs", split="train", cache_dir=str(tmp_path / "hf-cache"))
+    assert runs_ds.num_rows == 3
+
+
+def test_dataset_round_trip_keeps_runs_and_figures(runs_root, tmp_path):
+    frame, runs = load_source(runs_root)
+    out = write_results(frame, tmp_path / "dataset", runs=runs)
+    again, again_runs = read_results(out)
+    pd.testing.assert_frame_equal(again, frame)
+    assert {r.run_id for r in again_runs} == {r.run_id for r in runs}
+    for run in again_runs:
+        assert len(run.figure_paths) == 1 and run.figure_paths[0].is_relative_to(out)
+        assert run.figure_paths[0].read_bytes()[:4] == b"\x89PNG"
+    # a dataset folder is also accepted wherever run folders are
+    assert len(collect(out)) == len(frame)
+
+
+@pytest.mark.parametrize("broken,message", [
+    ({"model": "gpt2", "metrics": []}, "field 'task' must be a non-empty string"),
+    ({"task": "gcr", "model": "gpt2", "metrics": {}}, "field 'metrics' must be a list"),
+    ({"task": "gcr", "model": "gpt2", "metrics": [{"metric": "GCR", "value": 1}]}, r"metrics\[0\]\.method"),
+    ({"task": "gcr", "model": "gpt2", "metrics": [{"method": "a", "metric": "GCR"}]}, r"metrics\[0\]\.value is missing"),
+    ({"task": "gcr", "model": "gpt2", "metrics": [{"method": "a", "metric": "G", "value": "x"}]}, "number or null"),
+])
+def test_malformed_summary_is_a_one_line_user_error(tmp_path, broken, message):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "summary.json").write_text(json.dumps(broken))
+    with pytest.raises(DKNBenchError, match=message) as info:
+        collect(tmp_path / "run")
+    assert "summary.json" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_missing_paths_are_user_errors(tmp_path):
+    with pytest.raises(DKNBenchError, match="no such folder"):
+        collect(tmp_path / "absent")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DKNBenchError, match="no summary.json found"):
+        collect(tmp_path / "empty")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "summary.json").write_text("{not json")
+    with pytest.raises(DKNBenchError, match="not valid JSON"):
+        collect(tmp_path / "bad")
+
+
+def test_cli_prints_table_and_writes_dataset(runs_root, tmp_path, capsys):
+    out = tmp_path / "cli-dataset"
+    assert main(["results", str(runs_root), "--task", "gcr", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "kmeans" in printed and "ntc" in printed and "amig" not in printed
+    assert "wrote 4 rows from 2 runs" in printed
+    frame, runs = read_results(out)
+    assert set(frame["task"]) == {"gcr"} and len(runs) == 2
+    assert main(["results", str(runs_root), "--method", "nope"]) == 2
+    assert "no results with method 'nope'" in capsys.readouterr().err
