@@ -1,0 +1,48 @@
+"""`dknbench run --task T --method M[,M2...] ...`"""
+
+from __future__ import annotations
+
+import sys
+
+from ..io import read_json
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("run", help="run a task with one or more methods",
+                              description="Run a task (tasks/*.yaml) with one or more methods on a model.")
+    p.add_argument("--task", required=True, help="task name (see `dknbench list tasks`)")
+    p.add_argument("--method", default="", help="method name(s), comma-separated; default: the task's")
+    p.add_argument("--model", default="smollm2-135m", help="embedded model name, local folder or Hub id")
+    p.add_argument("--dataset", default=None, help="builtin, a built dataset folder, a raw ParaRel folder or a Hub id")
+    p.add_argument("--limit", type=int, default=None, help="use at most N facts (seeded shuffle first)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--output", default=None, help="run folder (default: runs/<task>/<model>/<methods>-seed<S>-<hash>)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a task option (repeatable)")
+    p.add_argument("--preset", default=None, help="a named option preset of the task (e.g. cpu, paper)")
+    p.add_argument("--include-path", action="append", default=[], help="extra folder of task YAML files")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    p.add_argument("--dtype", default=None, help="float32 (default), bfloat16, float16")
+    p.add_argument("--batch-size", type=int, default=128, help="rows per attribution batch")
+    p.add_argument("--cache-dir", default=None, help="attribution cache folder")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the attribution cache")
+    p.add_argument("--executor", choices=["local", "ray"], default="local")
+    p.add_argument("--address", dest="ray_address", default=None, help="Ray cluster address")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    from ..harness import RunSpec, run
+    from ..harness.report import print_summary
+
+    spec = RunSpec(task=args.task, methods=[m.strip() for m in args.method.split(",") if m.strip()],
+                   model=args.model, dataset=args.dataset, limit=args.limit, seed=args.seed,
+                   output=args.output, overrides=args.overrides, preset=args.preset,
+                   include_paths=args.include_path, device=args.device, dtype=args.dtype,
+                   batch_size=args.batch_size, cache_dir=args.cache_dir, no_cache=args.no_cache,
+                   executor=args.executor, ray_address=args.ray_address, quiet=args.quiet)
+    path = run(spec)
+    print_summary(read_json(path), sys.stdout)
+    print(f"\nresults: {path.parent}")
+    return 0

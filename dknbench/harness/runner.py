@@ -1,0 +1,197 @@
+"""Run one task with one or more methods on one model and fact set.
+
+Each finished fact is written to ``<output>/facts/<index>.json`` atomically; rerunning the same
+command skips those, so a crash or Ctrl-C costs at most the fact in flight. ``run.json`` pins the
+resolved configuration: resuming with a different one is refused rather than mixing results.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..errors import ConfigError, UnknownNameError
+from ..io import read_json, write_json, write_parquet
+from .provenance import config_hash, git_commit, seed_everything, versions
+
+
+@dataclass
+class RunSpec:
+    task: str
+    methods: list[str] = field(default_factory=list)  # empty: the task's default method
+    model: str = "smollm2-135m"
+    dataset: str | None = None
+    limit: int | None = None
+    seed: int = 42
+    output: str | None = None
+    overrides: list[str] = field(default_factory=list)
+    preset: str | None = None
+    include_paths: list[str] = field(default_factory=list)
+    device: str = "cpu"
+    dtype: str | None = None
+    batch_size: int = 128
+    cache_dir: str | None = None
+    no_cache: bool = False
+    executor: str = "local"
+    ray_address: str | None = None
+    quiet: bool = False
+
+
+def method_registry(kind: str):
+    if kind == "localizer":
+        from ..localization import LOCALIZERS
+
+        return LOCALIZERS
+    from ..dkn import DKN_METHODS
+
+    return DKN_METHODS
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
+
+
+def resolve(spec: RunSpec):
+    """Validate everything that can be validated before loading a model."""
+    from ..tasks import get_task, task_class
+
+    config = get_task(spec.task, spec.include_paths)
+    cls = task_class(config)
+    methods = spec.methods or ([config.default_method] if config.default_method else [])
+    if not methods:
+        raise ConfigError(f"{config.path.name}: task {config.task!r} needs --method")
+    registry = method_registry(config.method_kind)
+    for method in methods:
+        if method not in registry:
+            raise UnknownNameError(f"{config.method_kind} method (task {config.task!r} benchmarks "
+                                   f"{config.method_kind} methods)", method, registry.names())
+    options = config.resolve_options(spec.preset, spec.overrides)
+    if spec.limit is not None and spec.limit < 1:
+        raise ConfigError(f"--limit must be >= 1, got {spec.limit}")
+    dataset = spec.dataset or config.dataset
+    resolved = {"task": config.task, "methods": methods, "model": spec.model, "dataset": dataset,
+                "limit": spec.limit, "seed": spec.seed, "options": options, "dtype": spec.dtype}
+    digest = config_hash(resolved)
+    output = Path(spec.output) if spec.output else (
+        Path("runs") / config.task / _slug(spec.model) / f"{_slug('+'.join(methods))}-seed{spec.seed}-{digest[:8]}")
+    return config, cls, methods, options, dataset, resolved, digest, output
+
+
+def select_facts(facts: list, limit: int | None, seed: int) -> list:
+    """A seeded shuffle, then the first ``limit``: small runs still span relations."""
+    order = list(range(len(facts)))
+    random.Random(seed).shuffle(order)
+    chosen = [facts[i] for i in order]
+    return chosen[:limit] if limit else chosen
+
+
+def run(spec: RunSpec) -> Path:
+    from ..data.loading import load_facts
+    from ..localization import AttributionCache
+    from ..models import load_model
+    from ..tasks import RunContext, SkipFact
+
+    config, cls, methods, options, dataset, resolved, digest, output = resolve(spec)
+    run_file = output / "run.json"
+    if run_file.is_file():
+        previous = read_json(run_file)
+        if previous.get("config_hash") != digest:
+            raise ConfigError(f"{output} holds a run with another configuration "
+                              f"({previous.get('config_hash')} != {digest}); choose another --output")
+    facts = select_facts(load_facts(dataset), spec.limit, spec.seed)
+    if not facts:
+        raise ConfigError(f"dataset {dataset!r} has no facts")
+    output.mkdir(parents=True, exist_ok=True)
+    write_json(run_file, {"config_hash": digest, "resolved": resolved, "versions": versions(),
+                          "task_file": str(config.path)})
+
+    if spec.executor == "ray":
+        from .ray_executor import run_facts_on_ray
+
+        lm = None
+        run_facts_on_ray(spec, facts, output)
+    else:
+        lm = load_model(spec.model, device=spec.device, dtype=spec.dtype)
+        write_json(run_file, {**read_json(run_file), "model_fingerprint": lm.fingerprint,
+                              "n_layers": lm.adapter.n_layers, "n_neurons": lm.adapter.n_neurons})
+        cache = AttributionCache(spec.cache_dir, enabled=not spec.no_cache)
+        ctx = RunContext(config=config, options=options, methods=methods, lm=lm, seed=spec.seed,
+                         output=output, facts=facts, cache=cache, batch_size=spec.batch_size)
+        task = cls(ctx)
+        run_facts(task, facts, output, spec.seed, quiet=spec.quiet, desc=f"{config.task}")
+    return finish(spec, output)
+
+
+def fact_file(output: Path, index: int) -> Path:
+    return output / "facts" / f"{index:06d}.json"
+
+
+def run_facts(task, facts, output: Path, seed: int, indices=None, quiet=False, desc="facts") -> int:
+    """Run ``task`` on each fact not finished yet; returns how many were computed now."""
+    from ..scoring import SkipQuery
+    from ..tasks import SkipFact
+
+    indices = range(len(facts)) if indices is None else indices
+    todo = [i for i in indices if not fact_file(output, i).is_file()]
+    if not todo:
+        return 0
+    task.prepare()
+    done = 0
+    for index in tqdm(todo, desc=desc, unit="fact", disable=None if not quiet else True,
+                      file=sys.stderr):
+        fact = facts[index]
+        seed_everything(seed * 100_003 + index)  # per fact: resuming reproduces the same draws
+        try:
+            record = {"index": index, "fact_id": fact.id, "rows": task.run_fact(fact, index),
+                      "skipped": None}
+        except (SkipFact, SkipQuery) as skip:
+            record = {"index": index, "fact_id": fact.id, "rows": [], "skipped": skip.reason}
+        write_json(fact_file(output, index), record)
+        done += 1
+    return done
+
+
+def _flatten(value):
+    return json.dumps(value) if isinstance(value, (list, dict, tuple)) else value
+
+
+def finish(spec: RunSpec, output: Path) -> Path:
+    """Aggregate the per-fact files into samples.parquet and summary.json."""
+    from ..tasks import RunContext
+
+    config, cls, methods, options, dataset, resolved, digest, _ = resolve(spec)
+    records = [read_json(p) for p in sorted((output / "facts").glob("*.json"))]
+    rows = [row for r in records for row in r["rows"]]
+    skipped = Counter(r["skipped"] for r in records if r["skipped"])
+    for r in records:  # queries a task could not use are reported by the first row of a fact
+        for reason, count in (r["rows"][0].get("skipped_queries") or {} if r["rows"] else {}).items():
+            skipped[f"query:{reason}"] += count
+    run_info = read_json(output / "run.json")
+    ctx = RunContext(config=config, options=options, methods=methods, lm=None, seed=spec.seed,
+                     output=output, facts=[], cache=None, run_info=run_info)
+    summary = cls(ctx).summarize(rows, output)
+    frame = pd.DataFrame([{k: _flatten(v) for k, v in row.items()} for row in rows])
+    write_parquet(output / "samples.parquet", frame)
+    fingerprint = run_info.get("model_fingerprint")
+    data = {
+        "task": config.task, "task_kind": config.method_kind, "methods": methods,
+        "model": spec.model, "model_fingerprint": fingerprint, "dataset": dataset,
+        "seed": spec.seed, "limit": spec.limit, "config": resolved, "config_hash": digest,
+        "versions": versions(), "git_commit": git_commit(), "n_facts": len(records),
+        "n_used": len({r["fact_id"] for r in records if r["rows"]}),
+        "skipped": dict(skipped), "metrics": summary.metrics, "tables": summary.tables,
+        "comparisons": summary.comparisons, "references": config.references,
+        "figures": summary.figures, "per_fact": summary.per_fact,
+        "paper": config.paper, "description": config.description,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    return write_json(output / "summary.json", data)

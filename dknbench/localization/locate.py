@@ -1,0 +1,80 @@
+"""From facts to knowledge neurons: per-query scores (cached), KN sets, cross-query refinement."""
+
+from __future__ import annotations
+
+import inspect
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..scoring import AnswerScorer, SkipQuery
+from .base import LOCALIZERS, Localizer, Neuron, refine_across_queries
+from .cache import AttributionCache
+from .engine import IGEngine
+
+
+def build_localizer(name: str, **params) -> Localizer:
+    """Instantiate a registered localizer, keeping only the parameters its constructor takes."""
+    cls = LOCALIZERS.get(name)
+    accepted = inspect.signature(cls.__init__).parameters
+    return cls(**{k: v for k, v in params.items() if k in accepted and v is not None})
+
+
+@dataclass
+class FactKNs:
+    fact_id: str
+    queries: list[str]  # usable queries (cloze form)
+    query_kns: list[list[Neuron]]
+    kns: list[Neuron]  # refined across queries
+    skipped: Counter = field(default_factory=Counter)
+
+
+class KNLocator:
+    """Localizes KNs with one localizer on one model, reusing cached attributions."""
+
+    def __init__(self, lm, localizer: Localizer, scorer: AnswerScorer | None = None,
+                 cache: AttributionCache | None = None, batch_size: int = 128,
+                 engine_path: str = "auto", refine_p: float = 0.5, reference: "KNLocator | None" = None):
+        self.lm, self.localizer = lm, localizer
+        self.scorer = scorer or AnswerScorer(lm)
+        self.cache = cache if cache is not None else AttributionCache()
+        self.engine = IGEngine(lm, self.scorer, steps=localizer.steps, batch_size=batch_size,
+                               path=engine_path)
+        self.refine_p = refine_p
+        self.reference = reference  # the localizer whose KN counts `random` matches
+
+    def query_scores(self, query: str, answer: str) -> np.ndarray:
+        encoded = self.scorer.encode(query, answer)  # may raise SkipQuery
+        key = self.cache.key(self.lm.fingerprint, self.localizer.name, self.localizer.params(),
+                             self.scorer.mode, encoded.prompt, encoded.answer_ids)
+        scores = self.cache.get(key)
+        if scores is None:
+            scores = self.localizer.scores(self.engine, encoded)
+            self.cache.put(key, scores)
+        return scores
+
+    def query_kns(self, query: str, answer: str) -> list[Neuron]:
+        scores = self.query_scores(query, answer)
+        if getattr(self.localizer, "name", "") == "random" and getattr(self.localizer, "count", None) is None:
+            if self.reference is None:
+                raise ConfigError("the random localizer needs a reference localizer to match its count")
+            return self.localizer.select(scores, count=len(self.reference.query_kns(query, answer)))
+        return self.localizer.select(scores)
+
+    def localize(self, fact, max_queries: int | None = None) -> FactKNs:
+        result = FactKNs(fact.id, [], [], [])
+        for query in fact.queries:
+            if max_queries is not None and len(result.queries) >= max_queries:
+                break
+            try:
+                kns = self.query_kns(query, fact.object)
+            except SkipQuery as skip:
+                result.skipped[skip.reason] += 1
+                continue
+            result.queries.append(query)
+            result.query_kns.append(kns)
+        p = self.refine_p if len(result.queries) > 1 else 0.0
+        result.kns = refine_across_queries(result.query_kns, p)
+        return result

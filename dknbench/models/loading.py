@@ -1,0 +1,104 @@
+"""Load a causal or masked LM (Hub id, local path, or an embedded model) with its adapter."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..errors import DKNBenchError
+from .adapters import ArchitectureAdapter
+from .embedded import DEFAULT_MODEL, EMBEDDED_MODELS, ensure_embedded
+
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
+          "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    model: torch.nn.Module
+    tokenizer: object
+    adapter: ArchitectureAdapter
+    fingerprint: str
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def is_masked_lm(self) -> bool:
+        return self.adapter.is_masked_lm
+
+
+def model_fingerprint(model: torch.nn.Module) -> str:
+    """A cheap content hash: config plus a few values and the sum of every parameter.
+
+    Two checkpoints differing in any weight almost surely differ here; hashing all bytes of a 7B
+    model would cost more than it protects.
+    """
+    digest = hashlib.sha256()
+    config = model.config.to_dict()
+    config.pop("_name_or_path", None)
+    digest.update(json.dumps(config, sort_keys=True, default=str).encode())
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            flat = param.detach().reshape(-1)
+            digest.update(name.encode())
+            digest.update(str(tuple(param.shape)).encode())
+            probe = torch.cat([flat[:8], flat[-8:], flat.double().sum().reshape(1).to(flat.dtype)])
+            digest.update(probe.float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _is_masked_config(config) -> bool:
+    archs = getattr(config, "architectures", None) or []
+    if any("MaskedLM" in a for a in archs):
+        return True
+    return getattr(config, "model_type", "") in {"bert", "roberta", "distilbert", "electra"}
+
+
+def load_model(name: str = DEFAULT_MODEL, device: str = "cpu", dtype: str | None = None,
+               trust_remote_code: bool = False, attn_implementation: str | None = "eager") -> LoadedModel:
+    """Load ``name``: an embedded model name, a local folder, or a Hugging Face Hub id.
+
+    ``attn_implementation="eager"`` keeps attention weights readable (knowledge-synapse task) and
+    makes batched and single scoring agree exactly; pass ``"sdpa"`` for speed.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+
+    source = str(ensure_embedded(name)) if name in EMBEDDED_MODELS else name
+    if name not in EMBEDDED_MODELS and not Path(name).exists() and "/" not in name:
+        raise DKNBenchError(
+            f"unknown model {name!r}; embedded models: {', '.join(EMBEDDED_MODELS)}; "
+            "or give a local folder or a Hugging Face Hub id (org/name)"
+        )
+    torch_dtype = DTYPES.get(dtype or "float32")
+    if torch_dtype is None:
+        raise DKNBenchError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
+    try:
+        config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
+        auto = AutoModelForMaskedLM if _is_masked_config(config) else AutoModelForCausalLM
+        kwargs = {"dtype": torch_dtype, "trust_remote_code": trust_remote_code}
+        if attn_implementation:
+            kwargs["attn_implementation"] = attn_implementation
+        model = auto.from_pretrained(source, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as error:
+        offline = " (offline: HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DKNBenchError(f"cannot load model {name!r}{offline}: {first}") from None
+    return wrap_model(name, model, tokenizer, device=device)
+
+
+def wrap_model(name: str, model: torch.nn.Module, tokenizer, device: str = "cpu") -> LoadedModel:
+    """Prepare an already-built model (e.g. a tiny random one in tests) for the suite."""
+    adapter = ArchitectureAdapter(model)  # fails early on an unsupported family
+    model.to(device)
+    model.eval()
+    model.requires_grad_(False)  # attributions need activation gradients only
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return LoadedModel(name=name, model=model, tokenizer=tokenizer, adapter=adapter,
+                       fingerprint=model_fingerprint(model), device=torch.device(device))

@@ -1,0 +1,101 @@
+"""Task classes: the Python half of a task (the YAML in tasks/ is the other half).
+
+A task class turns one fact into result rows (``run_fact``) and all rows into metrics, tables and
+figures (``summarize``). Everything shared (model, scorer, KN locators, options, seed) comes from
+the RunContext, so a new experiment is a YAML file plus a small class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..registry import Registry
+
+TASK_CLASSES = Registry("task class")
+
+
+class SkipFact(Exception):
+    """This fact cannot be used (no usable query, no KNs, ...): counted by reason, not a crash."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Summary:
+    metrics: list[dict] = field(default_factory=list)  # metric records (docs/ARCHITECTURE.md)
+    tables: dict[str, list[dict]] = field(default_factory=dict)
+    comparisons: list[dict] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
+    per_fact: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # method -> metric -> values
+
+
+def metric_record(method: str, metric: str, value, n: int, group: str = "", ci=(None, None),
+                  higher_is_better: bool = True) -> dict:
+    clean = None if value is None or value != value else float(value)
+    return {"method": method, "metric": metric, "group": str(group), "value": clean, "n": int(n),
+            "ci_low": None if ci[0] is None else float(ci[0]),
+            "ci_high": None if ci[1] is None else float(ci[1]),
+            "higher_is_better": bool(higher_is_better)}
+
+
+class Task:
+    """Base class; subclasses register with ``@TASK_CLASSES.register("name")``."""
+
+    def __init__(self, ctx: "RunContext"):
+        self.ctx = ctx
+        self.options = ctx.options
+
+    def prepare(self) -> None:
+        """Work done once before the facts (e.g. building locators)."""
+
+    def run_fact(self, fact, index: int) -> list[dict]:
+        raise NotImplementedError
+
+    def summarize(self, rows: list[dict], output: Path) -> Summary:
+        raise NotImplementedError
+
+
+@dataclass
+class RunContext:
+    config: Any  # TaskConfig
+    options: dict
+    methods: list[str]
+    lm: Any  # LoadedModel
+    seed: int
+    output: Path
+    facts: list  # every fact of the run (after --limit), e.g. to draw irrelevant facts
+    cache: Any  # AttributionCache
+    batch_size: int = 128
+    run_info: dict = field(default_factory=dict)  # run.json: fingerprint, n_layers, ...
+    _scorers: dict = field(default_factory=dict)
+    _locators: dict = field(default_factory=dict)
+
+    def scorer(self, mode: str | None = None):
+        from ..scoring import AnswerScorer
+
+        mode = mode or self.options.get("prob_mode", "first")
+        if mode not in self._scorers:
+            self._scorers[mode] = AnswerScorer(self.lm, mode=mode)
+        return self._scorers[mode]
+
+    def locator(self, name: str, **overrides):
+        """A KNLocator for localizer ``name`` with the task's options (memoised)."""
+        from ..localization import KNLocator, build_localizer
+
+        params = {"tau": self.options.get("tau", 0.2), "steps": self.options.get("steps", 20),
+                  "seed": self.seed}
+        params.update(overrides)
+        key = (name, tuple(sorted(params.items())))
+        if key not in self._locators:
+            reference = None
+            if name == "random":
+                reference = self.locator(self.options.get("random_match", "amig"))
+            self._locators[key] = KNLocator(
+                self.lm, build_localizer(name, **params), scorer=self.scorer(), cache=self.cache,
+                batch_size=self.batch_size, engine_path=self.options.get("engine", "auto"),
+                refine_p=self.options.get("refine_p", 0.5), reference=reference)
+        return self._locators[key]

@@ -1,0 +1,44 @@
+"""Pieces several task classes share: irrelevant-fact pairing, prompt probabilities, KN rows."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from ..scoring import SkipQuery
+
+
+def neurons_json(neurons) -> list[list[int]]:
+    return [[int(l), int(i)] for l, i in neurons]
+
+
+def neurons_from_json(rows) -> list[tuple[int, int]]:
+    return [(int(l), int(i)) for l, i in rows]
+
+
+def irrelevant_fact(facts, fact, seed: int, index: int):
+    """A fact of another relation, drawn with a per-fact seed (002 §3.2's irrelevant fact)."""
+    others = [f for f in facts if f.relation != fact.relation and f.id != fact.id]
+    if not others:
+        return None
+    return random.Random(seed * 7919 + index).choice(others)
+
+
+def usable_queries(scorer, fact, max_queries: int | None = None) -> tuple[list[str], dict]:
+    """The fact's queries the scorer can use, and the skip counts by reason."""
+    usable, skipped = [], {}
+    for query in fact.queries:
+        try:
+            scorer.encode(query, fact.object)
+        except SkipQuery as skip:
+            skipped[skip.reason] = skipped.get(skip.reason, 0) + 1
+            continue
+        usable.append(query)
+        if max_queries and len(usable) >= max_queries:
+            break
+    return usable, skipped
+
+
+def mean_prob(scorer, queries, answer) -> float:
+    return float(np.mean(scorer.probs(queries, [answer] * len(queries)))) if queries else float("nan")

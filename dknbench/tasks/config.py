@@ -1,0 +1,163 @@
+"""Task YAML: schema, validation with file:line errors, option overrides.
+
+Options take their type from the default in the YAML, so ``--set steps=50`` becomes an int and
+``--set localizer=ig`` a string; an unknown option or an unparsable value is one clear error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError
+
+# field -> (allowed python types, required)
+SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
+    "task": ((str,), True),
+    "class": ((str,), True),
+    "description": ((str,), True),
+    "paper": ((str,), False),
+    "method_kind": ((str,), True),
+    "default_method": ((str,), False),
+    "dataset": ((str,), False),
+    "options": ((dict,), False),
+    "presets": ((dict,), False),
+    "default_preset": ((str,), False),
+    "metrics": ((list,), False),
+    "references": ((list,), False),
+    "notes": ((str,), False),
+}
+METHOD_KINDS = ("localizer", "dkn")
+REFERENCE_FIELDS = {"source", "model", "method", "metric", "group", "value", "note"}
+
+
+@dataclass
+class TaskConfig:
+    task: str
+    cls: str
+    description: str
+    method_kind: str
+    path: Path
+    paper: str = ""
+    default_method: str = ""
+    dataset: str = "builtin"
+    options: dict = field(default_factory=dict)
+    presets: dict = field(default_factory=dict)
+    default_preset: str = ""
+    metrics: list = field(default_factory=list)
+    references: list = field(default_factory=list)
+    notes: str = ""
+
+    def resolve_options(self, preset: str | None = None, overrides: list[str] | None = None) -> dict:
+        """Defaults, then the preset, then ``key=value`` overrides (typed like the default)."""
+        options = dict(self.options)
+        preset = preset or self.default_preset
+        if preset:
+            if preset not in self.presets:
+                raise ConfigError(f"{self.path.name}: unknown preset {preset!r}; available: "
+                                  f"{', '.join(sorted(self.presets)) or '(none)'}")
+            options.update(self.presets[preset])
+        for item in overrides or []:
+            key, sep, raw = item.partition("=")
+            key = key.strip()
+            if not sep or not key:
+                raise ConfigError(f"--set {item!r}: expected key=value")
+            if key not in options:
+                raise ConfigError(f"--set {key}: unknown option of task {self.task!r}; options: "
+                                  f"{', '.join(sorted(options))}")
+            options[key] = coerce(raw.strip(), options[key], f"--set {key}")
+        return options
+
+
+def coerce(raw: str, default: Any, where: str) -> Any:
+    """Parse ``raw`` as the type of ``default`` (YAML scalars for None/lists)."""
+    try:
+        if isinstance(default, bool):
+            lowered = raw.lower()
+            if lowered in ("true", "1", "yes", "on"):
+                return True
+            if lowered in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, str):
+            return raw
+        value = yaml.safe_load(raw)
+        if isinstance(default, list) and isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if default is not None and not isinstance(value, type(default)):
+            raise ValueError
+        return value
+    except (ValueError, yaml.YAMLError):
+        kind = type(default).__name__ if default is not None else "a YAML value"
+        raise ConfigError(f"{where}: {raw!r} is not a valid {kind}") from None
+
+
+def _line_of(node: yaml.Node, key: str) -> int:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if getattr(k, "value", None) == key:
+                return k.start_mark.line + 1
+    return 1
+
+
+def load_task_config(path: str | Path) -> TaskConfig:
+    path = Path(path)
+    text = path.read_text()
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        raise ConfigError(f"{path}:{line}: invalid YAML: {getattr(error, 'problem', error)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: a task file must be a mapping of fields")
+    for key in data:
+        if key not in SCHEMA:
+            raise ConfigError(f"{path}:{_line_of(node, key)}: unknown field {key!r}; allowed: "
+                              f"{', '.join(sorted(SCHEMA))}")
+    for key, (types, required) in SCHEMA.items():
+        if key not in data:
+            if required:
+                raise ConfigError(f"{path}:1: missing required field {key!r}")
+            continue
+        if not isinstance(data[key], types):
+            raise ConfigError(f"{path}:{_line_of(node, key)}: field {key!r} must be a "
+                              f"{' or '.join(t.__name__ for t in types)}, got {type(data[key]).__name__}")
+    if data["method_kind"] not in METHOD_KINDS:
+        raise ConfigError(f"{path}:{_line_of(node, 'method_kind')}: method_kind must be one of "
+                          f"{', '.join(METHOD_KINDS)}, got {data['method_kind']!r}")
+    options = data.get("options") or {}
+    for name, preset in (data.get("presets") or {}).items():
+        if not isinstance(preset, dict):
+            raise ConfigError(f"{path}:{_line_of(node, 'presets')}: preset {name!r} must be a mapping")
+        for key, value in preset.items():
+            if key not in options:
+                raise ConfigError(f"{path}:{_line_of(node, 'presets')}: preset {name!r} sets unknown "
+                                  f"option {key!r}; options: {', '.join(sorted(options))}")
+    for i, ref in enumerate(data.get("references") or []):
+        if not isinstance(ref, dict) or "value" not in ref or "metric" not in ref:
+            raise ConfigError(f"{path}:{_line_of(node, 'references')}: references[{i}] needs at least "
+                              "'metric' and 'value'")
+        unknown = set(ref) - REFERENCE_FIELDS
+        if unknown:
+            raise ConfigError(f"{path}:{_line_of(node, 'references')}: references[{i}] has unknown "
+                              f"field(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(REFERENCE_FIELDS))}")
+    if data.get("default_preset") and data["default_preset"] not in (data.get("presets") or {}):
+        raise ConfigError(f"{path}:{_line_of(node, 'default_preset')}: default_preset "
+                          f"{data['default_preset']!r} is not among presets")
+    return TaskConfig(
+        task=data["task"], cls=data["class"], description=data["description"],
+        method_kind=data["method_kind"], path=path, paper=data.get("paper", ""),
+        default_method=data.get("default_method", ""), dataset=data.get("dataset", "builtin"),
+        options=options, presets=data.get("presets") or {},
+        default_preset=data.get("default_preset", ""), metrics=data.get("metrics") or [],
+        references=data.get("references") or [], notes=data.get("notes", ""),
+    )

@@ -1,0 +1,78 @@
+"""What every DKN task does per fact: KNs -> distance graph -> DKN method -> BDCs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..interventions import suppress_activations
+from .base import SkipFact
+from .common import usable_queries
+
+
+class SuppressionScorer:
+    """Prob of a fact's answer (mean over its queries) with some neurons suppressed; memoised.
+
+    Implements the scorer protocol of dknbench.dkn (``base_prob``, ``prob_suppressing``).
+    """
+
+    def __init__(self, scorer, adapter, queries, answer, positions="target"):
+        self.scorer, self.adapter, self.positions = scorer, adapter, positions
+        self.encoded = [scorer.encode(q, answer) for q in queries]
+        self._memo: dict[frozenset, float] = {}
+        self.base_prob = self.prob_suppressing([])
+
+    def prob_suppressing(self, neurons) -> float:
+        key = frozenset((int(l), int(i)) for l, i in neurons)
+        if key not in self._memo:
+            if key:
+                with suppress_activations(self.adapter, key, positions=self.positions):
+                    probs = self.scorer.probs_encoded(self.encoded)
+            else:
+                probs = self.scorer.probs_encoded(self.encoded)
+            self._memo[key] = float(np.mean(probs))
+        return self._memo[key]
+
+
+def dkn_params(method: str, options: dict) -> dict:
+    """The task options that the DKN method named ``method`` accepts."""
+    from ..dkn import DKN_METHODS
+
+    cls = DKN_METHODS.get(method)
+    names = set(cls._param_names())
+    candidates = {"tau1": options.get("tau1"), "tau2": options.get("tau2"),
+                  "filter_mode": options.get("filter_mode")}
+    if method in ("kmeans", "dbscan", "hierarchical"):
+        candidates["random_state"] = options.get("seed_offset", 0)
+    return {k: v for k, v in candidates.items() if k in names and v is not None}
+
+
+class FactDKNs:
+    """KNs, distances and each method's DKN for one fact, computed once and shared by methods."""
+
+    def __init__(self, ctx, fact):
+        options = ctx.options
+        scorer = ctx.scorer()
+        self.queries, self.skipped = usable_queries(scorer, fact, options["max_queries"])
+        if not self.queries:
+            raise SkipFact("no_usable_query")
+        locator = ctx.locator(options["localizer"])
+        located = locator.localize(fact, options["max_queries"])
+        scores = np.mean([locator.query_scores(q, fact.object) for q in located.queries], axis=0)
+        kns = sorted(located.kns, key=lambda n: -scores[n])[: options["max_kns"]]
+        self.kns = sorted(kns)
+        if len(self.kns) < 2:
+            raise SkipFact("fewer_than_2_kns")
+        self.attribution = {n: float(scores[n]) for n in self.kns}
+        self.scorer = SuppressionScorer(scorer, ctx.lm.adapter, self.queries, fact.object,
+                                        options["positions"])
+        if self.scorer.base_prob <= 0:
+            raise SkipFact("zero_probability")
+        from ..dkn import neuron_distance_matrix
+
+        self.distance = neuron_distance_matrix(self.kns, ctx.lm.adapter, read=options["read"])
+
+    def fit(self, method: str, options: dict):
+        from ..dkn import get_dkn_method
+
+        model = get_dkn_method(method, **dkn_params(method, options))
+        return model.fit(self.distance, self.kns, self.scorer, self.attribution).dkn_
