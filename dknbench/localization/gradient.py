@@ -37,7 +37,24 @@ def word_baselines(engine, encoded, replacement: str) -> torch.Tensor:
 
 
 class _WordBaselineIG(Localizer):
-    normalise = True
+    """IG from per-word baseline sentences to the real activation, summed over words.
+
+    ``norm`` (002 Eq. 5 divides each layer's scores by the layer's total):
+    ``abs`` **(choice, default)** divides by the layer's total |attribution|, because with signed
+    IG the literal total can be ~0 and inflate a layer whose neurons barely matter;
+    ``signed`` is Eq. 5 as printed; ``none`` leaves the summed IG unnormalised.
+    """
+
+    norm = "abs"
+
+    def __init__(self, tau: float = 0.2, steps: int = 20, norm: str | None = None):
+        super().__init__(tau=tau, steps=steps)
+        self.norm = norm or type(self).norm
+        if self.norm not in ("abs", "signed", "none"):
+            raise ValueError(f"norm must be abs, signed or none, not {self.norm!r}")
+
+    def params(self) -> dict:
+        return {"steps": self.steps, "norm": self.norm}
 
     def baseline_token(self, engine) -> str:
         raise NotImplementedError
@@ -46,13 +63,10 @@ class _WordBaselineIG(Localizer):
         baselines = word_baselines(engine, encoded, self.baseline_token(engine))
         per_word = engine.attribute(encoded, baselines)  # [L, words, N]
         total = per_word.sum(dim=1).double()  # sum over words (Eq. 5 numerator)
-        if self.normalise:
-            # Eq. 5 divides by the layer's total; when signed attributions cancel to <= 0 the
-            # ratio is meaningless, so those layers fall back to the sum of absolute values.
-            denom = total.sum(dim=1, keepdim=True)
-            bad = denom <= 1e-12 * total.abs().sum(dim=1, keepdim=True).clamp_min(1e-30)
-            denom = torch.where(bad, total.abs().sum(dim=1, keepdim=True), denom).clamp_min(1e-30)
-            total = total / denom
+        if self.norm == "abs":
+            total = total / total.abs().sum(dim=1, keepdim=True).clamp_min(1e-30)
+        elif self.norm == "signed":
+            total = total / total.sum(dim=1, keepdim=True)
         return total.float().numpy()
 
 
@@ -70,7 +84,7 @@ class AMIG(_WordBaselineIG):
                      kind="localizer")
 class SequentialIG(_WordBaselineIG):
     name = "sig"
-    normalise = False
+    norm = "none"
 
     def baseline_token(self, engine) -> str:
         tok = engine.scorer.tokenizer

@@ -87,7 +87,7 @@ class RunContext:
         from ..localization import KNLocator, build_localizer
 
         params = {"tau": self.options.get("tau", 0.2), "steps": self.options.get("steps", 20),
-                  "seed": self.seed}
+                  "seed": self.seed, "norm": self.options.get("amig_norm")}
         params.update(overrides)
         key = (name, tuple(sorted(params.items())))
         if key not in self._locators:
