@@ -1,0 +1,49 @@
+"""Shared fixtures: tiny random models of every supported family, the shared data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+FAMILIES = ["gpt2", "llama", "gpt_neox", "bert"]
+CAUSAL = ["gpt2", "llama", "gpt_neox"]
+
+
+def shared_data() -> Path:
+    return Path(os.environ.get("DKNBENCH_SHARED_DATA",
+                               Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def tiny():
+    """tiny(family) -> a LoadedModel with random weights (built once per family)."""
+    from dknbench.models.tiny import tiny_loaded
+
+    built = {}
+
+    def get(family: str):
+        if family not in built:
+            built[family] = tiny_loaded(family)
+        return built[family]
+
+    return get
+
+
+@pytest.fixture()
+def isolated_cache(tmp_path, monkeypatch):
+    """Point the dknbench cache (attributions, datasets) at a temporary folder, but keep the
+    embedded model where it already is so it is converted once per machine."""
+    from dknbench import paths
+
+    real = paths.cache_dir()
+    monkeypatch.setenv("DKNBENCH_CACHE", str(tmp_path / "cache"))
+    models = tmp_path / "cache" / "models"
+    models.parent.mkdir(parents=True, exist_ok=True)
+    if (real / "models").exists() and not models.exists():
+        models.symlink_to(real / "models")
+    return tmp_path / "cache"

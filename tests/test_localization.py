@@ -1,0 +1,136 @@
+"""IG: completeness, agreement with a simple reference loop, localizers, cache."""
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import CAUSAL, FAMILIES
+from dknbench.data.schema import Fact
+from dknbench.interventions import suppress_activations
+from dknbench.localization import (AttributionCache, IGEngine, KNLocator, build_localizer,
+                                   refine_across_queries, select_above)
+from dknbench.scoring import AnswerScorer
+
+QUERY, ANSWER = "The capital of France is [Y].", "Paris"
+
+
+def reference_ig(lm, encoded, steps):
+    """Deliberately simple: one layer, one step, one full forward at a time."""
+    scorer, adapter = AnswerScorer(lm), lm.adapter
+    ids, mask, _ = scorer.collate([encoded])
+    base = IGEngine(lm, scorer).target_activations(encoded)
+    out = np.zeros((adapter.n_layers, adapter.n_neurons))
+    for layer in range(adapter.n_layers):
+        total = torch.zeros(adapter.n_neurons)
+        for k in range(1, steps + 1):
+            x = (k / steps * base[layer]).clone().requires_grad_(True)
+
+            def hook(module, args):
+                hidden = args[0].clone()
+                hidden[0, encoded.target] = x
+                return (hidden,) + args[1:]
+
+            handle = adapter.write_module(layer).register_forward_pre_hook(hook)
+            logits = lm.model(input_ids=ids, attention_mask=mask).logits
+            handle.remove()
+            logp = torch.log_softmax(logits[0, encoded.target], -1)[encoded.answer_ids[0]]
+            (grad,) = torch.autograd.grad(logp.exp(), x)
+            total += grad
+        out[layer] = (base[layer] * total / steps).numpy()
+    return out
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_engine_agrees_with_reference_loop(tiny, family):
+    lm = tiny(family)
+    encoded = AnswerScorer(lm).encode(QUERY, ANSWER)
+    zero = torch.zeros(lm.adapter.n_layers, 1, lm.adapter.n_neurons)
+    fast = IGEngine(lm, steps=8, batch_size=7).attribute(encoded, zero)[:, 0].numpy()
+    slow = reference_ig(lm, encoded, steps=8)
+    assert np.abs(fast - slow).max() <= 1e-5 * max(np.abs(slow).max(), 1e-12) + 1e-12
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("mode", ["first", "joint"])
+def test_completeness(tiny, family, mode):
+    """Sum of a layer's attributions = Prob(a) - Prob(zero baseline) within 2% at 100 steps."""
+    if family == "bert" and mode == "joint":
+        pytest.skip("joint scoring is defined for causal LMs only")
+    lm = tiny(family)
+    scorer = AnswerScorer(lm, mode=mode)
+    encoded = scorer.encode(QUERY, "Paris city" if mode == "joint" else ANSWER)
+    engine = IGEngine(lm, scorer, steps=100)
+    zero = torch.zeros(lm.adapter.n_layers, 1, lm.adapter.n_neurons)
+    attributions = engine.attribute(encoded, zero)[:, 0]
+    prob = scorer.probs_encoded([encoded])[0]
+    for layer in range(lm.adapter.n_layers):
+        with suppress_activations(lm.adapter, [(layer, i) for i in range(lm.adapter.n_neurons)]):
+            prob_zero = scorer.probs_encoded([encoded])[0]
+        expected = prob - prob_zero
+        assert float(attributions[layer].sum()) == pytest.approx(expected, rel=0.02, abs=1e-12)
+
+
+@pytest.mark.parametrize("family", CAUSAL)
+def test_cached_path_equals_full_path(tiny, family):
+    lm = tiny(family)
+    for mode in ("first", "joint"):
+        scorer = AnswerScorer(lm, mode=mode)
+        encoded = scorer.encode(QUERY, "Paris city")
+        base = torch.rand(lm.adapter.n_layers, 2, lm.adapter.n_neurons)
+        full = IGEngine(lm, scorer, steps=5, path="full").attribute(encoded, base)
+        cached = IGEngine(lm, scorer, steps=5, path="cached").attribute(encoded, base)
+        assert (full - cached).abs().max() <= 1e-5 * full.abs().max()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("name", ["ig", "amig", "sig"])
+def test_localizers_run_on_every_family(tiny, family, name, tmp_path):
+    lm = tiny(family)
+    locator = KNLocator(lm, build_localizer(name, steps=4), cache=AttributionCache(tmp_path))
+    scores = locator.query_scores(QUERY, ANSWER)
+    assert scores.shape == (lm.adapter.n_layers, lm.adapter.n_neurons)
+    assert np.isfinite(scores).all() and np.abs(scores).max() > 0
+    kns = locator.query_kns(QUERY, ANSWER)
+    assert kns and all(scores[l, i] > 0.2 * scores.max() for l, i in kns)
+
+
+def test_amig_normalisation_makes_layer_abs_sums_one(tiny, tmp_path):
+    lm = tiny("llama")
+    locator = KNLocator(lm, build_localizer("amig", steps=4), cache=AttributionCache(tmp_path))
+    scores = locator.query_scores(QUERY, ANSWER)
+    np.testing.assert_allclose(np.abs(scores).sum(axis=1), 1.0, rtol=1e-5)
+    sig = KNLocator(lm, build_localizer("sig", steps=4), cache=AttributionCache(tmp_path))
+    assert not np.allclose(np.abs(sig.query_scores(QUERY, ANSWER)).sum(axis=1), 1.0)
+
+
+def test_random_localizer_matches_reference_count_and_is_seeded(tiny, tmp_path):
+    lm = tiny("gpt2")
+    cache = AttributionCache(tmp_path)
+    reference = KNLocator(lm, build_localizer("ig", steps=4), cache=cache)
+    draw = lambda seed: KNLocator(lm, build_localizer("random", seed=seed), cache=cache,
+                                  reference=reference).query_kns(QUERY, ANSWER)
+    assert len(draw(1)) == len(reference.query_kns(QUERY, ANSWER))
+    assert draw(1) == draw(1) and draw(1) != draw(2)
+
+
+def test_cache_second_run_computes_nothing(tiny, tmp_path):
+    lm = tiny("gpt2")
+    fact = Fact("f", "capital", "France", "Paris", [QUERY, "France's capital is [Y]."])
+    first = KNLocator(lm, build_localizer("ig", steps=4), cache=AttributionCache(tmp_path))
+    result_a = first.localize(fact)
+    assert first.engine.forward_passes > 0
+    second = KNLocator(lm, build_localizer("ig", steps=4), cache=AttributionCache(tmp_path))
+    result_b = second.localize(fact)
+    assert second.engine.forward_passes == 0 and second.cache.hits == 2
+    assert result_a.query_kns == result_b.query_kns
+    other_steps = KNLocator(lm, build_localizer("ig", steps=5), cache=AttributionCache(tmp_path))
+    other_steps.localize(fact)
+    assert other_steps.engine.forward_passes > 0  # the key includes the parameters
+
+
+def test_selection_and_refinement():
+    scores = np.array([[0.1, 1.0, 0.3], [0.15, -2.0, 0.25]])
+    assert select_above(scores, 0.2) == [(0, 1), (0, 2), (1, 2)]
+    sets = [[(0, 1), (0, 2)], [(0, 1)], [(0, 1), (1, 2)]]
+    assert refine_across_queries(sets, 0.5) == [(0, 1)]
+    assert refine_across_queries(sets, 0.0) == [(0, 1), (0, 2), (1, 2)]

@@ -1,0 +1,102 @@
+"""Adapters put neurons at the input of the down projection, post-nonlinearity and post-gating."""
+
+import pytest
+import torch
+
+from conftest import FAMILIES
+from dknbench.errors import DKNBenchError
+from dknbench.interventions import record_activations, set_activations
+from dknbench.interventions.activations import target_positions
+from dknbench.models import ArchitectureAdapter, supported_model_types
+
+
+def _run(lm, text="The capital of France is"):
+    ids = lm.tokenizer(text, return_tensors="pt")
+    targets = torch.tensor([ids["input_ids"].shape[1] - 1])
+    with target_positions(targets):
+        return lm.model(**ids), ids, targets
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_neurons_are_post_nonlinearity(tiny, family):
+    lm = tiny(family)
+    adapter = lm.adapter
+    captured = {}
+    block = adapter.blocks[1]
+
+    def keep(value):  # a forward hook must return None, or it replaces the module's output
+        captured.setdefault("x", value.detach().clone())
+
+    if family == "gpt2":
+        mlp = block.mlp
+        handle = mlp.c_fc.register_forward_hook(lambda m, i, o: keep(mlp.act(o)))
+    elif family == "llama":
+        mlp = block.mlp
+        handle = mlp.gate_proj.register_forward_hook(
+            lambda m, i, o: keep(mlp.act_fn(o) * mlp.up_proj(i[0])))
+    elif family == "gpt_neox":
+        mlp = block.mlp
+        handle = mlp.dense_h_to_4h.register_forward_hook(lambda m, i, o: keep(mlp.act(o)))
+    else:
+        inter = block.intermediate
+        handle = inter.dense.register_forward_hook(
+            lambda m, i, o: keep(inter.intermediate_act_fn(o)))
+    with record_activations(adapter, [1], positions="all") as records:
+        _run(lm)
+    handle.remove()
+    assert records[1].shape[-1] == adapter.n_neurons
+    torch.testing.assert_close(records[1], captured["x"], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_write_vector_is_what_a_neuron_adds(tiny, family):
+    """Activating one neuron alone (others 0) makes the down projection output its write vector."""
+    lm = tiny(family)
+    adapter, layer, neuron = lm.adapter, 2, 5
+    out = {}
+    module = adapter.write_module(layer)
+    handle = module.register_forward_hook(lambda m, i, o: out.update(y=o.detach().clone()))
+    values = {(layer, n): (1.0 if n == neuron else 0.0) for n in range(adapter.n_neurons)}
+    with set_activations(adapter, values):
+        _, ids, targets = _run(lm)
+    handle.remove()
+    bias = module.bias if getattr(module, "bias", None) is not None else 0
+    got = out["y"][0, targets[0]] - bias
+    torch.testing.assert_close(got, adapter.write_vectors(layer)[neuron], rtol=1e-5, atol=1e-6)
+    assert adapter.read_vectors(layer).shape == (adapter.n_neurons, adapter.d_model)
+
+
+def test_gated_read_vectors_and_params(tiny):
+    adapter = tiny("llama").adapter
+    assert adapter.is_gated
+    mlp = adapter.blocks[0].mlp
+    torch.testing.assert_close(adapter.read_vectors(0, "gate")[3], mlp.gate_proj.weight[3])
+    torch.testing.assert_close(adapter.read_vectors(0, "up")[3], mlp.up_proj.weight[3])
+    roles = sorted(p.role for p in adapter.neuron_params(0))
+    assert roles == ["read", "read", "write"]
+
+
+def test_gpt2_conv1d_orientation(tiny):
+    adapter = tiny("gpt2").adapter
+    mlp = adapter.blocks[0].mlp
+    torch.testing.assert_close(adapter.read_vectors(0)[7], mlp.c_fc.weight[:, 7])
+    torch.testing.assert_close(adapter.write_vectors(0)[7], mlp.c_proj.weight[7, :])
+
+
+def test_unknown_architecture_names_supported_ones():
+    from transformers import OPTConfig, OPTForCausalLM
+
+    model = OPTForCausalLM(OPTConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
+                                     ffn_dim=32, num_attention_heads=2, word_embed_proj_dim=16))
+    with pytest.raises(DKNBenchError) as error:
+        ArchitectureAdapter(model)
+    message = str(error.value)
+    assert "opt" in message and all(t in message for t in ["gpt2", "llama", "gpt_neox", "bert"])
+    assert "gpt2" in supported_model_types()
+
+
+def test_unknown_model_name_is_a_clear_error():
+    from dknbench.models import load_model
+
+    with pytest.raises(DKNBenchError, match="unknown model 'nope'.*smollm2-135m"):
+        load_model("nope")
