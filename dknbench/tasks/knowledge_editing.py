@@ -1,0 +1,254 @@
+"""knowledge-editing (003 §2.2, §3.3, Tables 2–3): edit a fact through its KNs — does it generalise?
+
+For a fact with k queries and a query q_i, three neuron sets: the local set N_i (q_i's KNs), the
+global set N_g = ∪_j N_j, and the CAS set (003 Eq. 7 on the per-query scores). Two edits of the
+neurons' *write vectors* (the down-projection column of each neuron, i.e. the MLP weight W_{l,p}
+that adds the neuron's value to the residual stream; 003 Eq. 2):
+  Erasure  W_{l,p} = 0
+  Update   W_{l,p} = W_{l,p} − λ1·E(o) + λ2·E(o')   (λ1 = λ2 = 2, 003 A.1)
+E(·) = the output (unembedding) row of the object's first token — the space the write vector adds
+into (choice: 003 says "word embeddings"; for tied models this is the same matrix).
+Scores (A.5, Eq. 23–25; exact match of the argmax next token with the answer's first token):
+Rel on q_i, Gen on the fact's other queries (its neighbour queries), Loc = share of unrelated
+facts' queries whose argmax is unchanged; erasure Rel/Gen are 1 − accuracy on o, update Rel/Gen are
+accuracy on o'. ΔPPL = (PPL_a − PPL_b)/PPL_b on 5 seeded random WikiText-2 rows per fact.
+Facts are K_I/K_II by CS2 (static 0.1 by default, as 003 §2.2) at summary time.
+Every edit runs inside ``preserve_neuron_weights``, so the model is bit-identical afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from ..interventions import preserve_neuron_weights
+from ..metrics import edit_scores, perplexity_delta
+from ..results.figures import grouped_bars
+from ..scoring import SkipQuery
+from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
+from .common import neurons_json
+from .query_common import (fact_cas_kns, fact_query_kns, first_answer_id, knowledge_type,
+                           mean_or_none, shared_data_dir, split_threshold, top_token_ids)
+
+SETS = ("local", "global", "cas")
+OPERATIONS = ("erasure", "update")
+
+
+def output_embedding(lm, token_id: int) -> torch.Tensor:
+    """E(token): the unembedding row of ``token_id`` ([d_model])."""
+    head = lm.model.get_output_embeddings()
+    weight = head.weight
+    return weight.detach()[token_id].clone()
+
+
+@contextmanager
+def edit_write_vectors(adapter, neurons, operation: str, delta: torch.Tensor | None = None):
+    """Erasure: zero the neurons' write vectors; update: add ``delta`` ([d_model]) to each write
+    vector. The touched slices are restored exactly on exit (``preserve_neuron_weights``)."""
+    if operation not in OPERATIONS:
+        raise ConfigError(f"edit operation must be one of {', '.join(OPERATIONS)}, got {operation!r}")
+    if operation == "update" and delta is None:
+        raise ValueError("an update needs the vector −λ1·E(o) + λ2·E(o')")
+    with preserve_neuron_weights(adapter, neurons) as parts:
+        with torch.no_grad():
+            for part, idx, _ in parts:
+                if part.role != "write":
+                    continue
+                data = part.param.data
+                if operation == "erasure":
+                    data.index_fill_(part.axis, idx, 0.0)
+                else:
+                    block = data.index_select(part.axis, idx)
+                    d = delta.to(device=data.device, dtype=data.dtype)
+                    block += d[None, :] if part.axis == 0 else d[:, None]
+                    data.index_copy_(part.axis, idx, block)
+        yield
+
+
+def update_delta(lm, old_id: int, new_id: int, lam1: float, lam2: float) -> torch.Tensor:
+    return -lam1 * output_embedding(lm, old_id) + lam2 * output_embedding(lm, new_id)
+
+
+@torch.no_grad()
+def perplexity(lm, texts, max_tokens: int) -> float:
+    """exp(mean token NLL) pooled over ``texts`` (each truncated to ``max_tokens`` tokens)."""
+    total, count = 0.0, 0
+    device = lm.device
+    for text in texts:
+        ids = lm.tokenizer(text, return_tensors="pt", truncation=True, max_length=max_tokens)["input_ids"]
+        if ids.shape[1] < 2:
+            continue
+        ids = ids.to(device)
+        out = lm.model(input_ids=ids, labels=ids)
+        n = ids.shape[1] - 1
+        total += float(out.loss) * n
+        count += n
+    return math.exp(total / count) if count else float("nan")
+
+
+def load_wikitext_rows(source: str, min_words: int) -> list[str] | None:
+    """The WikiText-2 paragraphs via the ``wikitext`` builder, or None when the folder is absent."""
+    path = Path(source) if source else shared_data_dir() / "wikitext2"
+    if not path.exists():
+        return None
+    import data_builders
+
+    data = data_builders.build("wikitext", str(path), seed=0, min_words=min_words)
+    split = data["test"] if "test" in data else data[list(data)[0]]
+    return list(split["text"])
+
+
+@TASK_CLASSES.register("knowledge-editing")
+class KnowledgeEditingTask(Task):
+    _wikitext: list[str] | None = None
+    _wikitext_loaded = False
+
+    def prepare(self):
+        for name in ("lambda1", "lambda2"):
+            if not isinstance(self.options[name], (int, float)):
+                raise ConfigError(f"{name} must be a number, got {self.options[name]!r}")
+        if not self._wikitext_loaded:
+            self._wikitext = load_wikitext_rows(self.options["wikitext_source"], self.options["wikitext_min_words"])
+            self._wikitext_loaded = True
+            if self._wikitext is None:
+                warnings.warn("knowledge-editing: WikiText-2 not found; ΔPPL is skipped")
+
+    def locality_queries(self, fact, index):
+        scorer = self.ctx.scorer()
+        if fact.locality_queries:
+            return list(fact.locality_queries)
+        rng = random.Random(self.ctx.seed * 7919 + index)
+        others = [f for f in self.ctx.facts if f.relation != fact.relation and f.id != fact.id]
+        rng.shuffle(others)
+        picked = []
+        for other in others:
+            for q in other.queries:
+                try:
+                    scorer.encode(q, other.object)
+                except SkipQuery:
+                    continue
+                picked.append(q)
+                break
+            if len(picked) >= self.options["n_locality"]:
+                break
+        return picked
+
+    def run_fact(self, fact, index):
+        if not self._wikitext_loaded:
+            self.prepare()
+        lm, scorer, adapter = self.ctx.lm, self.ctx.scorer(), self.ctx.lm.adapter
+        new_object = fact.target_object or fact.wrong_object
+        loc_queries = self.locality_queries(fact, index)
+        loc_before = top_token_ids(scorer, loc_queries) if loc_queries else []
+        texts, ppl_before, warn = None, None, []
+        if self._wikitext:
+            rng = random.Random(self.ctx.seed * 1009 + index)
+            texts = rng.sample(self._wikitext, min(self.options["ppl_rows"], len(self._wikitext)))
+            ppl_before = perplexity(lm, texts, self.options["ppl_max_tokens"])
+        else:
+            warn.append("wikitext_missing")
+        lam1, lam2 = float(self.options["lambda1"]), float(self.options["lambda2"])
+        rows = []
+        for method in self.ctx.methods:
+            located, cs1, cs2 = fact_query_kns(self.ctx, method, fact, self.options["max_queries"])
+            queries = located.queries
+            old_ids = [first_answer_id(scorer, q, fact.object) for q in queries]
+            new_ids = [first_answer_id(scorer, q, new_object) for q in queries] if new_object else None
+            operations = list(OPERATIONS)
+            if not new_ids or new_ids[0] == old_ids[0]:
+                operations = ["erasure"]
+                warn.append("no_distinct_new_object")
+            before = top_token_ids(scorer, queries)
+            union = sorted({tuple(n) for k in located.query_kns for n in k})
+            cas = fact_cas_kns(self.ctx, method, fact, queries, self.options)
+            edits = []
+            n_edit = self.options["edit_queries"] or len(queries)
+            for i in range(min(n_edit, len(queries))):
+                neighbours = [j for j in range(len(queries)) if j != i]
+                sets = {"local": located.query_kns[i], "global": union, "cas": cas}
+                for set_name in SETS:
+                    neurons = [tuple(n) for n in sets[set_name]]
+                    for op in operations:
+                        if not neurons:
+                            edits.append({"query_index": i, "set": set_name, "op": op, "n_neurons": 0,
+                                          "empty": True})
+                            continue
+                        delta = update_delta(lm, old_ids[i], new_ids[i], lam1, lam2) if op == "update" else None
+                        with edit_write_vectors(adapter, neurons, op, delta):
+                            after = top_token_ids(scorer, queries + loc_queries)
+                            ppl_after = (perplexity(lm, texts, self.options["ppl_max_tokens"])
+                                         if texts else None)
+                        targets = old_ids if op == "erasure" else new_ids
+                        s = edit_scores([after[i]], [targets[i]], [after[j] for j in neighbours],
+                                        [targets[j] for j in neighbours], after[len(queries):], loc_before,
+                                        operation=op)
+                        edits.append({"query_index": i, "set": set_name, "op": op, "n_neurons": len(neurons),
+                                      "empty": False, "rel": s.reliability, "gen": s.generalization,
+                                      "loc": s.locality if loc_queries else None,
+                                      "avg": s.average if loc_queries else float(np.mean([s.reliability, s.generalization])),
+                                      "dppl": perplexity_delta(ppl_before, ppl_after) if texts else None})
+            rows.append({"fact_id": fact.id, "relation": fact.relation, "method": method,
+                         "n_queries": len(queries), "cs1": cs1, "cs2": cs2, "new_object": new_object,
+                         "acc_before": float(np.mean([b == o for b, o in zip(before, old_ids)])),
+                         "local_sizes": [len(k) for k in located.query_kns], "global_size": len(union),
+                         "cas_kns": neurons_json(cas), "n_locality": len(loc_queries),
+                         "ppl_before": ppl_before, "edits": edits, "warnings": sorted(set(warn)),
+                         "skipped_queries": dict(located.skipped)})
+        return rows
+
+    def summarize(self, rows, output: Path) -> Summary:
+        summary = Summary()
+        table, bars, warn_counts = [], {}, {}
+        for r in rows:
+            for w in r.get("warnings") or []:
+                warn_counts[w] = warn_counts.get(w, 0) + 1
+        for method in self.ctx.methods:
+            mine = [r for r in rows if r["method"] == method]
+            if not mine:
+                continue
+            thr = split_threshold([r["cs2"] for r in mine], self.options["split"], self.options["static_threshold"])
+            per_fact: dict[str, list] = {}
+            for op in OPERATIONS:
+                for set_name in SETS:
+                    for kind in ("K_I", "K_II"):
+                        facts = [r for r in mine if knowledge_type(r["cs2"], thr) == kind]
+                        edits = [e for r in facts for e in r["edits"]
+                                 if e["op"] == op and e["set"] == set_name and not e["empty"]]
+                        empty = sum(1 for r in facts for e in r["edits"]
+                                    if e["op"] == op and e["set"] == set_name and e["empty"])
+                        vals = {k: mean_or_none([e[k] for e in edits]) for k in ("rel", "gen", "loc", "avg", "dppl")}
+                        group = f"{kind}/{set_name}/{op}"
+                        for k, name, better in (("rel", "Rel", True), ("gen", "Gen", True), ("loc", "Loc", True),
+                                                ("avg", "Avg", True), ("dppl", "dPPL", False)):
+                            summary.metrics.append(metric_record(method, name, vals[k], len(edits), group=group,
+                                                                 higher_is_better=better))
+                        per_fact[f"Avg {group}"] = [e["avg"] for e in edits]
+                        table.append({"method": method, "op": op, "set": set_name, "type": kind,
+                                      "Rel": vals["rel"], "Gen": vals["gen"], "Loc": vals["loc"],
+                                      "Avg": vals["avg"], "ΔPPL": vals["dppl"], "edits": len(edits),
+                                      "empty sets": empty, "facts": len(facts),
+                                      "mean #neurons": mean_or_none([e["n_neurons"] for e in edits])})
+                        bars.setdefault(f"{op}:{set_name}", {})[f"{method}:{kind}"] = vals["avg"] if vals["avg"] is not None else np.nan
+            summary.per_fact[method] = per_fact
+            summary.metrics.append(metric_record(method, "threshold", thr, len(mine), group=self.options["split"]))
+            for op in OPERATIONS:
+                for set_name in SETS:
+                    a, b = per_fact.get(f"Avg K_I/{set_name}/{op}", []), per_fact.get(f"Avg K_II/{set_name}/{op}", [])
+                    if len(a) >= 2 and len(b) >= 2:
+                        from ..stats import compare_groups
+
+                        summary.comparisons.append(compare_groups(a, b, f"{method}:K_I", f"{method}:K_II",
+                                                                  f"Avg {set_name}/{op}"))
+        summary.tables["editing"] = table
+        summary.tables["warnings"] = [{"warning": k, "facts": v} for k, v in sorted(warn_counts.items())]
+        if bars:
+            summary.figures.append(grouped_bars(bars, output / "editing_avg.png", "Avg (Rel, Gen, Loc)",
+                                                "Knowledge editing by KN set (003 Tables 2-3)"))
+        return summary
