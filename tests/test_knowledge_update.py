@@ -1,0 +1,74 @@
+"""Neuron-restricted fine-tuning and ΔP overlap (000 §4) on tiny models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dknbench.errors import ConfigError
+from dknbench.models.tiny import tiny_loaded
+from dknbench.tasks.finetune import (TrainConfig, changed_neurons, neuron_masks, neuron_vectors,
+                                     overlap, parameter_change, train_neurons)
+
+TEXTS = ["In 2019, France had its capital in Rome.", "In 2019, Japan used the euro.",
+         "In 2019, the capital of Italy was Tokyo.", "In 2019, people in Spain spoke German."]
+CONFIG = dict(lr=5e-2, batch_size=2, grad_accum=1, epochs=2, warmup=0.1, weight_decay=0.1, seed=0)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_only_the_chosen_neurons_change(family, tmp_path):
+    lm = tiny_loaded(family)
+    neurons = [(0, 3), (1, 7), (1, 8), (2, 60)]
+    before = {k: v.clone() for k, v in lm.model.state_dict().items()}
+    vectors = neuron_vectors(lm.adapter)
+    result = train_neurons(lm, TEXTS, neurons, TrainConfig(**CONFIG), run_dir=tmp_path, progress=False)
+    assert result["steps"] == 4
+    after = lm.model.state_dict()
+    masks = neuron_masks(lm.adapter, neurons)
+    names = dict(lm.model.named_parameters())
+    for key, value in before.items():
+        if key in masks:
+            mask = masks[key][1]
+            assert torch.equal(value[~mask], after[key][~mask]), key  # frozen entries bit-identical
+            assert not torch.equal(value[mask], after[key][mask]), key  # chosen slices trained
+        else:
+            assert torch.equal(value, after[key]), key  # embeddings, norms, attention, head
+    assert all(p.grad is None for p in names.values())
+    delta = parameter_change(vectors, lm.adapter)
+    moved = {tuple(n) for n in zip(*np.nonzero(delta > 0))}
+    assert moved == set(neurons)
+    assert set(changed_neurons(delta, 0.0)) == set(neurons)
+    assert overlap(neurons[:2] + [(0, 0), (0, 1)], changed_neurons(delta, 0.0)) == 0.5
+
+
+def test_training_resumes_from_the_checkpoint(tmp_path):
+    config = TrainConfig(**CONFIG)
+    full = tiny_loaded("gpt2")
+    train_neurons(full, TEXTS, [(0, 1), (2, 5)], config, run_dir=tmp_path / "a", progress=False)
+    half = tiny_loaded("gpt2")
+    train_neurons(half, TEXTS, [(0, 1), (2, 5)], TrainConfig(**{**CONFIG, "epochs": 1}),
+                  run_dir=tmp_path / "b", progress=False)
+    assert (tmp_path / "b" / "finetune_checkpoint.pt").is_file()
+    with pytest.raises(ConfigError, match="another fine-tuning setting"):
+        train_neurons(half, TEXTS, [(0, 1), (2, 5)], config, run_dir=tmp_path / "b", progress=False)
+    again = tiny_loaded("gpt2")
+    (tmp_path / "c").mkdir()
+    train_neurons(again, TEXTS, [(0, 1), (2, 5)], config, run_dir=tmp_path / "c", progress=False)
+    resumed = tiny_loaded("gpt2")  # a fresh model resumed from the finished checkpoint
+    info = train_neurons(resumed, TEXTS, [(0, 1), (2, 5)], config, run_dir=tmp_path / "c", progress=False)
+    assert info["resumed_from"] == 2
+    for (k, a), b in zip(full.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.allclose(a, b), k
+
+
+def test_full_finetuning_and_bad_input():
+    lm = tiny_loaded("gpt2")
+    emb = lm.adapter.input_embeddings().weight.detach().clone()
+    train_neurons(lm, TEXTS, None, TrainConfig(**{**CONFIG, "epochs": 1}), progress=False)
+    assert not torch.equal(emb, lm.adapter.input_embeddings().weight)  # Θ(All) trains everything
+    with pytest.raises(ConfigError, match="lr"):
+        train_neurons(lm, TEXTS, [(0, 1)], TrainConfig(lr=0.0), progress=False)
+    with pytest.raises(ConfigError, match="neuron"):
+        train_neurons(lm, TEXTS, [], TrainConfig(), progress=False)
+    assert overlap([], [(0, 1)]) is None
