@@ -17,12 +17,13 @@ def neurons_from_json(rows) -> list[tuple[int, int]]:
     return [(int(l), int(i)) for l, i in rows]
 
 
-def irrelevant_fact(facts, fact, seed: int, index: int):
-    """A fact of another relation, drawn with a per-fact seed (002 §3.2's irrelevant fact)."""
+def irrelevant_fact(facts, fact, seed: int, index: int, usable=None):
+    """A fact of another relation, drawn with a per-fact seed (002 §3.2's irrelevant fact).
+
+    ``usable(fact) -> bool`` skips candidates that cannot be scored (the next draw is taken)."""
     others = [f for f in facts if f.relation != fact.relation and f.id != fact.id]
-    if not others:
-        return None
-    return random.Random(seed * 7919 + index).choice(others)
+    random.Random(seed * 7919 + index).shuffle(others)
+    return next((f for f in others if usable is None or usable(f)), None)
 
 
 def usable_queries(scorer, fact, max_queries: int | None = None) -> tuple[list[str], dict]:

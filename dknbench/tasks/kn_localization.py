@@ -25,10 +25,11 @@ class KNLocalizationTask(Task):
         queries, skipped = usable_queries(scorer, fact, self.options["max_queries"])
         if not queries:
             raise SkipFact("no_usable_query")
-        other = irrelevant_fact(self.ctx.facts, fact, self.ctx.seed, index)
-        other_queries = usable_queries(scorer, other, 1)[0] if other else []
-        if not other_queries:
+        other = irrelevant_fact(self.ctx.facts, fact, self.ctx.seed, index,
+                                usable=lambda f: bool(usable_queries(scorer, f, 1)[0]))
+        if other is None:
             raise SkipFact("no_irrelevant_fact")
+        other_queries = usable_queries(scorer, other, 1)[0]
         adapter = self.ctx.lm.adapter
         positions = self.options["positions"]
 
