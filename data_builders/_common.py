@@ -13,6 +13,7 @@ import yaml
 
 from dknbench.data.schema import FACT_FEATURES, SLOT, Fact, fact_to_row
 from dknbench.errors import DKNBenchError
+from dknbench.io import read_jsonl as dknbench_read_jsonl
 
 # closing punctuation (Latin and CJK) that may follow the slot in a causal-LM query
 _TRAILING = r"""[\s.?!,;:。？！，；：、)\]}"'”’」』）]*"""
@@ -35,17 +36,8 @@ def open_text(path: Path):
 
 
 def read_jsonl(path: Path) -> Iterator[dict]:
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DKNBenchError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-            if not isinstance(row, dict):
-                raise DKNBenchError(f"{path}:{number}: expected a JSON object per line")
-            yield row
+    for _, row in dknbench_read_jsonl(path):
+        yield row
 
 
 def require_keys(row: dict, keys: Iterable[str], where: str) -> None:

@@ -50,3 +50,25 @@ def read_json(path: str | Path) -> Any:
 def write_parquet(path: str | Path, frame) -> Path:
     """Write a pandas DataFrame as parquet, atomically."""
     return atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def read_jsonl(path: str | Path):
+    """Yield (line number, object) for each non-empty line of a .jsonl or .jsonl.gz file; a line
+    that is not a JSON object is a DKNBenchError naming the file and line."""
+    import gzip
+
+    from .errors import DKNBenchError
+
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DKNBenchError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+            if not isinstance(row, dict):
+                raise DKNBenchError(f"{path}:{number}: expected one JSON object per line")
+            yield number, row

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from ..errors import DKNBenchError
+from ..io import read_jsonl
 from .cards import read_card
 from datasets import Value
 
@@ -77,19 +78,7 @@ def _to_fact(row: dict, where: str) -> Fact:
 def _read_fact_lines(path: Path, missing: str = "") -> list[Fact]:
     if not path.is_file():
         raise DKNBenchError(f"{missing or 'fact file'} {path} does not exist")
-    opener = gzip.open if path.suffix == ".gz" else open
-    facts = []
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DKNBenchError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-            if not isinstance(row, dict):
-                raise DKNBenchError(f"{path}:{number}: expected one JSON object (a fact) per line")
-            facts.append(_to_fact(row, f"{path}:{number}"))
+    facts = [_to_fact(row, f"{path}:{number}") for number, row in read_jsonl(path)]
     if not facts:
         raise DKNBenchError(f"{path}: no facts in this file")
     return facts
