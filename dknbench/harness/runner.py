@@ -96,9 +96,7 @@ def select_facts(facts: list, limit: int | None, seed: int) -> list:
 
 def run(spec: RunSpec) -> Path:
     from ..data.loading import load_facts
-    from ..localization import AttributionCache
     from ..models import load_model
-    from ..tasks import RunContext, SkipFact
 
     config, cls, methods, options, dataset, resolved, digest, output = resolve(spec)
     run_file = output / "run.json"
@@ -121,14 +119,29 @@ def run(spec: RunSpec) -> Path:
         run_facts_on_ray(spec, facts, output)
     else:
         lm = load_model(spec.model, device=spec.device, dtype=spec.dtype)
-        write_json(run_file, {**read_json(run_file), "model_fingerprint": lm.fingerprint,
-                              "n_layers": lm.adapter.n_layers, "n_neurons": lm.adapter.n_neurons})
-        cache = AttributionCache(spec.cache_dir, enabled=not spec.no_cache)
-        ctx = RunContext(config=config, options=options, methods=methods, lm=lm, seed=spec.seed,
-                         output=output, facts=facts, cache=cache, batch_size=spec.batch_size)
-        task = cls(ctx)
+        record_model(output, lm)
+        task = build_task(spec, lm, facts, output)
         run_facts(task, facts, output, spec.seed, quiet=spec.quiet, desc=f"{config.task}")
     return finish(spec, output)
+
+
+def record_model(output: Path, lm) -> None:
+    """Add the loaded model's fingerprint and shape to run.json."""
+    run_file = output / "run.json"
+    write_json(run_file, {**read_json(run_file), "model_fingerprint": lm.fingerprint,
+                          "n_layers": lm.adapter.n_layers, "n_neurons": lm.adapter.n_neurons})
+
+
+def build_task(spec: RunSpec, lm, facts: list, output: Path):
+    """The task instance for ``spec`` on a loaded model (local and Ray executors alike)."""
+    from ..localization import AttributionCache
+    from ..tasks import RunContext
+
+    config, cls, methods, options, *_ = resolve(spec)
+    cache = AttributionCache(spec.cache_dir, enabled=not spec.no_cache)
+    ctx = RunContext(config=config, options=options, methods=methods, lm=lm, seed=spec.seed,
+                     output=Path(output), facts=facts, cache=cache, batch_size=spec.batch_size)
+    return cls(ctx)
 
 
 def fact_file(output: Path, index: int) -> Path:

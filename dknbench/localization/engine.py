@@ -9,12 +9,23 @@ with F = Prob(answer). Completeness: sum(Attr) -> F(a) - F(b) as m grows.
 
 Every (layer, baseline, step) triple is one batch row whose activation at the target position is
 replaced by its interpolation point through a forward pre-hook on the layer's down projection; rows
-of several layers share a batch. Two equivalent execution paths:
+of several layers share a batch. Three equivalent execution paths:
 
 * ``full``: every row runs the whole sequence (any model, masked LMs included);
 * ``cached`` (causal LMs): changing the target position leaves every earlier position untouched, so
   the prefix runs once, its key/value cache is shared, and each row runs only the tokens from the
   target on (one token in first-token mode).
+* ``fast`` (causal LMs, the default there): additionally, the rows of layer l only need the blocks
+  above l. Every block adds its down projection's output straight onto the residual stream, so
+  block l's output at the target is ``R_l + down_l(x)`` with ``R_l`` = (block output - down
+  projection output) of the unmodified forward. One no-grad forward of the whole sequence records
+  ``R_l``, block l's outputs at the later (teacher-forced) positions and the key/value cache; then
+  the rows of layer l run the model with its block list temporarily replaced by
+  ``[inject(R_l + down_l(points))] + blocks[l+1:]`` over the prefix cache (the attention modules
+  keep their own ``layer_idx``, so the cache stays aligned; rotary/learned position embeddings are
+  computed from explicit ``position_ids``), and the LM head runs only on the scored positions.
+  Rows are grouped by layer. ``dknbench/localization/reference.py`` holds the plain loop these paths
+  are tested against.
 
 Parameters never get gradients (``requires_grad_(False)`` at load), only the interpolation leaves do.
 """
@@ -36,19 +47,40 @@ class _Row:
     alpha: float
 
 
+PATHS = ("auto", "full", "cached", "fast")
+# ``auto`` on a causal LM: ``fast`` when a layer has at least this many rows (steps x baselines),
+# else ``cached`` (measured on CPU, benchmarks/README.md: with ~5 rows per layer the per-layer
+# matrix products are too skinny for the skipped blocks to pay off)
+FAST_MIN_ROWS_PER_LAYER = 16
+
+
+class _Inject(torch.nn.Module):
+    """Stands in for blocks[0..l] in the fast path: returns the prepared block-l output."""
+
+    def __init__(self, hidden: torch.Tensor, attention_type=None):
+        super().__init__()
+        self.hidden = hidden
+        if attention_type is not None:
+            self.attention_type = attention_type
+
+    def forward(self, hidden_states, *args, **kwargs):
+        return self.hidden.to(hidden_states.dtype)
+
+
 class IGEngine:
     def __init__(self, lm, scorer: AnswerScorer | None = None, steps: int = 20,
                  batch_size: int = 128, path: str = "auto"):
         if steps < 1:
             raise ValueError("steps must be >= 1")
-        if path not in ("auto", "full", "cached"):
-            raise ValueError(f"path must be auto, full or cached, not {path!r}")
+        if path not in PATHS:
+            raise ValueError(f"path must be one of {', '.join(PATHS)}, not {path!r}")
         self.lm = lm
         self.scorer = scorer or AnswerScorer(lm)
         self.steps, self.batch_size = steps, batch_size
-        self.path = ("full" if lm.is_masked_lm else "cached") if path == "auto" else path
-        if self.path == "cached" and lm.is_masked_lm:
-            raise ValueError("the cached path needs a causal LM")
+        self.auto = path == "auto"
+        self.path = ("full" if lm.is_masked_lm else "fast") if path == "auto" else path
+        if self.path in ("cached", "fast") and lm.is_masked_lm:
+            raise ValueError(f"the {self.path} path needs a causal LM")
         self.forward_passes = 0  # counted so tests can prove the attribution cache works
 
     # --- plain forwards ------------------------------------------------------------------------
@@ -83,8 +115,14 @@ class IGEngine:
         grads = torch.zeros_like(baselines, dtype=torch.float32)
         rows = [_Row(l, b, k / self.steps) for l in layers for b in range(n_base)
                 for k in range(1, self.steps + 1)]
-        run = self._run_cached if self.path == "cached" else self._run_full
-        context = self._prefix_cache(encoded) if self.path == "cached" else None
+        path = self.path
+        if self.auto and path == "fast" and self.steps * n_base < FAST_MIN_ROWS_PER_LAYER:
+            path = "cached"  # few rows per layer: skinny GEMMs in the fast path cost more than it saves
+        if path == "fast":
+            self._attribute_fast(encoded, baselines, a, rows, grads)
+            return (a[:, None, :] - baselines) * grads / self.steps
+        run = self._run_cached if path == "cached" else self._run_full
+        context = self._prefix_cache(encoded) if path == "cached" else None
         for start in range(0, len(rows), self.batch_size):
             chunk = rows[start : start + self.batch_size]
             points = torch.stack([baselines[r.layer, r.baseline] + r.alpha *
@@ -164,3 +202,96 @@ class IGEngine:
             for h in handles:
                 h.remove()
         return self._prob_from_logits(logits, encoded, 0)
+
+    # --- fast path -------------------------------------------------------------------------------
+    def _base_and_layers(self):
+        """(module owning the block list, attribute name, the LM head)."""
+        path = self.lm.adapter.family.layers.split(".")
+        owner = self.lm.model
+        for part in path[:-1]:
+            owner = getattr(owner, part)
+        return owner, path[-1], self.lm.model.get_output_embeddings()
+
+    @torch.no_grad()
+    def _fast_context(self, encoded: EncodedQuery, layers: list[int]):
+        """One plain forward of the whole sequence: R_l at the target, block outputs at the later
+        positions, and the key/value cache cropped to the prefix."""
+        adapter, t = self.lm.adapter, encoded.target
+        block_out, down_out, handles = {}, {}, []
+        for l in layers:
+            def keep_block(module, args, output, l=l):
+                out = output[0] if isinstance(output, tuple) else output
+                block_out[l] = out[0, t:].detach().clone()
+
+            def keep_down(module, args, output, l=l):
+                down_out[l] = output[0, t].detach().clone()
+
+            handles.append(adapter.blocks[l].register_forward_hook(keep_block))
+            handles.append(adapter.write_module(l).register_forward_hook(keep_down))
+        ids = torch.tensor([encoded.input_ids], device=self.lm.device)
+        try:
+            out = self.lm.model(input_ids=ids, use_cache=t > 0)
+        finally:
+            for h in handles:
+                h.remove()
+        self.forward_passes += 1
+        cache = None
+        if t > 0:
+            cache = out.past_key_values
+            cache.crop(t - len(encoded.input_ids))  # drop the tail (negative = tokens removed)
+        resid = {l: block_out[l][0] - down_out[l] for l in layers}
+        return cache, resid, block_out
+
+    def _attribute_fast(self, encoded, baselines, a, rows, grads):
+        # rows are in layer order; a chunk of ``batch_size`` rows may span several layers: each
+        # layer's rows run their upper blocks separately, the LM head (a big GEMM) runs once
+        cache, resid, block_out = self._fast_context(encoded, sorted({r.layer for r in rows}))
+        head = self.lm.model.get_output_embeddings()
+        for start in range(0, len(rows), self.batch_size):
+            chunk = rows[start : start + self.batch_size]
+            groups: dict[int, list[_Row]] = {}
+            for row in chunk:
+                groups.setdefault(row.layer, []).append(row)
+            leaves, hidden = [], []
+            for layer, group in groups.items():
+                points = torch.stack([baselines[r.layer, r.baseline] + r.alpha *
+                                      (a[r.layer] - baselines[r.layer, r.baseline]) for r in group])
+                points = points.to(self.lm.device).requires_grad_(True)
+                leaves.append(points)
+                hidden.append(self._run_fast(encoded, layer, points, cache, resid[layer],
+                                             block_out[layer]))
+            prob = self._prob_from_logits(head(torch.cat(hidden)), encoded, 0)
+            grad_list = torch.autograd.grad(prob.sum(), leaves)
+            for group, grad in zip(groups.values(), grad_list):
+                for row, g in zip(group, grad.float().cpu()):
+                    grads[row.layer, row.baseline] += g
+            self.forward_passes += 1
+
+    def _run_fast(self, encoded, layer, points, cache, resid, later) -> torch.Tensor:
+        """Final hidden states [batch, n_answer, d] of the rows of ``layer`` (head not applied)."""
+        adapter = self.lm.adapter
+        batch, t, length = points.shape[0], encoded.target, len(encoded.input_ids)
+        down = adapter.write_module(layer)
+        # .forward: bypasses hooks, so an intervention on this layer cannot override the points
+        first = resid + down.forward(points.to(resid.dtype))  # [batch, d]
+        hidden = later[None].expand(batch, -1, -1).clone()
+        hidden[:, 0] = first
+        owner, name, _ = self._base_and_layers()
+        blocks = getattr(owner, name)
+        upper = list(blocks[layer + 1 :])
+        inject = _Inject(hidden, getattr(upper[0], "attention_type", None) if upper else None)
+        tail = torch.tensor([encoded.input_ids[t:]], device=self.lm.device).expand(batch, -1)
+        kwargs = {}
+        if cache is not None:
+            cache = copy.deepcopy(cache)
+            cache.batch_repeat_interleave(batch)
+            kwargs = {"past_key_values": cache, "use_cache": True}
+        setattr(owner, name, torch.nn.ModuleList([inject] + upper))
+        try:
+            out = owner(input_ids=tail,
+                        attention_mask=torch.ones(batch, length, dtype=torch.long, device=tail.device),
+                        position_ids=torch.arange(t, length, device=tail.device).expand(batch, -1),
+                        **kwargs)
+        finally:
+            setattr(owner, name, blocks)
+        return out.last_hidden_state[:, : len(encoded.answer_ids)]

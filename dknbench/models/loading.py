@@ -52,6 +52,9 @@ def model_fingerprint(model: torch.nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
+TINY_MODELS = ("tiny-gpt2", "tiny-llama", "tiny-gpt_neox", "tiny-bert")
+
+
 def _is_masked_config(config) -> bool:
     archs = getattr(config, "architectures", None) or []
     if any("MaskedLM" in a for a in archs):
@@ -68,10 +71,20 @@ def load_model(name: str = DEFAULT_MODEL, device: str = "cpu", dtype: str | None
     """
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
+    if name in TINY_MODELS:  # tiny random models (tests, Ray executor checks): seeded, no download
+        from .tiny import tiny_loaded
+
+        if dtype not in (None, "float32", "fp32"):
+            raise DKNBenchError(f"tiny model {name!r} is float32 only, got dtype {dtype!r}")
+        lm = tiny_loaded(name[len("tiny-"):])
+        lm.model.to(device)
+        lm.device = torch.device(device)
+        return lm
     source = str(ensure_embedded(name)) if name in EMBEDDED_MODELS else name
     if name not in EMBEDDED_MODELS and not Path(name).exists() and "/" not in name:
         raise DKNBenchError(
             f"unknown model {name!r}; embedded models: {', '.join(EMBEDDED_MODELS)}; "
+            f"tiny test models: {', '.join(TINY_MODELS)}; "
             "or give a local folder or a Hugging Face Hub id (org/name)"
         )
     torch_dtype = DTYPES.get(dtype or "float32")

@@ -1,0 +1,52 @@
+"""The plain integrated-gradients loop every engine path is tested and benchmarked against.
+
+Per layer, per baseline, per step: one sequence, one full forward with the layer's activation at
+the target position replaced by the interpolation point, one backward to that point. Nothing is
+batched, cached or skipped, so it is slow and obviously right:
+
+    Attr[l, b] = (a_l - b_l) * (1/m) * sum_{k=1..m} dF/dx |_{x = b_l + (k/m)(a_l - b_l)}
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..scoring import AnswerScorer, EncodedQuery
+
+
+def reference_attribute(lm, encoded: EncodedQuery, baselines: torch.Tensor, steps: int = 20,
+                        scorer: AnswerScorer | None = None, activations: torch.Tensor | None = None,
+                        layers=None) -> torch.Tensor:
+    """IG attributions [n_layers, n_baselines, n_neurons], like ``IGEngine.attribute``."""
+    from .engine import IGEngine
+
+    scorer = scorer or AnswerScorer(lm)
+    adapter = lm.adapter
+    if activations is None:
+        activations = IGEngine(lm, scorer, steps=steps, path="full").target_activations(encoded)
+    layers = range(adapter.n_layers) if layers is None else list(layers)
+    ids, mask, _ = scorer.collate([encoded])
+    n = len(encoded.answer_ids)
+    gold = torch.tensor(encoded.answer_ids, device=ids.device)
+    grads = torch.zeros_like(baselines, dtype=torch.float32)
+    for layer in layers:
+        for b in range(baselines.shape[1]):
+            base, act = baselines[layer, b], activations[layer]
+            for k in range(1, steps + 1):
+                point = (base + (k / steps) * (act - base)).to(lm.device).requires_grad_(True)
+
+                def hook(module, args, point=point):
+                    hidden = args[0].clone()
+                    hidden[0, encoded.target] = point.to(hidden.dtype)
+                    return (hidden,) + tuple(args[1:])
+
+                handle = adapter.write_module(layer).register_forward_pre_hook(hook)
+                try:
+                    logits = lm.model(input_ids=ids, attention_mask=mask).logits
+                finally:
+                    handle.remove()
+                logp = torch.log_softmax(logits[0, encoded.target : encoded.target + n].float(), -1)
+                prob = logp[torch.arange(n), gold].sum().exp()
+                (grad,) = torch.autograd.grad(prob, point)
+                grads[layer, b] += grad.float().cpu()
+    return (activations[:, None, :] - baselines) * grads / steps

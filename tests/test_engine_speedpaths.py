@@ -1,0 +1,94 @@
+"""The fast IG path (layer skipping, head at the scored positions) equals the plain reference loop
+and the cached/full paths, on tiny GPT-2, LLaMA and NeoX models, first and joint scoring."""
+
+import pytest
+import torch
+
+from dknbench.localization.engine import IGEngine
+from dknbench.localization.reference import reference_attribute
+from dknbench.models.tiny import tiny_loaded
+from dknbench.scoring import AnswerScorer
+
+STEPS = 4
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: a second intra-op thread only adds barrier waits (100x on a busy 2-core box)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module", params=["gpt2", "llama", "gpt_neox"])
+def lm(request):
+    return tiny_loaded(request.param, seed=1)
+
+
+def _rel(a, b):
+    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
+
+
+@pytest.mark.parametrize("mode", ["first", "joint"])
+def test_fast_equals_reference_and_other_paths(lm, mode):
+    scorer = AnswerScorer(lm, mode=mode)
+    encoded = scorer.encode("The capital of Japan is [Y].", "Tokyo city")
+    if mode == "joint":
+        assert len(encoded.answer_ids) > 1
+    gen = torch.Generator().manual_seed(0)
+    shape = (lm.adapter.n_layers, 2, lm.adapter.n_neurons)
+    baselines = torch.cat([torch.zeros(shape[0], 1, shape[2]),
+                           0.1 * torch.randn(shape[0], 1, shape[2], generator=gen)], dim=1)
+    ref = reference_attribute(lm, encoded, baselines, steps=STEPS, scorer=scorer)
+    assert ref.abs().max() > 0
+    results = {}
+    for path, batch in [("fast", 5), ("fast", 128), ("cached", 7), ("full", 128)]:
+        engine = IGEngine(lm, scorer, steps=STEPS, batch_size=batch, path=path)
+        results[(path, batch)] = engine.attribute(encoded, baselines)
+        assert results[(path, batch)].shape == ref.shape
+        assert _rel(results[(path, batch)], ref) <= 1e-4, (path, batch)
+    assert _rel(results[("fast", 5)], results[("cached", 7)]) <= 1e-4
+    assert _rel(results[("fast", 128)], results[("full", 128)]) <= 1e-4
+
+
+def test_fast_layer_subset_and_first_position_target(lm):
+    scorer = AnswerScorer(lm)
+    zero = torch.zeros(lm.adapter.n_layers, 1, lm.adapter.n_neurons)
+    encoded = scorer.encode("Paris is in [Y].", "France")
+    ref = reference_attribute(lm, encoded, zero, steps=STEPS, scorer=scorer, layers=[1, 2])
+    fast = IGEngine(lm, scorer, steps=STEPS, path="fast").attribute(encoded, zero, layers=[1, 2])
+    assert _rel(fast, ref) <= 1e-4
+    assert torch.all(fast[0] == 0)  # layers not asked for stay at 0
+    # a one-token prompt: the target is position 0, there is no prefix cache
+    ids = scorer.tokenizer("Paris")["input_ids"][:1]
+    one = type(encoded)(ids, 0, encoded.answer_ids, "Paris")
+    ref = reference_attribute(lm, one, zero, steps=STEPS, scorer=scorer)
+    fast = IGEngine(lm, scorer, steps=STEPS, path="fast").attribute(one, zero)
+    assert _rel(fast, ref) <= 1e-4
+
+
+def test_fast_leaves_model_intact_and_auto_choice(lm):
+    blocks = lm.adapter.blocks
+    scorer = AnswerScorer(lm)
+    engine = IGEngine(lm, scorer, steps=2)
+    assert engine.path == "fast"
+    encoded = scorer.encode("The capital of Japan is [Y].", "Tokyo")
+    before = scorer.probs_encoded([encoded])
+    engine.attribute(encoded, torch.zeros(lm.adapter.n_layers, 1, lm.adapter.n_neurons))
+    owner = lm.model
+    for part in lm.adapter.family.layers.split("."):
+        owner = getattr(owner, part)
+    assert owner is blocks  # the block list was put back
+    assert scorer.probs_encoded([encoded]) == pytest.approx(before, abs=0)
+
+
+def test_masked_lm_keeps_full_path():
+    bert = tiny_loaded("bert")
+    assert IGEngine(bert, steps=2).path == "full"
+    with pytest.raises(ValueError):
+        IGEngine(bert, steps=2, path="fast")
+    with pytest.raises(ValueError):
+        IGEngine(bert, steps=2, path="warp")
