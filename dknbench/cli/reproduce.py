@@ -1,0 +1,28 @@
+"""`dknbench reproduce --paper dkn|amig|ql --model M --preset cpu [--limit N] [--output DIR]`"""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("reproduce", help="run one paper's tasks and write a reproduction report",
+                              description="Run the tasks of one paper (000 dkn, 002 amig, 003 ql) and write "
+                                          "report.md/report.html: the paper's tables, our numbers beside its "
+                                          "reference numbers, and whether each claim's direction holds.")
+    p.add_argument("--paper", required=True, help="dkn (000), amig (002) or ql (003)")
+    p.add_argument("--model", default="smollm2-135m", help="embedded model name, local folder or Hub id")
+    p.add_argument("--preset", default="cpu", help="option preset of every task (default: cpu)")
+    p.add_argument("--limit", type=int, default=None, help="at most N facts per task")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--output", default=None, help="report folder (default: reproduce/<paper>)")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    from ..reproduce import load_claims, paper_plan, run_paper
+
+    paper_plan(args.paper, load_claims())  # unknown paper -> one-line error before any work
+    path = run_paper(args.paper, model=args.model, preset=args.preset, limit=args.limit,
+                     output=args.output or f"reproduce/{args.paper}", seed=args.seed)
+    print(path.read_text(encoding="utf-8"))
+    print(f"report: {path} and {path.with_suffix('.html')}")
+    return 0

@@ -1,0 +1,111 @@
+"""dknbench reproduce: claim interpreter and report writing on synthetic run summaries (no model)."""
+
+from pathlib import Path
+
+import pytest
+
+from dknbench.errors import ConfigError
+from dknbench.io import write_json
+from dknbench.reproduce import (TaskOutcome, evaluate_claim, load_claims, metric_value, paper_plan,
+                                reference_rows, run_paper, write_report)
+from dknbench.tasks.base import metric_record
+
+
+def _summary(metrics, references=(), tables=None):
+    return {"metrics": list(metrics), "references": list(references), "tables": tables or {},
+            "figures": [], "n_facts": 3, "n_used": 3, "paper": "000 Table 1"}
+
+
+GCR = [metric_record("ntc", "GCR", 5.0, 3), metric_record("kmeans", "GCR", 2.0, 3),
+       metric_record("dbscan", "GCR", None, 0), metric_record("ntc", "GCR", 9.0, 1, group="2"),
+       metric_record("ntc", "GCR", 1.0, 1, group="3")]
+BEST = {"id": "c1", "paper": "dkn", "text": "NTC best", "task": "gcr",
+        "compare": {"metric": "GCR", "group": "", "best": "ntc", "among": ["ntc", "kmeans", "dbscan"]}}
+
+
+def test_best_among_supports_contradicts_unavailable():
+    assert evaluate_claim(BEST, _summary(GCR))["status"] == "supports"
+    worse = [metric_record("ntc", "GCR", 1.0, 3), metric_record("kmeans", "GCR", 2.0, 3)]
+    result = evaluate_claim(BEST, _summary(worse))
+    assert result["status"] == "contradicts" and "best: kmeans" in result["detail"]
+    only_ntc = [metric_record("ntc", "GCR", 1.0, 3), metric_record("dbscan", "GCR", None, 0)]
+    assert evaluate_claim(BEST, _summary(only_ntc))["status"] == "unavailable"
+    assert evaluate_claim(BEST, None)["status"] == "unavailable"
+    # a metric where lower is better flips the winner
+    lower = [metric_record("ntc", "loss", 1.0, 3, higher_is_better=False), metric_record("kmeans", "loss", 2.0, 3,
+                                                                                        higher_is_better=False)]
+    claim = {**BEST, "compare": {"metric": "loss", "best": "ntc", "among": ["ntc", "kmeans"]}}
+    assert evaluate_claim(claim, _summary(lower))["status"] == "supports"
+
+
+def test_greater_than_with_groups_numbers_and_group_mean():
+    metrics = [metric_record("amig", "SR", 3.0, 5, group="zh/LIKN"), metric_record("amig", "SR", 4.0, 5, group="zh/Seq-KN")]
+    claim = {"id": "c2", "paper": "amig", "text": "LIKN > Seq", "task": "x",
+             "compare": {"metric": "SR", "greater": {"method": "amig", "group": "zh/LIKN"},
+                         "than": {"method": "amig", "group": "zh/Seq-KN"}}}
+    result = evaluate_claim(claim, _summary(metrics))
+    assert result["status"] == "contradicts" and "3 < " in result["detail"]
+    claim["compare"]["than"] = 2.5
+    assert evaluate_claim(claim, _summary(metrics))["status"] == "supports"
+    claim["compare"]["greater"] = {"method": "amig", "group": "en/LIKN"}
+    assert evaluate_claim(claim, _summary(metrics))["status"] == "unavailable"
+    assert metric_value(GCR, "ntc", "GCR", "*") == pytest.approx(5.0)  # mean of groups 2 and 3
+    assert metric_value(GCR, "ntc", "GCR", "") == 5.0 and metric_value(GCR, "dbscan", "GCR", "") is None
+
+
+def test_bad_claim_specs_are_rejected():
+    with pytest.raises(ConfigError, match="either best"):
+        evaluate_claim({**BEST, "compare": {"metric": "GCR"}}, _summary(GCR))
+    with pytest.raises(ConfigError, match="unknown key"):
+        evaluate_claim({**BEST, "compare": {**BEST["compare"], "eval": "1+1"}}, _summary(GCR))
+    with pytest.raises(ConfigError, match="--paper"):
+        paper_plan("nope")
+
+
+def test_shipped_claims_parse_and_name_papers():
+    claims = load_claims()
+    assert set(claims["papers"]) == {"dkn", "amig", "ql"}
+    assert all(c["paper"] in claims["papers"] and c["task"] in claims["papers"][c["paper"]]["tasks"]
+               for c in claims["claims"])
+
+
+def test_report_written_with_references_and_missing_tasks(tmp_path: Path):
+    refs = [{"source": "000 Table 1", "model": "gpt2", "method": "ntc", "metric": "GCR", "group": "2", "value": 12.5}]
+    summary = _summary(GCR, refs, {"gcr_by_cardinality": [{"method": "ntc", "2": 9.0, "Average": 5.0}]})
+    assert reference_rows(summary)[0]["ours"] == 9.0 and reference_rows(summary)[0]["paper"] == 12.5
+    overall = _summary(GCR, [{**refs[0], "group": "all", "value": 26.82}])
+    assert reference_rows(overall)[0]["ours"] == 5.0  # the paper's "all" column = our overall record
+    claims = {"papers": {"dkn": {"paper": "000", "title": "DKN paper", "tasks": {"gcr": ["ntc"], "gone": ["ntc"]}}},
+              "claims": [BEST]}
+    outcomes = [TaskOutcome("gcr", "ran", ["ntc", "kmeans"], summary=summary, output="x/gcr"),
+                TaskOutcome("gone", "not available")]
+    path = write_report("dkn", claims["papers"]["dkn"], outcomes, claims, tmp_path, model="tiny", preset="cpu", limit=3)
+    md = path.read_text()
+    html = (tmp_path / "report.html").read_text()
+    assert "| NTC best | gcr | **supports** |" in md
+    assert "## gone" in md and "**not available**" in md
+    assert "| 000 Table 1 | gpt2 | ntc | GCR | 2 | 12.5 | 9 |" in md
+    assert "| method | 2 | Average |" in md
+    assert "<b>supports</b>" in html and "not available" in html
+
+
+def test_run_paper_skips_missing_tasks_and_reports_failures(tmp_path: Path, monkeypatch):
+    """run_paper with a fake runner: no model runs; a failing task is listed, not faked."""
+    calls = []
+
+    def fake_runner(spec):
+        calls.append((spec.task, tuple(spec.methods), spec.preset, spec.limit))
+        if spec.task == "perturbation-robustness":
+            raise ConfigError("boom")
+        out = Path(spec.output)
+        out.mkdir(parents=True, exist_ok=True)
+        return write_json(out / "summary.json", _summary(GCR))
+
+    run_paper("dkn", preset="cpu", limit=2, output=tmp_path, runner=fake_runner)
+    md = (tmp_path / "report.md").read_text()
+    ran = {c[0] for c in calls}
+    assert "gcr" in ran and all(c[3] == 2 for c in calls)
+    assert ("gcr", ("ntc", "kmeans", "dbscan", "hierarchical", "amig-pairs"), "cpu", 2) in calls
+    if "perturbation-robustness" in ran:
+        assert "**failed**: ConfigError: boom" in md
+    assert "NTC has the highest average GCR" in md
