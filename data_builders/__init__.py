@@ -109,6 +109,7 @@ def build_dataset(name: str, source, output=None, seed: int = 42, overwrite: boo
 def _register_all() -> None:
     # importing a builder module runs its @BUILDERS.register decorator
     from . import (  # noqa: F401
+        agreement,
         editing,
         fact_checking,
         multilingual,
