@@ -16,6 +16,13 @@ def _plt():
     return plt
 
 
+def _empty_note(ax, text: str) -> None:
+    """An empty result still gets a readable figure, not a blank image."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def layer_distribution(neurons_by_method: dict[str, list], n_layers: int, path: Path,
                        title: str = "DKN neurons over layers") -> str:
     """Share of neurons per layer, one bar group per method (000 Fig. 3, 002 Fig. 3)."""
@@ -32,6 +39,8 @@ def layer_distribution(neurons_by_method: dict[str, list], n_layers: int, path: 
     ax.set_title(title)
     if methods:
         ax.legend(fontsize=8)
+    else:
+        _empty_note(ax, "no neurons to show (no method found any)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -50,14 +59,20 @@ def curves_by_group(curves: dict[str, dict[str, list[float]]], path: Path, xlabe
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
     for ax in axes.flat[len(groups):]:
         ax.axis("off")
+    methods = sorted({m for g in curves.values() for m in g})
+    colour = {m: f"C{i % 10}" for i, m in enumerate(methods)}  # one colour per method everywhere
     for ax, group in zip(axes.flat, groups):
         for method, ys in sorted(curves[group].items()):
-            ax.plot(np.arange(1, len(ys) + 1), ys, marker="o", label=method)
+            ax.plot(np.arange(1, len(ys) + 1), ys, marker="o", label=method, color=colour[method])
+        ax.set_xticks(np.arange(1, max(len(ys) for ys in curves[group].values()) + 1))
         ax.set_title(f"{title_prefix}{group}", fontsize=9)
         ax.set_xlabel(xlabel, fontsize=8)
         ax.set_ylabel(ylabel, fontsize=8)
     if groups:
         axes.flat[0].legend(fontsize=7)
+    else:
+        axes.flat[0].axis("on")
+        _empty_note(axes.flat[0], "no group to plot\n(e.g. no DKN with 2+ components)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
