@@ -185,3 +185,16 @@ def test_cli_prints_table_and_writes_dataset(runs_root, tmp_path, capsys):
     assert set(frame["task"]) == {"gcr"} and len(runs) == 2
     assert main(["results", str(runs_root), "--method", "nope"]) == 2
     assert "no results with method 'nope'" in capsys.readouterr().err
+
+
+def test_site_builds_with_references_that_give_only_metric_and_value(tmp_path):
+    """Task YAMLs require only metric and value in a reference (e.g. gcr's Table 7 records)."""
+    from dknbench.leaderboard import build_site
+
+    runs = tmp_path / "runs"
+    write_run(runs, "a", references=[{"source": "000 Table 7", "model": "gpt2", "method": "ntc",
+                                      "metric": "t_vs_kmeans", "value": 149.65},
+                                     {"metric": "GCR", "value": 26.82}])
+    index = build_site(runs, tmp_path / "site")
+    page = (tmp_path / "site" / "tasks" / "gcr.html").read_text()
+    assert index.is_file() and "000 Table 7" in page and "149.7" in page

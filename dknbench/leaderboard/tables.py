@@ -104,7 +104,11 @@ def _references(runs: list[Run]) -> dict[str, list[dict]]:
     for run in runs:
         seen = out.setdefault(run.task, [])
         for ref in run.summary.get("references") or []:
-            if isinstance(ref, dict) and ref not in seen:
+            if not isinstance(ref, dict):
+                continue
+            # only metric and value are required in a task YAML; the page shows every column
+            ref = {"source": "", "model": "", "method": "", "group": "", "note": "", **ref}
+            if ref not in seen:
                 seen.append(ref)
     return out
 
