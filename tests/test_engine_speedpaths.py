@@ -12,15 +12,6 @@ from dknbench.scoring import AnswerScorer
 STEPS = 4
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: a second intra-op thread only adds barrier waits (100x on a busy 2-core box)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module", params=["gpt2", "llama", "gpt_neox"])

@@ -9,15 +9,6 @@ ray = pytest.importorskip("ray", reason="ray is not installed (optional extra: p
 from dknbench.harness.runner import RunSpec, run  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: a second intra-op thread only adds barrier waits (100x on a busy 2-core box)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _spec(output, cache, executor):
