@@ -11,7 +11,7 @@ import math
 from itertools import combinations
 
 from ..errors import DKNBenchError
-from .base import DKN_METHODS, DKNMethod, check_choice, check_int, check_number
+from .base import DKN_METHODS, DKNMethod, check_choice, check_int, check_number, suppressing_many
 
 DROP_MODES = ("relative", "absolute")
 
@@ -81,17 +81,17 @@ class AMIGPairs(DKNMethod):
         if self.drop_mode == "relative" and base <= 0:
             raise DKNBenchError("amig-pairs with relative drops needs scorer.base_prob > 0; skip this fact")
 
-        def drop(neurons):
-            p = float(scorer.prob_suppressing(list(neurons)))
-            return (base - p) / base if self.drop_mode == "relative" else base - p
+        def drops(neuron_sets):  # batched suppressions: one forward pass for many sets
+            probs = suppressing_many(scorer, neuron_sets)
+            return [(base - p) / base if self.drop_mode == "relative" else base - p for p in probs]
 
         top = self._ranked(kns, scorer, attribution)[: self.top_k]
         rank = {n: i for i, n in enumerate(top)}
-        self.single_drops_ = {n: drop([n]) for n in top}
+        self.single_drops_ = dict(zip(top, drops([[n] for n in top])))
         self.potential_ = [n for n in top if self.single_drops_[n] <= self.t_low]  # P_d
+        candidates = list(combinations(self.potential_, 2))
         pairs = []
-        for a, b in combinations(self.potential_, 2):
-            d = drop([a, b])
+        for (a, b), d in zip(candidates, drops([[a, b] for a, b in candidates])):
             if d > self.t_high:
                 pairs.append((min(a, b), max(a, b), d))  # members in neuron order
         pairs.sort(key=lambda p: (-p[2], sorted((rank[p[0]], rank[p[1]]))))

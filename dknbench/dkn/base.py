@@ -176,6 +176,14 @@ def finite_distance(d: np.ndarray, inf_scale: float = 2.0) -> np.ndarray:
 # ----------------------------------------------------------------------------- functional filter
 
 
+def suppressing_many(scorer: Scorer, neuron_sets) -> list[float]:
+    """Prob with each neuron set suppressed; batched when the scorer offers it."""
+    many = getattr(scorer, "prob_suppressing_many", None)
+    if callable(many):
+        return [float(p) for p in many([list(s) for s in neuron_sets])]
+    return [float(scorer.prob_suppressing(list(s))) for s in neuron_sets]
+
+
 def only_active_prob(component: Sequence[Neuron], kns: Sequence[Neuron], scorer: Scorer) -> float:
     """Prob(only ``component`` active among the KNs): suppress every other KN."""
     keep = set(component)
@@ -198,7 +206,7 @@ def functional_scores(
             "the relative functional filter needs scorer.base_prob > 0 (the model gives the gold "
             "answer probability 0); skip this fact or use filter_mode='absolute'"
         )
-    probs = [only_active_prob(b, kns, scorer) for b in candidates]
+    probs = suppressing_many(scorer, [[n for n in kns if n not in set(b)] for b in candidates])
     return [p / base for p in probs] if mode == "relative" else probs
 
 

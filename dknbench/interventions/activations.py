@@ -146,3 +146,39 @@ def record_activations(adapter, layers: Iterable[int] | None = None, positions: 
     finally:
         for handle in handles:
             handle.remove()
+
+
+@contextmanager
+def suppress_per_row(adapter, row_sets: list, positions: str = "target"):
+    """Suppress a *different* neuron set in each batch row (row i: ``row_sets[i]``).
+
+    Lets many suppression experiments share one forward pass: the batch must have exactly
+    ``len(row_sets)`` rows while inside.
+    """
+    masks: dict[int, torch.Tensor] = {}
+    for row, neurons in enumerate(row_sets):
+        for layer, indices in group_by_layer(neurons).items():
+            if layer not in masks:
+                masks[layer] = torch.ones(len(row_sets), adapter.n_neurons)
+            masks[layer][row, indices] = 0.0
+    handles = []
+    for layer, mask in masks.items():
+        def hook(module, args, mask=mask):
+            hidden = args[0]
+            if hidden.shape[0] != mask.shape[0]:
+                raise RuntimeError(f"suppress_per_row: {mask.shape[0]} neuron sets for a batch of {hidden.shape[0]}")
+            m = mask.to(hidden.device, hidden.dtype)
+            out = hidden.clone()
+            if positions == "all":
+                out = out * m[:, None, :]
+            else:
+                rows = torch.arange(hidden.shape[0], device=hidden.device)
+                pos = current_targets(hidden.shape[0], hidden.device)
+                out[rows, pos] = hidden[rows, pos] * m
+            return (out,) + tuple(args[1:])
+        handles.append(adapter.write_module(layer).register_forward_pre_hook(hook))
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()

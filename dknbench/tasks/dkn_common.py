@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..interventions import suppress_activations
+import torch
+
+from ..interventions.activations import suppress_per_row
 from .base import SkipFact
 from .common import usable_queries
 
@@ -22,15 +24,23 @@ class SuppressionScorer:
         self.base_prob = self.prob_suppressing([])
 
     def prob_suppressing(self, neurons) -> float:
-        key = frozenset((int(l), int(i)) for l, i in neurons)
-        if key not in self._memo:
-            if key:
-                with suppress_activations(self.adapter, key, positions=self.positions):
-                    probs = self.scorer.probs_encoded(self.encoded)
-            else:
-                probs = self.scorer.probs_encoded(self.encoded)
-            self._memo[key] = float(np.mean(probs))
-        return self._memo[key]
+        return self.prob_suppressing_many([neurons])[0]
+
+    def prob_suppressing_many(self, neuron_sets) -> list[float]:
+        """Batched: every (set, query) pair is one batch row with its own suppression mask."""
+        keys = [frozenset((int(l), int(i)) for l, i in neurons) for neurons in neuron_sets]
+        todo = list(dict.fromkeys(k for k in keys if k not in self._memo))
+        per_chunk = max(1, self.scorer.batch_size // len(self.encoded))
+        for start in range(0, len(todo), per_chunk):
+            chunk = todo[start : start + per_chunk]
+            rows = [key for key in chunk for _ in self.encoded]
+            with torch.no_grad(), suppress_per_row(self.adapter, rows, positions=self.positions):
+                logits = self.scorer.logits(*self.scorer.collate(self.encoded * len(chunk)))
+                probs = self.scorer.answer_log_probs(logits, self.encoded * len(chunk)).exp()
+            probs = probs.double().cpu().numpy().reshape(len(chunk), len(self.encoded))
+            for key, row in zip(chunk, probs):
+                self._memo[key] = float(np.mean(row))
+        return [self._memo[k] for k in keys]
 
 
 def dkn_params(method: str, options: dict) -> dict:

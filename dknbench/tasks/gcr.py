@@ -32,8 +32,8 @@ def suppression_curve(bdcs, scorer, max_subsets: int, rng: random.Random) -> lis
             subsets = list(itertools.combinations(range(n), k))
         else:
             subsets = list({tuple(sorted(rng.sample(range(n), k))) for _ in range(max_subsets)})
-        drops = [delta_prob(base, scorer.prob_suppressing([x for i in s for x in bdcs[i]]))
-                 for s in subsets]
+        probs = scorer.prob_suppressing_many([[x for i in s for x in bdcs[i]] for s in subsets])
+        drops = [delta_prob(base, p) for p in probs]
         curve.append(float(np.mean(drops)))
     return curve
 
