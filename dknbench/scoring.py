@@ -147,3 +147,33 @@ class AnswerScorer:
             top = logits[rows, targets].topk(k, dim=-1).indices.tolist()
             out.extend([[self.tokenizer.decode([t]).strip() for t in row] for row in top])
         return out
+
+
+# --- shared-prefix execution (causal LMs) -----------------------------------------------------
+# An intervention at the target position leaves every earlier position unchanged, so many
+# variants of one query can share the prefix's key/value cache and run only the tokens from the
+# target on. Used by the IG engine's cached path and by batched suppression experiments.
+
+@torch.no_grad()
+def prefix_cache(lm, encoded: EncodedQuery):
+    """The KV cache of the tokens before the target, or None when the target is the first token."""
+    if lm.is_masked_lm or encoded.target == 0:
+        return None
+    ids = torch.tensor([encoded.input_ids[: encoded.target]], device=lm.device)
+    return lm.model(input_ids=ids, use_cache=True).past_key_values
+
+
+def tail_logits(lm, encoded: EncodedQuery, cache, batch: int) -> torch.Tensor:
+    """Logits [batch, tail, vocab] of the tokens from the target on, ``batch`` copies sharing
+    ``cache`` (position 0 of the result is the target). Hooks see the target at index 0."""
+    import copy
+
+    t, length = encoded.target, len(encoded.input_ids)
+    tail = torch.tensor([encoded.input_ids[t:]], device=lm.device).expand(batch, -1)
+    cache = copy.deepcopy(cache)
+    cache.batch_repeat_interleave(batch)
+    return lm.model(
+        input_ids=tail, past_key_values=cache, use_cache=True,
+        attention_mask=torch.ones(batch, length, dtype=torch.long, device=lm.device),
+        position_ids=torch.arange(t, length, device=lm.device).expand(batch, -1),
+    ).logits

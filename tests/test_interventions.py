@@ -84,19 +84,22 @@ def test_suppress_sets_activation_to_zero_and_enhance_doubles(tiny):
     assert torch.allclose(enhanced[1][0, 3], plain[1][0, 3])
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-def test_batched_per_row_suppression_equals_one_set_at_a_time(tiny, family):
-    """SuppressionScorer batches many suppression sets into one forward pass; each row must
-    see exactly its own set, as if suppressed alone."""
+@pytest.mark.parametrize("family,mode", [(f, "first") for f in FAMILIES] +
+                         [(f, "joint") for f in FAMILIES if f != "bert"])
+def test_batched_per_row_suppression_equals_one_set_at_a_time(tiny, family, mode, monkeypatch):
+    """SuppressionScorer batches many suppression sets into one forward pass (sharing the prefix
+    KV cache for causal LMs); each row must see exactly its own set, as if suppressed alone."""
     from dknbench.tasks.dkn_common import SuppressionScorer
 
+    monkeypatch.setattr(SuppressionScorer, "CHUNK", 4)  # forces several chunks
     lm = tiny(family)
-    scorer = AnswerScorer(lm, batch_size=5)  # forces several chunks
+    scorer = AnswerScorer(lm, mode=mode)
     queries = [QUERY, "France's capital city is [Y]."]
     sets = [[], [(0, 1)], [(0, 1), (2, 7)], [(1, i) for i in range(20)], [(2, 3)], [(0, 5), (1, 5)]]
-    batched = SuppressionScorer(scorer, lm.adapter, queries, ANSWER).prob_suppressing_many(sets)
+    answer = "Paris city" if mode == "joint" else ANSWER
+    batched = SuppressionScorer(scorer, lm.adapter, queries, answer).prob_suppressing_many(sets)
     for neurons, value in zip(sets, batched):
-        encoded = [scorer.encode(q, ANSWER) for q in queries]
+        encoded = [scorer.encode(q, answer) for q in queries]
         with suppress_activations(lm.adapter, neurons):
             alone = float(scorer.probs_encoded(encoded).mean())
         assert value == pytest.approx(alone, rel=1e-5, abs=1e-12)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..scoring import AnswerScorer, EncodedQuery
+from ..scoring import AnswerScorer, EncodedQuery, prefix_cache, tail_logits
 
 
 @dataclass
@@ -175,29 +175,18 @@ class IGEngine:
 
     @torch.no_grad()
     def _prefix_cache(self, encoded: EncodedQuery):
-        if encoded.target == 0:
-            return None
-        ids = torch.tensor([encoded.input_ids[: encoded.target]], device=self.lm.device)
-        out = self.lm.model(input_ids=ids, use_cache=True)
-        self.forward_passes += 1
-        return out.past_key_values
+        cache = prefix_cache(self.lm, encoded)
+        self.forward_passes += cache is not None
+        return cache
 
     def _run_cached(self, encoded, chunk, points, cache):
         if cache is None:
             return self._run_full(encoded, chunk, points, None)
-        batch, t = len(chunk), encoded.target
-        tail = torch.tensor([encoded.input_ids[t:]], device=self.lm.device).expand(batch, -1)
-        cache = copy.deepcopy(cache)
-        cache.batch_repeat_interleave(batch)
-        length = len(encoded.input_ids)
-        positions = torch.zeros(batch, dtype=torch.long, device=tail.device)
+        batch = len(chunk)
+        positions = torch.zeros(batch, dtype=torch.long, device=self.lm.device)
         handles = self._hooks(chunk, points, positions)
         try:
-            logits = self.lm.model(
-                input_ids=tail, past_key_values=cache, use_cache=True,
-                attention_mask=torch.ones(batch, length, dtype=torch.long, device=tail.device),
-                position_ids=torch.arange(t, length, device=tail.device).expand(batch, -1),
-            ).logits
+            logits = tail_logits(self.lm, encoded, cache, batch)
         finally:
             for h in handles:
                 h.remove()
