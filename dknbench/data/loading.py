@@ -5,7 +5,11 @@ spec is one of
 - a folder written by a data builder (parquet + README card), or by ``save_to_disk``;
 - a raw ParaRel folder (patterns + T-REx facts; the ``pararel`` builder runs on it);
 - a fact file (``.jsonl``/``.jsonl.gz``/``.parquet``) in the fact schema;
-- a Hub dataset id ``org/name`` (``datasets.load_dataset``).
+- a Hub dataset id ``org/name`` (``datasets.load_dataset``);
+- ``build:NAME:SOURCE``: data builder NAME run on SOURCE (seed 42) into the dknbench cache folder
+  ``datasets/NAME-<source hash>-seed42`` (reused when present), then read like a builder folder.
+  A relative SOURCE that does not exist is looked up in the shared raw-data folder
+  ($DKNBENCH_SHARED_DATA, else ``<checkout>/../shared/data``).
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ def load_facts(spec: str, split: str | None = None, limit: int | None = None, se
     (default: the card's default split, the only split, or test/train/validation); ``limit``
     keeps a seeded sample of that many facts, in their original order."""
     spec = str(spec)
-    if spec == "builtin":
+    if spec.startswith(BUILD_PREFIX):
+        facts = _read_folder(built_folder(spec), split, seed)
+    elif spec == "builtin":
         facts = _read_fact_lines(BUILTIN, missing="the built-in fact set")
     else:
         path = Path(spec).expanduser()
@@ -57,6 +63,44 @@ def load_facts(spec: str, split: str | None = None, limit: int | None = None, se
             keep = sorted(random.Random(f"{seed}/load_facts").sample(range(len(facts)), limit))
             facts = [facts[i] for i in keep]
     return facts
+
+
+BUILD_PREFIX = "build:"
+BUILD_SEED = 42
+
+
+def shared_data_dir() -> Path:
+    import os
+
+    from ..paths import REPO_ROOT
+
+    return Path(os.environ.get("DKNBENCH_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data")
+
+
+def built_folder(spec: str) -> Path:
+    """The folder of a ``build:NAME:SOURCE`` spec, built into the cache on first use."""
+    import hashlib
+
+    from ..paths import cache_dir
+
+    name, sep, source = spec[len(BUILD_PREFIX):].partition(":")
+    if not name or not sep or not source:
+        raise DKNBenchError(f"dataset spec {spec!r}: expected build:NAME:SOURCE")
+    from data_builders import BUILDERS, build_dataset
+
+    BUILDERS.entry(name)  # an unknown builder name is one clear error
+    path = Path(source).expanduser()
+    if not path.exists() and not path.is_absolute() and (shared_data_dir() / path).exists():
+        path = shared_data_dir() / path
+    if not path.exists():
+        raise DKNBenchError(f"dataset spec {spec!r}: source {source!r} does not exist "
+                            f"(neither here nor under {shared_data_dir()})")
+    path = path.resolve()
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    folder = cache_dir() / "datasets" / f"{name}-{digest}-seed{BUILD_SEED}"
+    if read_card(folder) is None:
+        build_dataset(name, path, output=folder, seed=BUILD_SEED, overwrite=folder.exists())
+    return folder
 
 
 def _to_fact(row: dict, where: str) -> Fact:

@@ -69,13 +69,15 @@ def _atomic_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def text_batches(tokenizer, texts: list[str], batch_size: int, rng: random.Random):
+def text_batches(tokenizer, texts: list[str], batch_size: int, rng: random.Random,
+                 max_length: int | None = None):
+    """Shuffled right-padded batches; texts longer than ``max_length`` tokens are truncated."""
     order = list(range(len(texts)))
     rng.shuffle(order)
     for start in range(0, len(order), batch_size):
         chunk = [texts[i] for i in order[start: start + batch_size]]
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        encoded = [tokenizer(t)["input_ids"] for t in chunk]
+        encoded = [tokenizer(t)["input_ids"][:max_length] for t in chunk]
         width = max(len(e) for e in encoded)
         ids = torch.full((len(chunk), width), pad, dtype=torch.long)
         mask = torch.zeros((len(chunk), width), dtype=torch.long)
@@ -130,13 +132,15 @@ def train_neurons(lm, texts: list[str], neurons, config: TrainConfig, run_dir: P
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, step, losses, resumed = state["epoch"], state["step"], state["losses"], state["epoch"]
+    max_length = (getattr(model.config, "max_position_embeddings", None)
+                  or getattr(model.config, "n_positions", None))
     model.train()
     try:
         bar = tqdm(total=total, initial=step, desc="fine-tune", unit="step", disable=not progress)
         for epoch in range(start_epoch, config.epochs):
             torch.manual_seed(config.seed * 1009 + epoch)
             rng = random.Random(f"{config.seed}/{epoch}")
-            batches = list(text_batches(lm.tokenizer, texts, config.batch_size, rng))
+            batches = list(text_batches(lm.tokenizer, texts, config.batch_size, rng, max_length))
             for i, (ids, mask, labels) in enumerate(batches):
                 out = model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device),
                             labels=labels.to(lm.device))
