@@ -19,13 +19,14 @@ of several layers share a batch. Three equivalent execution paths:
   above l. Every block adds its down projection's output straight onto the residual stream, so
   block l's output at the target is ``R_l + down_l(x)`` with ``R_l`` = (block output - down
   projection output) of the unmodified forward. One no-grad forward of the whole sequence records
-  ``R_l``, block l's outputs at the later (teacher-forced) positions and the key/value cache; then
-  the rows of layer l run the model with its block list temporarily replaced by
-  ``[inject(R_l + down_l(points))] + blocks[l+1:]`` over the prefix cache (the attention modules
-  keep their own ``layer_idx``, so the cache stays aligned; rotary/learned position embeddings are
-  computed from explicit ``position_ids``), and the LM head runs only on the scored positions.
-  Rows are grouped by layer. ``dknbench/localization/reference.py`` holds the plain loop these paths
-  are tested against.
+  ``R_l``, block l's outputs at the later (teacher-forced) positions and the key/value cache. Then
+  the rows run as a *staircase*: the block list is temporarily replaced by ``[inject(rows of the
+  lowest layer l0)] + [block_k, then append the rows of layer k | k > l0]`` over the prefix cache,
+  so block k runs once on the rows of every layer below it (wide matrix products) and no row runs
+  a block below its own layer (the attention modules keep their own ``layer_idx``, so the cache
+  stays aligned; each layer's cache is expanded to the rows reaching it; position ids, masks and
+  rotary tables have batch 1 and broadcast). The LM head runs only on the scored positions.
+  ``dknbench/localization/reference.py`` holds the plain loop these paths are tested against.
 
 Parameters never get gradients (``requires_grad_(False)`` at load), only the interpolation leaves do.
 """
@@ -47,11 +48,7 @@ class _Row:
     alpha: float
 
 
-PATHS = ("auto", "full", "cached", "fast")
-# ``auto`` on a causal LM: ``fast`` when a layer has at least this many rows (steps x baselines),
-# else ``cached`` (measured on CPU, benchmarks/README.md: with ~5 rows per layer the per-layer
-# matrix products are too skinny for the skipped blocks to pay off)
-FAST_MIN_ROWS_PER_LAYER = 16
+PATHS = ("auto", "full", "cached", "fast")  # auto: fast for causal LMs, full for masked LMs
 
 
 class _Inject(torch.nn.Module):
@@ -67,6 +64,25 @@ class _Inject(torch.nn.Module):
         return self.hidden.to(hidden_states.dtype)
 
 
+class _Grow(torch.nn.Module):
+    """Block k of the fast path's staircase: runs the block, then appends the rows entering above
+    layer k (block k's output for the rows of layer k)."""
+
+    def __init__(self, block: torch.nn.Module, entering: torch.Tensor | None):
+        super().__init__()
+        self.block, self.entering = block, entering
+        if hasattr(block, "attention_type"):
+            self.attention_type = block.attention_type
+
+    def forward(self, hidden_states, *args, **kwargs):
+        out = self.block(hidden_states, *args, **kwargs)
+        if self.entering is None:
+            return out
+        hidden = out[0] if isinstance(out, tuple) else out
+        hidden = torch.cat([hidden, self.entering.to(hidden.dtype)])
+        return (hidden,) + tuple(out[1:]) if isinstance(out, tuple) else hidden
+
+
 class IGEngine:
     def __init__(self, lm, scorer: AnswerScorer | None = None, steps: int = 20,
                  batch_size: int = 128, path: str = "auto"):
@@ -77,7 +93,6 @@ class IGEngine:
         self.lm = lm
         self.scorer = scorer or AnswerScorer(lm)
         self.steps, self.batch_size = steps, batch_size
-        self.auto = path == "auto"
         self.path = ("full" if lm.is_masked_lm else "fast") if path == "auto" else path
         if self.path in ("cached", "fast") and lm.is_masked_lm:
             raise ValueError(f"the {self.path} path needs a causal LM")
@@ -116,8 +131,6 @@ class IGEngine:
         rows = [_Row(l, b, k / self.steps) for l in layers for b in range(n_base)
                 for k in range(1, self.steps + 1)]
         path = self.path
-        if self.auto and path == "fast" and self.steps * n_base < FAST_MIN_ROWS_PER_LAYER:
-            path = "cached"  # few rows per layer: skinny GEMMs in the fast path cost more than it saves
         if path == "fast":
             self._attribute_fast(encoded, baselines, a, rows, grads)
             return (a[:, None, :] - baselines) * grads / self.steps
@@ -232,8 +245,7 @@ class IGEngine:
         return cache, resid, block_out
 
     def _attribute_fast(self, encoded, baselines, a, rows, grads):
-        # rows are in layer order; a chunk of ``batch_size`` rows may span several layers: each
-        # layer's rows run their upper blocks separately, the LM head (a big GEMM) runs once
+        # rows are in layer order; each chunk of ``batch_size`` rows runs as one staircase
         cache, resid, block_out = self._fast_context(encoded, sorted({r.layer for r in rows}))
         head = self.lm.model.get_output_embeddings()
         for start in range(0, len(rows), self.batch_size):
@@ -241,45 +253,65 @@ class IGEngine:
             groups: dict[int, list[_Row]] = {}
             for row in chunk:
                 groups.setdefault(row.layer, []).append(row)
-            leaves, hidden = [], []
+            leaves, entering = [], {}
             for layer, group in groups.items():
                 points = torch.stack([baselines[r.layer, r.baseline] + r.alpha *
                                       (a[r.layer] - baselines[r.layer, r.baseline]) for r in group])
                 points = points.to(self.lm.device).requires_grad_(True)
                 leaves.append(points)
-                hidden.append(self._run_fast(encoded, layer, points, cache, resid[layer],
-                                             block_out[layer]))
-            prob = self._prob_from_logits(head(torch.cat(hidden)), encoded, 0)
+                entering[layer] = self._block_output(layer, points, resid[layer], block_out[layer])
+            hidden = self._run_staircase(encoded, entering, cache)
+            prob = self._prob_from_logits(head(hidden), encoded, 0)
             grad_list = torch.autograd.grad(prob.sum(), leaves)
             for group, grad in zip(groups.values(), grad_list):
                 for row, g in zip(group, grad.float().cpu()):
                     grads[row.layer, row.baseline] += g
             self.forward_passes += 1
 
-    def _run_fast(self, encoded, layer, points, cache, resid, later) -> torch.Tensor:
-        """Final hidden states [batch, n_answer, d] of the rows of ``layer`` (head not applied)."""
-        adapter = self.lm.adapter
-        batch, t, length = points.shape[0], encoded.target, len(encoded.input_ids)
-        down = adapter.write_module(layer)
+    def _block_output(self, layer, points, resid, later) -> torch.Tensor:
+        """Block ``layer``'s output [batch, tail, d] for rows whose neurons are ``points``."""
+        down = self.lm.adapter.write_module(layer)
         # .forward: bypasses hooks, so an intervention on this layer cannot override the points
         first = resid + down.forward(points.to(resid.dtype))  # [batch, d]
-        hidden = later[None].expand(batch, -1, -1).clone()
+        hidden = later[None].expand(points.shape[0], -1, -1).clone()
         hidden[:, 0] = first
+        return hidden
+
+    def _run_staircase(self, encoded, entering: dict[int, torch.Tensor], cache) -> torch.Tensor:
+        """Final hidden states [rows, n_answer, d] (head not applied) of rows that enter the block
+        stack above their own layer: ``entering[l]`` = block l's output for the rows of layer l.
+
+        One model call with the block list replaced by ``[inject(rows of l0)] + [block_k then
+        append the rows of layer k, for k > l0]``: block k runs once on every row of the layers
+        below it, so matrix products stay wide while no row runs a block below its layer. The
+        model's own inputs have batch 1 (position ids, masks and rotary tables broadcast); each
+        layer's KV cache is expanded to the number of rows reaching it."""
+        t, length = encoded.target, len(encoded.input_ids)
+        layers = sorted(entering)
         owner, name, _ = self._base_and_layers()
         blocks = getattr(owner, name)
-        upper = list(blocks[layer + 1 :])
-        inject = _Inject(hidden, getattr(upper[0], "attention_type", None) if upper else None)
-        tail = torch.tensor([encoded.input_ids[t:]], device=self.lm.device).expand(batch, -1)
+        low = layers[0]
+        staged = [_Inject(entering[low], getattr(blocks[low], "attention_type", None))]
+        reaching = entering[low].shape[0]
+        counts = {}
+        for k in range(low + 1, len(blocks)):
+            counts[k] = reaching
+            staged.append(_Grow(blocks[k], entering.get(k)))
+            reaching += entering[k].shape[0] if k in entering else 0
+        tail = torch.tensor([encoded.input_ids[t:]], device=self.lm.device)
         kwargs = {}
         if cache is not None:
             cache = copy.deepcopy(cache)
-            cache.batch_repeat_interleave(batch)
+            for k, count in counts.items():
+                layer = cache.layers[k]
+                layer.keys = layer.keys.expand(count, *layer.keys.shape[1:])
+                layer.values = layer.values.expand(count, *layer.values.shape[1:])
             kwargs = {"past_key_values": cache, "use_cache": True}
-        setattr(owner, name, torch.nn.ModuleList([inject] + upper))
+        setattr(owner, name, torch.nn.ModuleList(staged))
         try:
             out = owner(input_ids=tail,
-                        attention_mask=torch.ones(batch, length, dtype=torch.long, device=tail.device),
-                        position_ids=torch.arange(t, length, device=tail.device).expand(batch, -1),
+                        attention_mask=torch.ones(1, length, dtype=torch.long, device=tail.device),
+                        position_ids=torch.arange(t, length, device=tail.device)[None],
                         **kwargs)
         finally:
             setattr(owner, name, blocks)
