@@ -3,12 +3,14 @@
     python benchmarks/attribution.py            # full run (slow: the reference loop is slow)
     python benchmarks/attribution.py --quick    # 5 steps, 2 prompts, 1 repeat, fewer models
 
-Each model runs in its own subprocess so ru_maxrss is that model's peak. Times are medians over
+Each (model, dtype) runs in its own subprocess so ru_maxrss is its peak. Times are medians over
 --repeats x prompts; the reference loop (one sequence, one layer, one step at a time) runs on
---ref-layers layers and is scaled by n_layers / ref_layers (its cost per layer is constant); its
-results are also compared with the engine's (max abs diff / max |score|). GFLOP/s = FLOPs counted
-by torch.utils.flop_counter for one attribution / median seconds, next to a measured fp32 matmul
-peak of this machine.
+--ref-layers layers and is scaled by n_layers / ref_layers (its cost per layer is constant).
+Accuracy is measured against ground truth, the same loop on a float64 copy of the model:
+err64 = max |scores - truth| / max |truth| on the first reference layer (every path, the float32
+loop included), and KN J = Jaccard of the KN sets (tau 0.2 x max). GFLOP/s = FLOPs counted by
+torch.utils.flop_counter for one attribution / median seconds, next to a measured fp32 matmul peak
+of this machine.
 """
 
 from __future__ import annotations
@@ -94,6 +96,16 @@ def matmul_peak(device: str) -> float:
     return 2 * 2048**3 / best / 1e9
 
 
+def kn_set(scores, tau: float = 0.2) -> set:
+    """KNs of one query (002/Dai: score > tau x max over all layers), for agreement figures."""
+    scores = scores.float()
+    return set(map(tuple, (scores > tau * scores.max()).nonzero().tolist()))
+
+
+def jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a | b else 1.0
+
+
 def bench_model(args) -> list[dict]:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -103,7 +115,8 @@ def bench_model(args) -> list[dict]:
     from dknbench.localization.reference import reference_attribute
     from dknbench.scoring import AnswerScorer
 
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     lm = build(args.only, args.device, args.dtype)
     load_s = time.perf_counter() - t0
@@ -112,20 +125,23 @@ def bench_model(args) -> list[dict]:
     prompts = [scorer.encode(q, a) for q, a in PROMPTS[: args.prompts]]
     ref_layers = list(range(0, L, max(1, L // args.ref_layers)))[: args.ref_layers]
     peak = matmul_peak(args.device)
-    rows = []
+
+    def baselines_for(engine, localizer, encoded):
+        if localizer == "ig":
+            return torch.zeros(L, 1, N)
+        return word_baselines(engine, encoded, AMIG().baseline_token(engine))
+
+    rows, outputs = [], {}
     for localizer in args.localizers:
         for path in args.paths + ["reference"]:
-            times, worst, flops = [], 0.0, None
+            times, flops = [], None
             with PeakRSS() as rss:
-                for encoded in prompts:
+                for p, encoded in enumerate(prompts):
                     engine = IGEngine(lm, scorer, steps=args.steps, batch_size=args.batch_size,
                                       path="full" if path == "reference" else path)
-                    if localizer == "ig":
-                        baselines = torch.zeros(L, 1, N)
-                    else:
-                        baselines = word_baselines(engine, encoded, AMIG().baseline_token(engine))
+                    baselines = baselines_for(engine, localizer, encoded)
                     acts = engine.target_activations(encoded)
-                    for _ in range(args.repeats):
+                    for _ in range(args.ref_repeats if path == "reference" else args.repeats):
                         t = time.perf_counter()
                         if path == "reference":
                             out = reference_attribute(lm, encoded, baselines, args.steps, scorer,
@@ -135,40 +151,76 @@ def bench_model(args) -> list[dict]:
                             out = engine.attribute(encoded, baselines, acts)
                             dt = time.perf_counter() - t
                         times.append(dt)
-                    if path != "reference":
-                        ref = reference_attribute(lm, encoded, baselines, args.steps, scorer, acts,
-                                                  layers=ref_layers[:1])
-                        l0 = ref_layers[0]
-                        worst = max(worst, float((out[l0] - ref[l0]).abs().max()
-                                                 / ref[l0].abs().max().clamp_min(1e-30)))
+                    outputs[localizer, path, p] = out.float().cpu()
                     if flops is None and path != "reference":
                         with FlopCounterMode(display=False) as counter:
                             engine.attribute(encoded, baselines, acts)
                         flops = counter.get_total_flops()
             seconds = statistics.median(times)
             rows.append({"model": args.only, "localizer": localizer, "path": path,
-                         "steps": args.steps, "s_per_prompt": seconds, "n_timings": len(times),
-                         "max_rel_diff_vs_ref": None if path == "reference" else worst,
+                         "dtype": args.dtype or "float32", "steps": args.steps,
+                         "s_per_prompt": seconds, "n_timings": len(times),
                          "gflops": None if flops is None else flops / seconds / 1e9,
                          "matmul_peak_gflops": peak, "peak_rss_mb": rss.peak / 2**20,
                          "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                         "load_s": load_s, "threads": args.threads,
+                         "load_s": load_s, "threads": torch.get_num_threads(),
                          "ref_layers": len(ref_layers), "n_layers": L})
+    accuracy_against_float64(args, lm, scorer, prompts, ref_layers[0], outputs, rows, baselines_for)
     return rows
 
 
+def accuracy_against_float64(args, lm, scorer, prompts, layer, outputs, rows, baselines_for):
+    """After the timings (so the memory columns do not see it): the plain loop on a float64 copy
+    of the model is the ground truth. err64 = max |path - truth| / max |truth| on ``layer`` over
+    the prompts; KN J = Jaccard of the first prompt's KN set (tau 0.2) with that of the float64
+    fast path over all layers (the fast path equals the loop, see err64 and the tests)."""
+    import copy
+    import dataclasses
+
+    from dknbench.localization.engine import IGEngine
+    from dknbench.localization.reference import reference_attribute
+    from dknbench.models.adapters import ArchitectureAdapter
+    from dknbench.scoring import AnswerScorer
+
+    del scorer  # bound to the timed model; the float64 copy gets its own
+    model64 = copy.deepcopy(lm.model).double()
+    lm64 = dataclasses.replace(lm, model=model64, adapter=ArchitectureAdapter(model64))
+    scorer64 = AnswerScorer(lm64)
+    for localizer in args.localizers:
+        truth_kns, errors = None, {}
+        for p, encoded in enumerate(prompts):
+            engine = IGEngine(lm64, scorer64, steps=args.steps, batch_size=args.batch_size)
+            baselines = baselines_for(engine, localizer, encoded).double()
+            acts = engine.target_activations(encoded).double()
+            truth = reference_attribute(lm64, encoded, baselines, args.steps, scorer64, acts,
+                                        layers=[layer])[layer].float()
+            if p == 0:
+                truth_kns = kn_set(engine.attribute(encoded, baselines, acts)[:, 0])
+            for path in args.paths + ["reference"]:
+                diff = (outputs[localizer, path, p][layer] - truth).abs().max() / truth.abs().max()
+                errors[path] = max(errors.get(path, 0.0), float(diff))
+        for row in rows:
+            if row["localizer"] == localizer:
+                row["max_rel_err_vs_float64"] = errors[row["path"]]
+                row["kn_jaccard_vs_float64"] = (None if row["path"] == "reference" else
+                                                jaccard(kn_set(outputs[localizer, row["path"], 0][:, 0]),
+                                                        truth_kns))
+
+
 def table(rows: list[dict]) -> str:
-    head = (f"{'model':18} {'loc':5} {'path':9} {'s/prompt':>9} {'speedup':>8} {'rel.diff':>9} "
-            f"{'GFLOP/s':>8} {'peak':>6} {'RSS MB':>7} {'maxrss':>7}")
+    head = (f"{'model':17} {'loc':4} {'path':9} {'dtype':8} {'s/prompt':>8} {'speedup':>7} "
+            f"{'err64':>7} {'KN J':>5} {'GFLOP/s':>7} {'peak':>5} {'RSS MB':>6} {'maxrss':>6}")
     out = [head, "-" * len(head)]
-    ref = {(r["model"], r["localizer"]): r["s_per_prompt"] for r in rows if r["path"] == "reference"}
+    ref = {(r["model"], r["localizer"], r["dtype"]): r["s_per_prompt"] for r in rows if r["path"] == "reference"}
     for r in rows:
-        speed = ref.get((r["model"], r["localizer"]), float("nan")) / r["s_per_prompt"]
-        diff = "-" if r["max_rel_diff_vs_ref"] is None else f"{r['max_rel_diff_vs_ref']:.1e}"
+        speed = ref.get((r["model"], r["localizer"], r["dtype"]), float("nan")) / r["s_per_prompt"]
+        err = r.get("max_rel_err_vs_float64")
+        jac = r.get("kn_jaccard_vs_float64")
         gf = "-" if r["gflops"] is None else f"{r['gflops']:.1f}"
-        out.append(f"{r['model']:18} {r['localizer']:5} {r['path']:9} {r['s_per_prompt']:9.3f} "
-                   f"{speed:8.1f} {diff:>9} {gf:>8} {r['matmul_peak_gflops']:6.0f} "
-                   f"{r['peak_rss_mb']:7.0f} {r['ru_maxrss_mb']:7.0f}")
+        out.append(f"{r['model']:17} {r['localizer']:4} {r['path']:9} {r['dtype']:8} {r['s_per_prompt']:8.3f} "
+                   f"{speed:7.1f} {'-' if err is None else f'{err:.1e}':>7} "
+                   f"{'-' if jac is None else f'{jac:.3f}':>5} {gf:>7} {r['matmul_peak_gflops']:5.0f} "
+                   f"{r['peak_rss_mb']:6.0f} {r['ru_maxrss_mb']:6.0f}")
     return "\n".join(out)
 
 
@@ -182,11 +234,16 @@ def main(argv=None):
     parser.add_argument("--prompts", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--ref-layers", type=int, default=2)
+    parser.add_argument("--ref-repeats", type=int, default=1,
+                        help="timings of the slow reference loop per prompt")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads (1 is fastest on a busy shared 2-core box)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch intra-op threads (0: torch's default, one per core; on a busy "
+                             "shared box 1 can be faster)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dtype", default=None)
+    parser.add_argument("--dtypes", nargs="+", default=["float32"],
+                        help="model dtypes to time, e.g. float32 bfloat16 (each in its own process)")
+    parser.add_argument("--dtype", default=None, help=argparse.SUPPRESS)  # child process mode
     parser.add_argument("--json", default=None, help="also write the rows here")
     parser.add_argument("--only", default=None, help=argparse.SUPPRESS)  # child process mode
     args = parser.parse_args(argv)
@@ -196,20 +253,19 @@ def main(argv=None):
         print(json.dumps(bench_model(args)))
         return
     rows = []
-    for model in args.models:
-        cmd = [sys.executable, __file__, "--only", model, "--steps", str(args.steps),
+    for model, dtype in [(m, d) for m in args.models for d in args.dtypes]:
+        cmd = [sys.executable, __file__, "--only", model, "--dtype", dtype, "--steps", str(args.steps),
                "--prompts", str(args.prompts), "--repeats", str(args.repeats),
-               "--ref-layers", str(args.ref_layers), "--batch-size", str(args.batch_size),
+               "--ref-layers", str(args.ref_layers), "--ref-repeats", str(args.ref_repeats),
+               "--batch-size", str(args.batch_size),
                "--threads", str(args.threads), "--device", args.device,
                "--localizers", *args.localizers, "--paths", *args.paths]
-        if args.dtype:
-            cmd += ["--dtype", args.dtype]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode:
-            print(f"{model}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
+            print(f"{model} {dtype}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
             continue
         rows.extend(json.loads(done.stdout.strip().splitlines()[-1]))
-        print(table(rows), flush=True) if model == args.models[-1] else None
+    print(table(rows), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 

@@ -49,8 +49,9 @@ def register(subparsers) -> None:
         "build-data", help="build a dataset (parquet + dataset card) from raw data",
         description="Run a data builder on raw data and write a folder that datasets.load_dataset reads.",
     )
-    parser.add_argument("name", help="builder name (pararel, templama, tempnarrativelama, perturbed, "
-                                     "fact-checking, editing, multilingual, wikitext)")
+    from data_builders import BUILDERS
+
+    parser.add_argument("name", help=f"builder name ({', '.join(BUILDERS.names())})")
     parser.add_argument("--source", required=True, help="raw data folder/file, or a fact set for derived builders")
     parser.add_argument("--output", default=None, help="output folder (default: the dknbench cache)")
     parser.add_argument("--seed", type=int, default=42)

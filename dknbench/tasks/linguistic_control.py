@@ -117,6 +117,7 @@ class LinguisticControlTask(Task):
     def summarize(self, rows, output: Path) -> Summary:
         summary = Summary()
         table = []
+        bars: dict[str, dict[str, float]] = {}
         for method in self.ctx.methods:
             flip_share = {}
             for kind in KINDS:
@@ -150,6 +151,9 @@ class LinguisticControlTask(Task):
                     metric_record(method, "mean_kns", n_kns, len(mine), group=kind, higher_is_better=False)]
                 summary.per_fact.setdefault(method, {})[f"flip_share/{kind}"] = flip_share[kind]
                 summary.per_fact[method][f"prob_drop/{kind}"] = drops
+                bars[f"{method}\n{kind}"] = {"flip rate (suppress)": np.nan if flip is None else flip,
+                                              "fix rate (enhance)": np.nan if fix is None else fix,
+                                              "Prob drop (suppress)": float(np.nanmean(drops))}
                 table.append({"method": method, "kind": kind, "items": len(mine), "queries": n,
                               "skipped items": skipped, "acc before": acc_before,
                               "acc suppressed": acc_sup, "acc enhanced": acc_enh, "flip rate": flip,
@@ -160,7 +164,27 @@ class LinguisticControlTask(Task):
                     flip_share["factual"], flip_share["agreement"], method_a=f"{method}/factual",
                     method_b=f"{method}/agreement", metric="flip_share"))
         summary.tables["choice_flips"] = table
+        summary.figures += self._figures(rows, bars, output)
         return summary
+
+    def _figures(self, rows, bars, output: Path) -> list[str]:
+        """Flip/fix rates and Prob drop per method and kind side by side, and where each kind's
+        KNs sit over the layers (one figure per method)."""
+        from ..results.figures import grouped_bars, layer_distribution
+        from .common import neurons_from_json
+
+        if not bars:
+            return []
+        names = [grouped_bars(bars, output / "choice_flips.png", ylabel="share",
+                              title="Suppressing / enhancing localized neurons: facts vs number agreement")]
+        for method in self.ctx.methods:
+            neurons = {kind: [n for r in rows if r["method"] == method and r["kind"] == kind and not r.get("skipped")
+                              for n in neurons_from_json(r["kns"])] for kind in KINDS}
+            found = [n[0] for ns in neurons.values() for n in ns]
+            n_layers = int(self.ctx.run_info.get("n_layers") or 0) or 1 + max(found, default=0)
+            names.append(layer_distribution(neurons, n_layers, output / f"kn_layers_{method}.png",
+                                            title=f"KNs of facts vs of number agreement over layers ({method})"))
+        return names
 
 
 def _with_queries(item, queries):
