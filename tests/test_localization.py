@@ -111,6 +111,13 @@ def test_random_localizer_matches_reference_count_and_is_seeded(tiny, tmp_path):
                                   reference=reference).query_kns(QUERY, ANSWER)
     assert len(draw(1)) == len(reference.query_kns(QUERY, ANSWER))
     assert draw(1) == draw(1) and draw(1) != draw(2)
+    # a fact's refined set is matched too (refining independent per-query draws would empty it)
+    fact = Fact("f", "capital", "France", "Paris", [QUERY, "France's capital is [Y].", "The capital city of France is [Y]."])
+    wanted = len(KNLocator(lm, build_localizer("ig", steps=4, tau=0.05), cache=cache).localize(fact).kns)
+    reference = KNLocator(lm, build_localizer("ig", steps=4, tau=0.05), cache=cache)
+    located = KNLocator(lm, build_localizer("random", seed=1), cache=cache, reference=reference).localize(fact)
+    assert wanted > 0 and len(located.kns) == wanted
+    assert [len(k) for k in located.query_kns] == [len(reference.query_kns(q, "Paris")) for q in located.queries]
 
 
 def test_cache_second_run_computes_nothing(tiny, tmp_path):

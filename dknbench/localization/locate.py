@@ -55,11 +55,17 @@ class KNLocator:
             self.cache.put(key, scores)
         return scores
 
+    def _matches_reference(self) -> bool:
+        """A random localizer without a fixed count draws as many neurons as the reference."""
+        if getattr(self.localizer, "name", "") != "random" or getattr(self.localizer, "count", None) is not None:
+            return False
+        if self.reference is None:
+            raise ConfigError("the random localizer needs a reference localizer to match its count")
+        return True
+
     def query_kns(self, query: str, answer: str) -> list[Neuron]:
         scores = self.query_scores(query, answer)
-        if getattr(self.localizer, "name", "") == "random" and getattr(self.localizer, "count", None) is None:
-            if self.reference is None:
-                raise ConfigError("the random localizer needs a reference localizer to match its count")
+        if self._matches_reference():
             return self.localizer.select(scores, count=len(self.reference.query_kns(query, answer)))
         return self.localizer.select(scores)
 
@@ -77,4 +83,9 @@ class KNLocator:
             result.query_kns.append(kns)
         p = self.refine_p if len(result.queries) > 1 else 0.0
         result.kns = refine_across_queries(result.query_kns, p)
+        if result.queries and self._matches_reference():
+            # independent per-query draws share almost no neuron, so refining them would leave
+            # ~none: the fact's set is one draw as large as the reference's refined set
+            count = len(self.reference.localize(fact, max_queries).kns)
+            result.kns = self.localizer.select(self.query_scores(result.queries[0], fact.object), count=count)
         return result
