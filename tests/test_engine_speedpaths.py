@@ -83,3 +83,22 @@ def test_masked_lm_keeps_full_path():
         IGEngine(bert, steps=2, path="fast")
     with pytest.raises(ValueError):
         IGEngine(bert, steps=2, path="warp")
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_bfloat16_fast_path_tracks_float32(family):
+    """`--dtype bfloat16` (the opt-in fast mode): same code path, scores within bf16 precision of
+    float32 and the same strongest neurons."""
+    lm32 = tiny_loaded(family, seed=1)
+    lm16 = tiny_loaded(family, seed=1)
+    lm16.model.to(torch.bfloat16)
+    zero = torch.zeros(lm32.adapter.n_layers, 1, lm32.adapter.n_neurons)
+    scores = {}
+    for name, lm in (("fp32", lm32), ("bf16", lm16)):
+        scorer = AnswerScorer(lm)
+        encoded = scorer.encode("The capital of Japan is [Y].", "Tokyo")
+        scores[name] = IGEngine(lm, scorer, steps=STEPS, path="fast").attribute(encoded, zero)[:, 0]
+    assert scores["bf16"].dtype == torch.float32 and torch.isfinite(scores["bf16"]).all()
+    assert _rel(scores["bf16"], scores["fp32"]) <= 0.05  # measured ~0.01
+    top = lambda s: set(torch.topk(s.flatten(), 10).indices.tolist())  # noqa: E731
+    assert len(top(scores["bf16"]) & top(scores["fp32"])) >= 7
