@@ -15,9 +15,29 @@ FAMILIES = ["gpt2", "llama", "gpt_neox", "bert"]
 CAUSAL = ["gpt2", "llama", "gpt_neox"]
 
 
+# .ci/run sets this: in CI an absent resource is a failure, so a skip cannot hide a broken setup
+REQUIRE_ALL = os.environ.get("DKNBENCH_REQUIRE_ALL") == "1"
+
+
+def needs(available: bool, what: str) -> None:
+    """Skip when an outside resource (shared data, a browser) is absent here; fail in CI."""
+    if available:
+        return
+    if REQUIRE_ALL:
+        pytest.fail(f"{what} is missing, and CI (DKNBENCH_REQUIRE_ALL=1) must have it")
+    pytest.skip(f"{what} not found")
+
+
 def shared_data() -> Path:
     return Path(os.environ.get("DKNBENCH_SHARED_DATA",
                                Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def shared_path(*parts: str) -> Path:
+    """A file or folder of ../shared/data (skipped when absent, failed in CI)."""
+    path = shared_data().joinpath(*parts)
+    needs(path.exists(), f"shared raw data {path}")
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -114,11 +114,9 @@ def _run(monkeypatch, tiny, family, *argv):
 
 @pytest.mark.parametrize("family", ["gpt2", "bert"])
 def test_cross_lingual_editing_end_to_end(monkeypatch, tiny, tmp_path, isolated_cache, family):
-    from conftest import shared_data
+    from conftest import shared_path
 
-    mpararel = shared_data() / "mpararel"
-    if not mpararel.is_dir():
-        pytest.skip("needs ../shared/data/mpararel")
+    mpararel = shared_path("mpararel")
     # the runner's pivot facts: two aligned en/zh facts written by the multilingual builder
     pivots = data_builders.build_dataset("multilingual", mpararel, output=tmp_path / "pivots",
                                          languages="en,zh", causal=family != "bert",

@@ -11,7 +11,7 @@ import torch
 from dknbench.cli import main
 from dknbench.data.loading import built_folder, load_facts
 from dknbench.errors import DKNBenchError
-from tests.conftest import shared_data
+from tests.conftest import shared_data, shared_path
 
 FAST = ["--set", "localizer=ig", "--set", "steps=3", "--set", "tau=0.05", "--set", "tau2=0",
         "--set", "epochs=1", "--set", "incremental_epochs=1", "--set", "lr=0.01",
@@ -22,9 +22,7 @@ FAST = ["--set", "localizer=ig", "--set", "steps=3", "--set", "tau=0.05", "--set
 @pytest.fixture(scope="module")
 def templama_slice(tmp_path_factory):
     """Raw TempLAMA rows of 4 subjects for each of two relations."""
-    source = shared_data() / "templama" / "train.jsonl"
-    if not source.is_file():
-        pytest.skip(f"shared raw data not found: {source}")
+    source = shared_path("templama", "train.jsonl")
     root = tmp_path_factory.mktemp("raw") / "templama"
     root.mkdir()
     keys, rows = {}, []

@@ -14,6 +14,7 @@ from dknbench.cli import main
 from dknbench.errors import DKNBenchError
 from dknbench.leaderboard import build_site, make_server, prepare
 from dknbench.results import collect, load_source, write_results
+from conftest import needs
 from test_results_store import write_run  # tests/ is on sys.path (pytest rootdir-relative import)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -101,9 +102,8 @@ def test_cli_build_and_errors(two_runs, tmp_path, capsys):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                    reason="needs Debian's chromium and chromedriver (apt-get install chromium chromium-driver)")
 def test_site_in_headless_chromium(two_runs, tmp_path):
+    needs(bool(CHROMIUM and CHROMEDRIVER), "Debian's chromium and chromedriver (apt-get install chromium chromium-driver)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
