@@ -20,6 +20,11 @@ def cache_dir() -> Path:
     return path
 
 
+def shared_data_dir() -> Path:
+    """The raw public datasets: $DKNBENCH_SHARED_DATA, else ../shared/data beside the checkout."""
+    return Path(os.environ.get("DKNBENCH_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data")
+
+
 def _bundled(name: str) -> Path:
     """A root-level folder of the design (tasks/, leaderboard/): the wheel ships it as
     dknbench/_<name>; an editable install or a checkout reads it from the repository root."""

@@ -14,14 +14,13 @@ spec is one of
 
 from __future__ import annotations
 
-import gzip
-import json
 import random
 import re
 from pathlib import Path
 
 from ..errors import DKNBenchError
 from ..io import read_jsonl
+from ..paths import shared_data_dir
 from .cards import read_card
 from datasets import Value
 
@@ -67,14 +66,6 @@ def load_facts(spec: str, split: str | None = None, limit: int | None = None, se
 
 BUILD_PREFIX = "build:"
 BUILD_SEED = 42
-
-
-def shared_data_dir() -> Path:
-    import os
-
-    from ..paths import REPO_ROOT
-
-    return Path(os.environ.get("DKNBENCH_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data")
 
 
 def built_folder(spec: str) -> Path:

@@ -31,7 +31,6 @@ checkout's ``../shared/data/mpararel``).
 
 from __future__ import annotations
 
-import os
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from ..errors import ConfigError
 from ..interventions import enhance_activations, suppress_activations
 from ..localization.base import refine_across_queries, select_above
 from ..metrics import success_rate
+from ..paths import shared_data_dir
 from ..scoring import SkipQuery
 from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
 from .common import irrelevant_fact, mean_prob, neurons_from_json, neurons_json
@@ -87,15 +87,6 @@ def language_independent_kns(scores: dict[str, list[np.ndarray]], taus: dict[str
     return per_language, sorted(common)
 
 
-def default_mpararel() -> Path:
-    shared = os.environ.get("DKNBENCH_SHARED_DATA")
-    if shared:
-        return Path(shared) / "mpararel"
-    import dknbench
-
-    return Path(dknbench.__file__).resolve().parents[2] / "shared" / "data" / "mpararel"
-
-
 @TASK_CLASSES.register("cross-lingual-editing")
 class CrossLingualEditingTask(Task):
     def prepare(self) -> None:
@@ -104,7 +95,7 @@ class CrossLingualEditingTask(Task):
 
         self.languages = parse_languages(self.options["languages"])
         self.taus = parse_taus(self.options["language_taus"], self.languages, self.options["tau"])
-        source = Path(self.options["mpararel"]) if self.options["mpararel"] else default_mpararel()
+        source = Path(self.options["mpararel"]) if self.options["mpararel"] else shared_data_dir() / "mpararel"
         built = data_builders.build("multilingual", source, seed=self.ctx.seed,
                                     languages=",".join(self.languages),
                                     causal=not self.ctx.lm.is_masked_lm,

@@ -30,12 +30,13 @@ import torch
 from ..errors import ConfigError
 from ..interventions import preserve_neuron_weights
 from ..metrics import edit_scores, perplexity_delta
+from ..paths import shared_data_dir
 from ..results.figures import grouped_bars
 from ..scoring import SkipQuery
-from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
+from .base import TASK_CLASSES, Summary, Task, metric_record
 from .common import neurons_json
-from .query_common import (fact_cas_kns, fact_query_kns, first_answer_id, knowledge_type,
-                           mean_or_none, shared_data_dir, split_threshold, top_token_ids)
+from .query_common import (fact_cas_kns, fact_query_kns, first_answer_id, mean_or_none, split_by_type,
+                           top_token_ids)
 
 SETS = ("local", "global", "cas")
 OPERATIONS = ("erasure", "update")
@@ -213,12 +214,11 @@ class KnowledgeEditingTask(Task):
             mine = [r for r in rows if r["method"] == method]
             if not mine:
                 continue
-            thr = split_threshold([r["cs2"] for r in mine], self.options["split"], self.options["static_threshold"])
+            thr, by_type = split_by_type(mine, self.options)
             per_fact: dict[str, list] = {}
             for op in OPERATIONS:
                 for set_name in SETS:
-                    for kind in ("K_I", "K_II"):
-                        facts = [r for r in mine if knowledge_type(r["cs2"], thr) == kind]
+                    for kind, facts in by_type.items():
                         edits = [e for r in facts for e in r["edits"]
                                  if e["op"] == op and e["set"] == set_name and not e["empty"]]
                         empty = sum(1 for r in facts for e in r["edits"]

@@ -32,7 +32,7 @@ from ..metrics import intended_change
 from ..results.figures import grouped_bars
 from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
 from .common import irrelevant_fact, usable_queries
-from .query_common import fact_query_kns, knowledge_type, split_threshold
+from .query_common import fact_query_kns, split_by_type
 
 IMPL = "dknbench_ks"
 _EDITS: ContextVar[dict | None] = ContextVar("dknbench_attention_edits", default=None)
@@ -175,9 +175,7 @@ class KnowledgeSynapsesTask(Task):
             mine = [r for r in rows if r["method"] == method]
             if not mine:
                 continue
-            thr = split_threshold([r["cs2"] for r in mine], self.options["split"], self.options["static_threshold"])
-            for kind in ("K_I", "K_II"):
-                facts = [r for r in mine if knowledge_type(r["cs2"], thr) == kind]
+            for kind, facts in split_by_type(mine, self.options)[1].items():
                 pvals = [r["predominance"] for r in facts]
                 summary.metrics.append(metric_record(method, "P", np.mean(pvals) if pvals else None, len(pvals), group=kind))
                 for name in ("Self", "Irrelevant"):

@@ -4,8 +4,6 @@ query-kn-mapping, knowledge-synapses): per-query KN sets, CS1/CS2, K_I/K_II spli
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -63,6 +61,13 @@ def split_threshold(cs2_values, split: str, static: float) -> float:
     raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
 
 
+def split_by_type(rows: list[dict], options: dict) -> tuple[float, dict[str, list]]:
+    """(threshold, {K_I: rows, K_II: rows}): one method's fact rows split by their CS2, with the
+    threshold of options ``split`` / ``static_threshold`` (Otsu: per run and method)."""
+    threshold = split_threshold([r["cs2"] for r in rows], options["split"], options["static_threshold"])
+    return threshold, {kind: [r for r in rows if knowledge_type(r["cs2"], threshold) == kind] for kind in (K_I, K_II)}
+
+
 def neighbour_sets(query_kns, i: int) -> dict[str, list]:
     """003 Eq. 3: the KN sets of the queries other than q_i, as Union / Intersection / Refine
     (Refine = neurons in more than one of the other sets)."""
@@ -94,16 +99,6 @@ def top_token_ids(scorer, queries) -> list[int]:
 
 def first_answer_id(scorer, query: str, answer: str) -> int:
     return int(scorer.encode(query, answer).answer_ids[0])
-
-
-def shared_data_dir() -> Path:
-    """/work/shared/data by default: DKNBENCH_SHARED_DATA, else <repo>/../shared/data."""
-    env = os.environ.get("DKNBENCH_SHARED_DATA")
-    if env:
-        return Path(env)
-    import dknbench
-
-    return Path(dknbench.__file__).resolve().parents[2] / "shared" / "data"
 
 
 def mean_or_none(values):

@@ -20,7 +20,7 @@ from ..metrics import intended_change
 from ..results.figures import grouped_bars
 from ..stats import compare_groups
 from .base import TASK_CLASSES, Summary, Task, metric_record
-from .query_common import fact_query_kns, knowledge_type, neighbour_sets, split_threshold
+from .query_common import fact_query_kns, neighbour_sets, split_by_type
 
 SETS = ("Self", "Union", "Intersection", "Refine")
 
@@ -65,10 +65,9 @@ class QueryKNMappingTask(Task):
             mine = [r for r in rows if r["method"] == method]
             if not mine:
                 continue
-            thr = split_threshold([r["cs2"] for r in mine], self.options["split"], self.options["static_threshold"])
+            thr, by_type = split_by_type(mine, self.options)
             per_fact = {}
-            for kind in ("K_I", "K_II"):
-                facts = [r for r in mine if knowledge_type(r["cs2"], thr) == kind]
+            for kind, facts in by_type.items():
                 for name in SETS:
                     effects = [q[name] for r in facts for q in r["effects"]]
                     kept = [e for e in effects if abs(e["sup"]) <= limit and abs(e["enh"]) <= limit]
