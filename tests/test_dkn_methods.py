@@ -168,7 +168,7 @@ def test_ntc_min_size_and_small_inputs():
 
 def test_ntc_with_scorer_filters_a_non_functional_cluster():
     kns = kn_list(7)
-    group_a, group_b = set(kns[:4]), set(kns[4:])
+    group_a = set(kns[:4])
 
     def prob(active):  # only group A can express the fact alone
         return 0.6 if group_a <= active else 0.02

@@ -1,7 +1,6 @@
 """Task YAML validation, the CLI's exit codes, and resumable, deterministic runs."""
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest

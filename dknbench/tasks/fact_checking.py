@@ -25,7 +25,6 @@ Design (relation-level work split across run_fact and summarize):
 
 from __future__ import annotations
 
-import math
 import random
 from pathlib import Path
 
