@@ -51,6 +51,12 @@ class _Row:
 PATHS = ("auto", "full", "cached", "fast")  # auto: fast for causal LMs, full for masked LMs
 
 
+def _accumulate(grads: torch.Tensor, rows: list[_Row], grad: torch.Tensor) -> None:
+    """Add each row's gradient to its (layer, baseline) sum over the Riemann steps."""
+    for row, g in zip(rows, grad.float().cpu()):
+        grads[row.layer, row.baseline] += g
+
+
 class _Inject(torch.nn.Module):
     """Stands in for blocks[0..l] in the fast path: returns the prepared block-l output."""
 
@@ -130,24 +136,25 @@ class IGEngine:
         grads = torch.zeros_like(baselines, dtype=torch.float32)
         rows = [_Row(l, b, k / self.steps) for l in layers for b in range(n_base)
                 for k in range(1, self.steps + 1)]
-        path = self.path
-        if path == "fast":
+        if self.path == "fast":
             self._attribute_fast(encoded, baselines, a, rows, grads)
-            return (a[:, None, :] - baselines) * grads / self.steps
-        run = self._run_cached if path == "cached" else self._run_full
-        context = self._prefix_cache(encoded) if path == "cached" else None
-        for start in range(0, len(rows), self.batch_size):
-            chunk = rows[start : start + self.batch_size]
-            points = torch.stack([baselines[r.layer, r.baseline] + r.alpha *
-                                  (a[r.layer] - baselines[r.layer, r.baseline]) for r in chunk])
-            points = points.to(self.lm.device).requires_grad_(True)
-            prob = run(encoded, chunk, points, context)
-            (grad,) = torch.autograd.grad(prob.sum(), points)
-            for row, g in zip(chunk, grad.float().cpu()):
-                grads[row.layer, row.baseline] += g
-            self.forward_passes += 1
-        diff = a[:, None, :] - baselines
-        return diff * grads / self.steps
+        else:
+            run = self._run_cached if self.path == "cached" else self._run_full
+            context = self._prefix_cache(encoded) if self.path == "cached" else None
+            for start in range(0, len(rows), self.batch_size):
+                chunk = rows[start : start + self.batch_size]
+                points = self._points(chunk, baselines, a)
+                prob = run(encoded, chunk, points, context)
+                (grad,) = torch.autograd.grad(prob.sum(), points)
+                _accumulate(grads, chunk, grad)
+                self.forward_passes += 1
+        return (a[:, None, :] - baselines) * grads / self.steps
+
+    def _points(self, rows: list[_Row], baselines: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """The rows' interpolation points b + alpha (a - b), as gradient leaves on the device."""
+        points = torch.stack([baselines[r.layer, r.baseline] + r.alpha * (a[r.layer] - baselines[r.layer, r.baseline])
+                              for r in rows])
+        return points.to(self.lm.device).requires_grad_(True)
 
     def _hooks(self, chunk: list[_Row], points: torch.Tensor, positions: torch.Tensor):
         """Forward pre-hooks placing each row's interpolation point at its target position."""
@@ -206,13 +213,13 @@ class IGEngine:
         return self._prob_from_logits(logits, encoded, 0)
 
     # --- fast path -------------------------------------------------------------------------------
-    def _base_and_layers(self):
-        """(module owning the block list, attribute name, the LM head)."""
+    def _block_list_owner(self):
+        """(module owning the block list, its attribute name): where the staircase swaps it."""
         path = self.lm.adapter.family.layers.split(".")
         owner = self.lm.model
         for part in path[:-1]:
             owner = getattr(owner, part)
-        return owner, path[-1], self.lm.model.get_output_embeddings()
+        return owner, path[-1]
 
     @torch.no_grad()
     def _fast_context(self, encoded: EncodedQuery, layers: list[int]):
@@ -255,17 +262,14 @@ class IGEngine:
                 groups.setdefault(row.layer, []).append(row)
             leaves, entering = [], {}
             for layer, group in groups.items():
-                points = torch.stack([baselines[r.layer, r.baseline] + r.alpha *
-                                      (a[r.layer] - baselines[r.layer, r.baseline]) for r in group])
-                points = points.to(self.lm.device).requires_grad_(True)
+                points = self._points(group, baselines, a)
                 leaves.append(points)
                 entering[layer] = self._block_output(layer, points, resid[layer], block_out[layer])
             hidden = self._run_staircase(encoded, entering, cache)
             prob = self._prob_from_logits(head(hidden), encoded, 0)
             grad_list = torch.autograd.grad(prob.sum(), leaves)
             for group, grad in zip(groups.values(), grad_list):
-                for row, g in zip(group, grad.float().cpu()):
-                    grads[row.layer, row.baseline] += g
+                _accumulate(grads, group, grad)
             self.forward_passes += 1
 
     def _block_output(self, layer, points, resid, later) -> torch.Tensor:
@@ -288,7 +292,7 @@ class IGEngine:
         layer's KV cache is expanded to the number of rows reaching it."""
         t, length = encoded.target, len(encoded.input_ids)
         layers = sorted(entering)
-        owner, name, _ = self._base_and_layers()
+        owner, name = self._block_list_owner()
         blocks = getattr(owner, name)
         low = layers[0]
         staged = [_Inject(entering[low], getattr(blocks[low], "attention_type", None))]
