@@ -97,9 +97,10 @@ def matmul_peak(device: str) -> float:
 
 
 def kn_set(scores, tau: float = 0.2) -> set:
-    """KNs of one query (002/Dai: score > tau x max over all layers), for agreement figures."""
-    scores = scores.float()
-    return set(map(tuple, (scores > tau * scores.max()).nonzero().tolist()))
+    """KNs of one query the way the localizers pick them (score > tau x max over all layers)."""
+    from dknbench.localization.base import select_above
+
+    return set(select_above(scores.float().numpy(), tau))
 
 
 def jaccard(a: set, b: set) -> float:
@@ -165,11 +166,11 @@ def bench_model(args) -> list[dict]:
                          "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                          "load_s": load_s, "threads": torch.get_num_threads(),
                          "ref_layers": len(ref_layers), "n_layers": L})
-    accuracy_against_float64(args, lm, scorer, prompts, ref_layers[0], outputs, rows, baselines_for)
+    accuracy_against_float64(args, lm, prompts, ref_layers[0], outputs, rows, baselines_for)
     return rows
 
 
-def accuracy_against_float64(args, lm, scorer, prompts, layer, outputs, rows, baselines_for):
+def accuracy_against_float64(args, lm, prompts, layer, outputs, rows, baselines_for):
     """After the timings (so the memory columns do not see it): the plain loop on a float64 copy
     of the model is the ground truth. err64 = max |path - truth| / max |truth| on ``layer`` over
     the prompts; KN J = Jaccard of the first prompt's KN set (tau 0.2) with that of the float64
@@ -182,7 +183,6 @@ def accuracy_against_float64(args, lm, scorer, prompts, layer, outputs, rows, ba
     from dknbench.models.adapters import ArchitectureAdapter
     from dknbench.scoring import AnswerScorer
 
-    del scorer  # bound to the timed model; the float64 copy gets its own
     model64 = copy.deepcopy(lm.model).double()
     lm64 = dataclasses.replace(lm, model=model64, adapter=ArchitectureAdapter(model64))
     scorer64 = AnswerScorer(lm64)
