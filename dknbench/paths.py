@@ -20,9 +20,40 @@ def cache_dir() -> Path:
     return path
 
 
+SHARED_DATA_ENV = "DKNBENCH_SHARED_DATA"
+
+
+def shared_data_candidates() -> list[Path]:
+    """Where the raw public datasets may be, in order: $DKNBENCH_SHARED_DATA alone when set, else
+    ``../shared/data`` and ``shared/data`` from the working directory. Nothing depends on where the
+    package is installed, so ``pip install .`` and ``pip install -e .`` resolve the same way."""
+    root = os.environ.get(SHARED_DATA_ENV)
+    if root:
+        return [Path(root).expanduser()]
+    cwd = Path.cwd()
+    return [cwd.parent / "shared" / "data", cwd / "shared" / "data"]
+
+
 def shared_data_dir() -> Path:
-    """The raw public datasets: $DKNBENCH_SHARED_DATA, else ../shared/data beside the checkout."""
-    return Path(os.environ.get("DKNBENCH_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data")
+    """The first existing folder of ``shared_data_candidates()`` (the first one when none exists,
+    so an error message names where it looked)."""
+    candidates = shared_data_candidates()
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+def _is_dknbench_checkout(path: Path) -> bool:
+    project = path / "pyproject.toml"
+    return (path / ".git").exists() and project.is_file() and 'name = "dknbench"' in project.read_text()
+
+
+def source_checkout() -> Path | None:
+    """The git checkout of dknbench a run comes from: the package's own folder when it is one
+    (a checkout or ``pip install -e .``), else the working directory or a folder above it when that
+    is a dknbench checkout (``pip install .`` run from the checkout); None otherwise."""
+    if _is_dknbench_checkout(REPO_ROOT):
+        return REPO_ROOT
+    cwd = Path.cwd()
+    return next((p for p in (cwd, *cwd.parents) if _is_dknbench_checkout(p)), None)
 
 
 def _bundled(name: str) -> Path:

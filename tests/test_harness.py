@@ -7,6 +7,7 @@ import pytest
 
 from dknbench.cli import main
 from dknbench.errors import ConfigError
+from dknbench.results import read_samples
 from dknbench.tasks import discover_tasks, load_task_config
 
 FACTS = [
@@ -111,8 +112,8 @@ def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tiny_runs, tmp
     monkeypatch.setattr(KNLocalizationTask, "run_fact", lambda self, f, i: (calls.append(i), real(self, f, i))[1])
     assert run_cli(tiny_runs, resumed) == 0
     assert len(calls) == 3  # only the facts not finished before (the skipped one included)
-    a = pd.read_parquet(straight / "samples.parquet").sort_values(["fact_id", "method"]).reset_index(drop=True)
-    b = pd.read_parquet(resumed / "samples.parquet").sort_values(["fact_id", "method"]).reset_index(drop=True)
+    a = read_samples(straight / "samples.parquet").sort_values(["fact_id", "method"]).reset_index(drop=True)
+    b = read_samples(resumed / "samples.parquet").sort_values(["fact_id", "method"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -135,9 +136,9 @@ def test_gcr_end_to_end_on_a_tiny_model(tiny_runs, tmp_path):
     assert all(set(map(str, range(2, 9))) <= set(row) for row in table)
     for name in summary["figures"]:
         assert (output / name).stat().st_size > 1000
-    rows = pd.read_parquet(output / "samples.parquet")
+    rows = read_samples(output / "samples.parquet")
     with_dkn = rows[rows["cardinality"] >= 2]
     assert len(with_dkn) > 0, "with the filter off, NTC/baselines must find components on some fact"
     for _, row in with_dkn.iterrows():
-        curve = json.loads(row["delta_prob_curve"])
-        assert len(curve) == row["cardinality"]
+        curve = row["delta_prob_curve"]  # a list column, not JSON text
+        assert isinstance(curve, list) and len(curve) == row["cardinality"]

@@ -98,5 +98,5 @@ def test_unknown_architecture_names_supported_ones():
 def test_unknown_model_name_is_a_clear_error():
     from dknbench.models import load_model
 
-    with pytest.raises(DKNBenchError, match="unknown model 'nope'.*smollm2-135m"):
+    with pytest.raises(DKNBenchError, match="cannot load model 'nope'.*smollm2-135m.*tiny-gpt2.*gpt2, bert-base-uncased"):
         load_model("nope")

@@ -198,3 +198,26 @@ def test_site_builds_with_references_that_give_only_metric_and_value(tmp_path):
     index = build_site(runs, tmp_path / "site")
     page = (tmp_path / "site" / "tasks" / "gcr.html").read_text()
     assert index.is_file() and "000 Table 7" in page and "149.7" in page
+
+
+def test_samples_store_neuron_lists_as_list_columns_and_read_old_json_files(tmp_path):
+    import pyarrow.parquet as pq
+
+    from dknbench.results import read_samples, write_samples
+
+    rows = [{"fact_id": "a", "method": "ig", "kns": [[0, 3], [2, 7]], "curve": [0.5, 0.25],
+             "skipped_queries": {"too_long": 1}, "score": 1.5},
+            {"fact_id": "b", "method": "ig", "kns": [], "curve": None, "skipped_queries": {}, "score": None}]
+    path = write_samples(tmp_path / "samples.parquet", rows)
+    schema = pq.read_schema(path)
+    assert str(schema.field("kns").type) == "list<element: list<element: int64>>"
+    assert str(schema.field("curve").type) == "list<element: double>"
+    assert str(schema.field("skipped_queries").type) == "string"  # dicts stay JSON text
+    back = read_samples(path)
+    assert back["kns"].tolist() == [[[0, 3], [2, 7]], []]
+    assert back["curve"].tolist() == [[0.5, 0.25], None]
+    # a file from before list columns: every nested value JSON text
+    old = pd.DataFrame([{"fact_id": "a", "kns": json.dumps([[0, 3], [2, 7]]), "note": "plain"}])
+    old.to_parquet(tmp_path / "old.parquet", index=False)
+    back = read_samples(tmp_path / "old.parquet")
+    assert back["kns"].tolist() == [[[0, 3], [2, 7]]] and back["note"].tolist() == ["plain"]

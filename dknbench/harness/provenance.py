@@ -10,7 +10,7 @@ import subprocess
 
 import numpy as np
 
-from ..paths import REPO_ROOT
+from ..paths import source_checkout
 
 
 def versions() -> dict:
@@ -24,10 +24,11 @@ def versions() -> dict:
 
 
 def git_commit() -> str | None:
-    if not (REPO_ROOT / ".git").exists():
+    checkout = source_checkout()
+    if checkout is None:
         return None
     try:
-        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+        out = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"],
                              capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None

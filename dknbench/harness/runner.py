@@ -7,7 +7,6 @@ resolved configuration: resuming with a different one is refused rather than mix
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import sys
@@ -16,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pandas as pd
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError, UnknownNameError
-from ..io import read_json, write_json, write_parquet
+from ..io import read_json, write_json
+from ..results.store import SAMPLES_FILE, write_samples
 from .provenance import config_hash, git_commit, seed_everything, versions
 
 
@@ -173,10 +172,6 @@ def run_facts(task, facts, output: Path, seed: int, indices=None, quiet=False, d
     return done
 
 
-def _flatten(value):
-    return json.dumps(value) if isinstance(value, (list, dict, tuple)) else value
-
-
 def finish(spec: RunSpec, output: Path) -> Path:
     """Aggregate the per-fact files into samples.parquet and summary.json."""
     from ..tasks import RunContext
@@ -192,8 +187,7 @@ def finish(spec: RunSpec, output: Path) -> Path:
     ctx = RunContext(config=config, options=options, methods=methods, lm=None, seed=spec.seed,
                      output=output, facts=[], cache=None, run_info=run_info)
     summary = cls(ctx).summarize(rows, output)
-    frame = pd.DataFrame([{k: _flatten(v) for k, v in row.items()} for row in rows])
-    write_parquet(output / "samples.parquet", frame)
+    write_samples(output / SAMPLES_FILE, rows)
     fingerprint = run_info.get("model_fingerprint")
     data = {
         "task": config.task, "task_kind": config.method_kind, "methods": methods,

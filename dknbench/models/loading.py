@@ -53,6 +53,25 @@ def model_fingerprint(model: torch.nn.Module) -> str:
 
 
 TINY_MODELS = ("tiny-gpt2", "tiny-llama", "tiny-gpt_neox", "tiny-bert")
+MODEL_FORMS = (f"a model is an embedded name ({', '.join(EMBEDDED_MODELS)}), a tiny test model "
+               f"({', '.join(TINY_MODELS)}), a local folder, or a Hugging Face Hub id with or without "
+               "its organisation (gpt2, bert-base-uncased, openai-community/gpt2, EleutherAI/pythia-70m)")
+
+# The Hub moved its oldest models under organisations and redirects the bare names; the papers and
+# their reference numbers use the bare names, so results are keyed by them.
+HUB_ORG_ALIASES = ("openai-community/", "google-bert/", "distilbert/", "FacebookAI/", "google-t5/")
+
+
+def canonical_model_name(name: str) -> str:
+    """The name results and references use: ``openai-community/gpt2`` -> ``gpt2``; a local
+    folder -> its folder name (a site never shows a local path); anything else unchanged."""
+    text = str(name).rstrip("/")
+    for org in HUB_ORG_ALIASES:
+        if text.startswith(org):
+            return text[len(org):]
+    if text.startswith(("/", "./", "../", "~")) or (os.sep in text and Path(text).exists()):
+        return Path(text).name
+    return text
 
 
 def _is_masked_config(config) -> bool:
@@ -64,7 +83,9 @@ def _is_masked_config(config) -> bool:
 
 def load_model(name: str = DEFAULT_MODEL, device: str = "cpu", dtype: str | None = None,
                trust_remote_code: bool = False, attn_implementation: str | None = "eager") -> LoadedModel:
-    """Load ``name``: an embedded model name, a local folder, or a Hugging Face Hub id.
+    """Load ``name``: an embedded model name, a local folder, or a Hugging Face Hub id; an id
+    without an organisation (``gpt2``, ``bert-base-uncased``) is resolved by transformers like any
+    other (the Hub cache when offline).
 
     ``attn_implementation="eager"`` keeps attention weights readable (knowledge-synapse task) and
     makes batched and single scoring agree exactly; pass ``"sdpa"`` for speed.
@@ -81,12 +102,6 @@ def load_model(name: str = DEFAULT_MODEL, device: str = "cpu", dtype: str | None
         lm.device = torch.device(device)
         return lm
     source = str(ensure_embedded(name)) if name in EMBEDDED_MODELS else name
-    if name not in EMBEDDED_MODELS and not Path(name).exists() and "/" not in name:
-        raise DKNBenchError(
-            f"unknown model {name!r}; embedded models: {', '.join(EMBEDDED_MODELS)}; "
-            f"tiny test models: {', '.join(TINY_MODELS)}; "
-            "or give a local folder or a Hugging Face Hub id (org/name)"
-        )
     torch_dtype = DTYPES.get(dtype or "float32")
     if torch_dtype is None:
         raise DKNBenchError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
@@ -101,7 +116,7 @@ def load_model(name: str = DEFAULT_MODEL, device: str = "cpu", dtype: str | None
     except (OSError, ValueError) as error:
         offline = " (offline: HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DKNBenchError(f"cannot load model {name!r}{offline}: {first}") from None
+        raise DKNBenchError(f"cannot load model {name!r}{offline}: {first}; {MODEL_FORMS}") from None
     return wrap_model(name, model, tokenizer, device=device)
 
 

@@ -1,6 +1,8 @@
 """Run directories -> one results dataset (a pandas frame, a parquet file, a Hub-style dataset)."""
 
 from .store import (
+    read_samples,
+    write_samples,
     RESULT_COLUMNS,
     Run,
     collect,
@@ -13,6 +15,8 @@ from .store import (
 )
 
 __all__ = [
+    "read_samples",
+    "write_samples",
     "RESULT_COLUMNS",
     "Run",
     "collect",

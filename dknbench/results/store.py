@@ -32,6 +32,7 @@ _STRING_COLUMNS = ["task", "metric", "group", "method", "model", "model_fingerpr
                    "config_hash", "dknbench_version", "torch_version", "transformers_version",
                    "run_dir", "created"]
 _RECORD_FIELDS = "method, metric, group, value, n, ci_low, ci_high, higher_is_better"
+SAMPLES_FILE = "samples.parquet"
 RESULTS_FILE = Path("data") / "results.parquet"
 RUNS_FILE = Path("data") / "runs.parquet"
 
@@ -56,6 +57,77 @@ class Run:
     @property
     def model(self) -> str:
         return self.summary["model"]
+
+
+def _sample_column(values: list):
+    """A per-fact column for parquet: lists (neuron lists ``[[layer, index], ...]``, curves) become a
+    native list column when arrow can type them; dicts, and lists arrow cannot type (mixed kinds),
+    stay JSON text as before."""
+    import pyarrow as pa
+
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, (list, tuple)) for v in present):
+        try:
+            return pa.array([None if v is None else list(v) for v in values])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+            pass
+    if any(isinstance(v, (list, tuple, dict)) for v in present):
+        return pa.array([None if v is None else json.dumps(v) for v in values], type=pa.string())
+    return None  # plain scalars: let pandas/arrow infer as before
+
+
+def write_samples(path: str | Path, rows: list[dict]) -> Path:
+    """Write the per-fact rows as ``samples.parquet`` (atomically), nested lists as list columns."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pd.DataFrame(rows)
+    columns = {}
+    for name in frame.columns:
+        values = [None if _missing(v) else v for v in frame[name].tolist()]
+        column = _sample_column(values)
+        columns[name] = column if column is not None else pa.array(frame[name], from_pandas=True)
+    table = pa.table(columns) if columns else pa.table({})
+    return atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _json_list(value):
+    if isinstance(value, str) and value[:1] == "[":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def read_samples(path: str | Path) -> pd.DataFrame:
+    """``samples.parquet`` with list columns as Python lists; a file written before list columns
+    (nested values JSON-encoded as text) reads the same, its JSON lists decoded."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    data = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if pa_is_list(column.type):
+            data[name] = pd.Series(column.to_pylist(), dtype=object)
+        elif str(column.type) in ("string", "large_string"):
+            values = column.to_pylist()
+            decoded = [_json_list(v) for v in values]
+            data[name] = pd.Series(decoded, dtype=object) if decoded != values else column.to_pandas()
+        else:
+            data[name] = column.to_pandas()
+    return pd.DataFrame(data)
+
+
+def pa_is_list(arrow_type) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type)
 
 
 def _fail(path: Path, problem: str) -> DKNBenchError:
