@@ -139,3 +139,16 @@ def test_precision_recall_f1_hand_made_confusion():
 def test_precision_recall_f1_zero_division_is_zero():
     assert precision_recall_f1([1, 0], [0, 0])[:3] == (0.0, 0.0, 0.0)
     assert precision_recall_f1([True, False], [True, False])[:3] == (1.0, 1.0, 1.0)
+
+
+def test_metric_record_undefined_carries_the_reason_and_no_number():
+    from dknbench.tasks.base import metric_record
+
+    plain = metric_record("ig", "SR", 4.0, 5, ci=(1.0, 7.0))
+    assert "undefined" not in plain and plain["value"] == 4.0 and plain["ci_low"] == 1.0
+    gone = metric_record("ig", "SR", -906.5, 5, ci=(-2000.0, 300.0), undefined="denominator CI contains 0")
+    assert gone["undefined"] == "denominator CI contains 0"
+    assert (gone["value"], gone["ci_low"], gone["ci_high"]) == (None, None, None)
+    assert metric_record("ig", "SR", float("nan"), 0)["value"] is None
+    with pytest.raises(ValueError, match="reason"):
+        metric_record("ig", "SR", None, 5, undefined=" ")

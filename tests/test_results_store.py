@@ -154,6 +154,11 @@ def test_dataset_round_trip_keeps_runs_and_figures(runs_root, tmp_path):
     ({"task": "gcr", "model": "gpt2", "metrics": [{"metric": "GCR", "value": 1}]}, r"metrics\[0\]\.method"),
     ({"task": "gcr", "model": "gpt2", "metrics": [{"method": "a", "metric": "GCR"}]}, r"metrics\[0\]\.value is missing"),
     ({"task": "gcr", "model": "gpt2", "metrics": [{"method": "a", "metric": "G", "value": "x"}]}, "number or null"),
+    ({"task": "gcr", "model": "gpt2", "metrics": [{"method": "a", "metric": "SR", "value": 3.0,
+                                                   "undefined": "denominator CI contains 0"}]},
+     r"metrics\[0\] is undefined \(denominator CI contains 0\) but has value 3.0"),
+    ({"task": "gcr", "model": "gpt2", "metrics": [{"method": "a", "metric": "SR", "value": None,
+                                                   "undefined": ""}]}, "non-empty reason string"),
 ])
 def test_malformed_summary_is_a_one_line_user_error(tmp_path, broken, message):
     (tmp_path / "run").mkdir()
@@ -161,6 +166,22 @@ def test_malformed_summary_is_a_one_line_user_error(tmp_path, broken, message):
     with pytest.raises(DKNBenchError, match=message) as info:
         collect(tmp_path / "run")
     assert "summary.json" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_undefined_metric_reason_reaches_the_results_table(tmp_path):
+    from dknbench.tasks.base import metric_record
+
+    run = write_run(tmp_path, "sr", task="kn-localization", method="ig", values={("SR", ""): 2.0})
+    summary = json.loads((run / "summary.json").read_text())
+    summary["metrics"].append(metric_record("amig", "SR", 5.0, 4, ci=(1.0, 9.0),
+                                            undefined="mean irrelevant ΔProb CI [-0.1, 0.2] contains 0"))
+    (run / "summary.json").write_text(json.dumps(summary))
+    frame = collect(run).set_index("method")
+    assert frame.loc["amig", "undefined"] == "mean irrelevant ΔProb CI [-0.1, 0.2] contains 0"
+    assert math.isnan(frame.loc["amig", "value"]) and math.isnan(frame.loc["amig", "ci_low"])
+    assert pd.isna(frame.loc["ig", "undefined"]) and frame.loc["ig", "value"] == 2.0
+    again, _ = read_results(write_results(collect(run), tmp_path / "dataset"))
+    assert list(again["undefined"].dropna()) == ["mean irrelevant ΔProb CI [-0.1, 0.2] contains 0"]
 
 
 def test_missing_paths_are_user_errors(tmp_path):

@@ -25,13 +25,13 @@ from ..io import atomic_write, write_parquet
 
 RESULT_COLUMNS = [
     "task", "metric", "group", "method", "model", "model_fingerprint", "dataset", "seed", "value",
-    "n", "ci_low", "ci_high", "higher_is_better", "config_hash", "dknbench_version",
+    "n", "ci_low", "ci_high", "higher_is_better", "undefined", "config_hash", "dknbench_version",
     "torch_version", "transformers_version", "run_dir", "created",
 ]
-_STRING_COLUMNS = ["task", "metric", "group", "method", "model", "model_fingerprint", "dataset",
+_STRING_COLUMNS = ["task", "metric", "group", "method", "model", "model_fingerprint", "dataset", "undefined",
                    "config_hash", "dknbench_version", "torch_version", "transformers_version",
                    "run_dir", "created"]
-_RECORD_FIELDS = "method, metric, group, value, n, ci_low, ci_high, higher_is_better"
+_RECORD_FIELDS = "method, metric, group, value, n, ci_low, ci_high, higher_is_better (and undefined)"
 SAMPLES_FILE = "samples.parquet"
 RESULTS_FILE = Path("data") / "results.parquet"
 RUNS_FILE = Path("data") / "runs.parquet"
@@ -154,6 +154,13 @@ def _validate(summary, path: Path) -> dict:
         value = record["value"]
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise _fail(path, f"metrics[{i}].value must be a number or null, got {value!r}")
+        if "undefined" in record:
+            reason = record["undefined"]
+            if not isinstance(reason, str) or not reason.strip():
+                raise _fail(path, f"metrics[{i}].undefined must be a non-empty reason string, got {reason!r}")
+            if value is not None:
+                raise _fail(path, f"metrics[{i}] is undefined ({reason}) but has value {value!r}; "
+                                  "an undefined metric has value null")
     return summary
 
 
@@ -234,6 +241,7 @@ def _rows(run: Run) -> list[dict]:
             "ci_low": _number(record.get("ci_low")),
             "ci_high": _number(record.get("ci_high")),
             "higher_is_better": record.get("higher_is_better"),
+            "undefined": record.get("undefined"),
         })
     return rows
 
@@ -343,8 +351,9 @@ One row per metric record of a run's `summary.json` (see docs/ARCHITECTURE.md of
 ## Configurations
 
 - `default` (`{RESULTS_FILE.as_posix()}`): columns {', '.join(f'`{c}`' for c in RESULT_COLUMNS)}.
-  `value`, `ci_low`, `ci_high` are NaN where a run reported null; `group` is "" when the metric has
-  no grouping.
+  `value`, `ci_low`, `ci_high` are NaN where a run reported null; `undefined` holds the reason
+  when the number does not exist (e.g. a ratio whose denominator's 95 % CI contains 0), else null;
+  `group` is "" when the metric has no grouping.
 """
     if with_runs:
         body += f"""- `runs` (`{RUNS_FILE.as_posix()}`): one row per run with its whole `summary.json` as JSON

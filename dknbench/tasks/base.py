@@ -34,12 +34,23 @@ class Summary:
 
 
 def metric_record(method: str, metric: str, value, n: int, group: str = "", ci=(None, None),
-                  higher_is_better: bool = True) -> dict:
+                  higher_is_better: bool = True, undefined: str | None = None) -> dict:
+    """One metric record of summary.json (docs/ARCHITECTURE.md). ``undefined`` names why the
+    number does not exist (e.g. a ratio whose denominator's 95 % CI contains 0): the record then
+    carries ``"undefined": reason`` and null value and CI, so no reader can mistake it for a
+    measurement; a NaN value without a reason stays a plain null."""
+    if undefined is not None and not str(undefined).strip():
+        raise ValueError("undefined must name the reason, got an empty string")
+    if undefined is not None:
+        value, ci = None, (None, None)
     clean = None if value is None or value != value else float(value)
-    return {"method": method, "metric": metric, "group": str(group), "value": clean, "n": int(n),
-            "ci_low": None if ci[0] is None else float(ci[0]),
-            "ci_high": None if ci[1] is None else float(ci[1]),
-            "higher_is_better": bool(higher_is_better)}
+    record = {"method": method, "metric": metric, "group": str(group), "value": clean, "n": int(n),
+              "ci_low": None if ci[0] is None else float(ci[0]),
+              "ci_high": None if ci[1] is None else float(ci[1]),
+              "higher_is_better": bool(higher_is_better)}
+    if undefined is not None:
+        record["undefined"] = str(undefined)
+    return record
 
 
 class Task:
