@@ -9,12 +9,15 @@ from statsmodels.stats.weightstats import DescrStatsW
 from statsmodels.stats.weightstats import ttest_ind as sm_ttest_ind
 
 from dknbench.stats import (
+    Interval,
     bootstrap_ci,
     cohens_d,
     compare_groups,
+    contains_zero,
     hedges_g,
     mean_ci,
     otsu_threshold,
+    paired_bootstrap_ci,
     student_t,
     welch_t,
 )
@@ -106,6 +109,51 @@ def test_bootstrap_ci_matches_scipy_percentile_with_same_seed(stat):
     assert ours.low == pytest.approx(ref.confidence_interval.low, abs=1e-9)
     assert ours.high == pytest.approx(ref.confidence_interval.high, abs=1e-9)
     assert ours.estimate == pytest.approx(stat(values), abs=1e-12)
+
+
+def _hand_percentile_bootstrap(arrays, stat, confidence, n_resamples, seed):
+    """Reference: one matrix of resampled fact indices from default_rng(seed), applied to every
+    array, the statistic per row, then the two quantiles (what scipy's percentile bootstrap does)."""
+    n = arrays[0].size
+    index = np.random.default_rng(seed).integers(0, n, (n_resamples, n))
+    theta = np.array([stat(*(a[row] for a in arrays)) for row in index])
+    alpha = (1 - confidence) / 2
+    return tuple(np.quantile(theta, [alpha, 1 - alpha]))
+
+
+def test_bootstrap_ci_equals_a_hand_resampling():
+    values = SAMPLES[1][0]
+    ours = bootstrap_ci(values, stat=np.median, confidence=0.9, n_resamples=300, seed=5)
+    ref = _hand_percentile_bootstrap((values,), np.median, 0.9, 300, 5)
+    assert (ours.low, ours.high) == pytest.approx(ref, abs=1e-12)
+
+
+def test_paired_bootstrap_ci_matches_scipy_and_a_hand_resampling():
+    x, y = SAMPLES[1][0][:25], SAMPLES[1][1]
+    ratio = lambda a, b: float(a.mean() / b.mean())  # noqa: E731 - a ratio of means over the same facts
+    ours = paired_bootstrap_ci((x, y), ratio, confidence=0.95, n_resamples=400, seed=9)
+    ref = st.bootstrap((x, y), ratio, paired=True, vectorized=False, n_resamples=400,
+                       method="percentile", rng=9)
+    assert (ours.low, ours.high) == pytest.approx(
+        (ref.confidence_interval.low, ref.confidence_interval.high), abs=1e-12)
+    assert (ours.low, ours.high) == pytest.approx(_hand_percentile_bootstrap((x, y), ratio, 0.95, 400, 9),
+                                                  abs=1e-12)
+    assert ours.estimate == pytest.approx(x.mean() / y.mean())
+    # resampling x and y independently would give another interval: pairing matters
+    unpaired = st.bootstrap((x, y), ratio, paired=False, vectorized=False, n_resamples=400,
+                            method="percentile", rng=9)
+    assert ours.low != pytest.approx(unpaired.confidence_interval.low, abs=1e-6)
+    with pytest.raises(ValueError, match="one length"):
+        paired_bootstrap_ci((x, y[:3]), ratio)
+    assert math.isnan(paired_bootstrap_ci(([1.0], [2.0]), ratio).low)
+
+
+def test_contains_zero():
+    assert contains_zero(Interval(0.1, -0.2, 0.4))
+    assert contains_zero(Interval(0.0, 0.0, 0.3))  # a bound at 0 does not exclude it
+    assert not contains_zero(Interval(0.1, 0.05, 0.4))
+    assert not contains_zero(Interval(-0.1, -0.4, -0.05))
+    assert contains_zero(Interval(0.1, math.nan, math.nan))  # unknown: cannot exclude 0
 
 
 def test_bootstrap_ci_non_vectorised_statistic_and_determinism():

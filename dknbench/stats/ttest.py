@@ -7,7 +7,7 @@ All p-values are two-sided.
 
 from __future__ import annotations
 
-import math
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -25,46 +25,29 @@ class TTest(NamedTuple):
     df: float
 
 
-def _two_sided_p(t: float, df: float) -> float:
-    if math.isnan(t) or math.isnan(df):
-        return NAN
-    return float(2.0 * _st.t.sf(abs(t), df))
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    """numerator / denominator with IEEE semantics (x/0 -> ±inf, 0/0 -> nan), as scipy does."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.float64(numerator) / np.float64(denominator))
+def _ttest_ind(a, b, equal_var: bool) -> TTest:
+    """``scipy.stats.ttest_ind`` (two-sided) as a TTest. Either group with fewer than 2 values ->
+    all NaN (scipy would warn and return NaN too, but its df is then meaningless). Constant groups
+    follow scipy's IEEE results (x/0 -> ±inf) without its RuntimeWarnings, because a task that
+    measured identical values should still print a quiet summary."""
+    a, b = as_sample(a, "a"), as_sample(b, "b")
+    if a.size < 2 or b.size < 2:
+        return TTest(NAN, NAN, NAN)
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = _st.ttest_ind(a, b, equal_var=equal_var)
+    return TTest(float(result.statistic), float(result.pvalue), float(result.df))
 
 
 def student_t(a, b) -> TTest:
-    """Student's t-test with pooled variance (``scipy.stats.ttest_ind(equal_var=True)``).
-
-    df = n_a + n_b − 2. Either group with fewer than 2 values -> all NaN.
-    """
-    a, b = as_sample(a, "a"), as_sample(b, "b")
-    na, nb = a.size, b.size
-    if na < 2 or nb < 2:
-        return TTest(NAN, NAN, NAN)
-    df = na + nb - 2
-    pooled = ((na - 1) * a.var(ddof=1) + (nb - 1) * b.var(ddof=1)) / df
-    t = _ratio(a.mean() - b.mean(), math.sqrt(pooled * (1.0 / na + 1.0 / nb)) if pooled >= 0 else NAN)
-    return TTest(t, _two_sided_p(t, df), float(df))
+    """Student's t-test with pooled variance, df = n_a + n_b − 2
+    (``scipy.stats.ttest_ind(equal_var=True)``)."""
+    return _ttest_ind(a, b, equal_var=True)
 
 
 def welch_t(a, b) -> TTest:
-    """Welch's t-test (``scipy.stats.ttest_ind(equal_var=False)``), Welch–Satterthwaite df.
-
-    Either group with fewer than 2 values -> all NaN.
-    """
-    a, b = as_sample(a, "a"), as_sample(b, "b")
-    na, nb = a.size, b.size
-    if na < 2 or nb < 2:
-        return TTest(NAN, NAN, NAN)
-    va, vb = a.var(ddof=1) / na, b.var(ddof=1) / nb
-    t = _ratio(a.mean() - b.mean(), math.sqrt(va + vb))
-    df = _ratio((va + vb) ** 2, va**2 / (na - 1) + vb**2 / (nb - 1))
-    return TTest(t, _two_sided_p(t, df), df)
+    """Welch's t-test with Welch–Satterthwaite df (``scipy.stats.ttest_ind(equal_var=False)``)."""
+    return _ttest_ind(a, b, equal_var=False)
 
 
 def compare_groups(a, b, method_a: str = "", method_b: str = "", metric: str = "") -> dict:
