@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats as st
 from sklearn.metrics import precision_recall_fscore_support
 
 from dknbench.metrics import (
@@ -152,3 +153,72 @@ def test_metric_record_undefined_carries_the_reason_and_no_number():
     assert metric_record("ig", "SR", float("nan"), 0)["value"] is None
     with pytest.raises(ValueError, match="reason"):
         metric_record("ig", "SR", None, 5, undefined=" ")
+
+
+def _sr_arrays(rel_rise, rel_drop, irr_rise, irr_drop):
+    """Per-fact Prob before/after that give the intended changes exactly: enhance (a−b)/b = rise,
+    suppress (b−a)/b = drop; relevant facts start at 0.4, irrelevant ones at 0.5."""
+    rel_rise, rel_drop, irr_rise, irr_drop = map(np.asarray, (rel_rise, rel_drop, irr_rise, irr_drop))
+    rel_b, irr_b = np.full(rel_rise.size, 0.4), np.full(irr_rise.size, 0.5)
+    return (rel_b, rel_b * (1 + rel_rise), rel_b * (1 - rel_drop),
+            irr_b, irr_b * (1 + irr_rise), irr_b * (1 - irr_drop))
+
+
+RISES = [0.5, 0.4, 0.6, 0.3]  # relevant: mean 0.45 for both operations
+CLEAR = [0.1, 0.12, 0.08, 0.1]  # irrelevant mean 0.1, sd 0.0163 -> t CI [0.074, 0.126]: excludes 0
+NEAR_ZERO = [0.03, -0.02, 0.01, -0.01]  # mean 0.0025, sd 0.022 -> t CI [-0.033, 0.038]: contains 0
+
+
+def test_sr_report_undefined_when_the_denominator_ci_contains_zero():
+    from dknbench.metrics import success_rate_report
+
+    arrays = _sr_arrays(RISES, RISES, NEAR_ZERO, CLEAR)
+    # the paper's ratio still exists as a number (0.45 / 0.0025 = 180 for enhance) ...
+    assert success_rate(*arrays).sr_enhance == pytest.approx(180.0)
+    report = success_rate_report(*arrays, seed=3)
+    # ... but its denominator is indistinguishable from 0, so it is reported undefined
+    assert report["SR_enh"].value is None and report["SR_enh"].low is None
+    assert report["SR_enh"].undefined == "irrelevant ΔProb CI contains 0 (enh [-0.033, 0.038])"
+    assert report["SR"].value is None and report["SR"].undefined == report["SR_enh"].undefined
+    # the suppress term has a clear denominator: 0.45 / 0.1
+    assert report["SR_sup"].undefined is None and report["SR_sup"].value == pytest.approx(4.5)
+    # the companion is defined: mean of (rise − irrelevant rise) with its paired t interval
+    diff = np.array(RISES) - np.array(NEAR_ZERO)
+    low, high = st.t.interval(0.95, diff.size - 1, loc=diff.mean(), scale=st.sem(diff))
+    companion = report["rel_minus_irr_enh"]
+    assert (companion.value, companion.low, companion.high, companion.n) == pytest.approx(
+        (diff.mean(), low, high, 4))
+    total = diff + (np.array(RISES) - np.array(CLEAR))
+    assert report["rel_minus_irr"].value == pytest.approx(total.mean())
+
+
+def test_sr_report_is_a_number_with_the_scipy_bootstrap_ci_otherwise():
+    from dknbench.metrics import success_rate_report
+
+    arrays = _sr_arrays(RISES, RISES, CLEAR, CLEAR)
+    report = success_rate_report(*arrays, outlier_limit=9.0, n_resamples=500, seed=11)
+    assert all(estimate.undefined is None for estimate in report.values())
+    assert report["SR"].value == pytest.approx(0.45 / 0.1 * 2)  # SR_enh + SR_sup = 4.5 + 4.5
+    ref = st.bootstrap(arrays, lambda *cols: success_rate(*cols, outlier_limit=9.0).sr, paired=True,
+                       vectorized=False, n_resamples=500, method="percentile", rng=11)
+    assert (report["SR"].low, report["SR"].high) == pytest.approx(
+        (ref.confidence_interval.low, ref.confidence_interval.high), abs=1e-12)
+    assert report["SR"].low < report["SR"].value < report["SR"].high
+    enh = st.bootstrap(arrays[:2] + arrays[3:5],
+                       lambda rb, ra, ib, ia: success_rate_x(rb, ra, ib, ia, "enhance", 9.0)[0],
+                       paired=True, vectorized=False, n_resamples=500, method="percentile", rng=11)
+    assert report["SR_enh"].low == pytest.approx(enh.confidence_interval.low, abs=1e-12)
+
+
+def test_sr_report_too_few_pairs_and_outliers_are_undefined_with_reason():
+    from dknbench.metrics import success_rate_report
+
+    one = success_rate_report(*_sr_arrays([0.5], [0.5], [0.1], [0.1]))
+    assert one["SR"].undefined == "too few pairs for an irrelevant ΔProb CI (enh 1 kept, sup 1 kept)"
+    # the third fact's irrelevant rise of 20 (x21) is an outlier: dropped from the enhance pairs
+    # only; two pairs give a t interval too wide to exclude 0 (t_0.975,1 = 12.7)
+    kept = success_rate_report(*_sr_arrays(RISES[:3], RISES[:3], [0.1, 0.12, 20.0], CLEAR[:3]),
+                               outlier_limit=9.0)
+    assert kept["SR_enh"].n == 2 and kept["SR_sup"].n == 3
+    assert kept["SR_sup"].undefined is None
+    assert kept["SR"].undefined.startswith("irrelevant ΔProb CI contains 0 (enh [")

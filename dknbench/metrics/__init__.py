@@ -11,16 +11,20 @@ from .consistency import consistency_scores
 from .degeneracy import gcr
 from .editing import EditScores, accuracy, edit_scores, perplexity_delta
 from .probability import (
+    Estimate,
     SuccessRate,
     delta_prob,
     intended_change,
     is_outlier,
     success_rate,
+    success_rate_pairs,
+    success_rate_report,
     success_rate_x,
 )
 
 __all__ = [
     "EditScores",
+    "Estimate",
     "PRF",
     "SuccessRate",
     "accuracy",
@@ -33,5 +37,7 @@ __all__ = [
     "perplexity_delta",
     "precision_recall_f1",
     "success_rate",
+    "success_rate_pairs",
+    "success_rate_report",
     "success_rate_x",
 ]

@@ -53,6 +53,14 @@ def metric_record(method: str, metric: str, value, n: int, group: str = "", ci=(
     return record
 
 
+def estimate_record(method: str, metric: str, estimate, group: str = "",
+                    higher_is_better: bool = True) -> dict:
+    """A metric record from a ``metrics.Estimate`` (value, CI, n, or the reason it is undefined)."""
+    return metric_record(method, metric, estimate.value, estimate.n, group=group,
+                         ci=(estimate.low, estimate.high), higher_is_better=higher_is_better,
+                         undefined=estimate.undefined)
+
+
 class Task:
     """Base class; subclasses register with ``@TASK_CLASSES.register("name")``."""
 

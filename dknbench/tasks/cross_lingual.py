@@ -18,7 +18,8 @@ Prob of the fact in each evaluation language k:
   enhanced twice, x4) — 002's "sequentially editing knowledge neurons in two languages".
 
 SR = SR_enh + SR_sup per (language, variant), with an irrelevant fact of another relation in the
-same language (002 §3.2). Facts with an empty LIKN are counted (``likn_empty_rate``) and left out
+same language (002 §3.2), with its bootstrap CI; undefined when its denominator's CI contains 0, as in
+kn-localization, beside the companion rel_minus_irr (mean paired ΔProb_rel − ΔProb_irr). Facts with an empty LIKN are counted (``likn_empty_rate``) and left out
 of all three variants **(choice)** so the variants are compared on the same facts.
 
 Data: the runner's facts are *pivot* facts. Each is mapped to its mParaRel counterparts by id
@@ -39,10 +40,10 @@ import numpy as np
 from ..errors import ConfigError
 from ..interventions import enhance_activations, suppress_activations
 from ..localization.base import refine_across_queries, select_above
-from ..metrics import success_rate
+from ..metrics import success_rate_report
 from ..paths import shared_data_dir
 from ..scoring import SkipQuery
-from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
+from .base import TASK_CLASSES, SkipFact, Summary, Task, estimate_record, metric_record
 from .common import irrelevant_fact, mean_prob, neurons_from_json, neurons_json
 
 VARIANTS = ("LIKN", "Mono-KN", "Seq-KN")
@@ -234,18 +235,19 @@ class CrossLingualEditingTask(Task):
                     edits = [e for r in usable for e in r["edits"] if e["language"] == lang and e["variant"] == variant]
                     if not edits:
                         continue
-                    sr = success_rate(*[np.array([e[k] for e in edits]) for k in keys], outlier_limit=limit)
+                    # SR undefined when its denominator's CI contains 0 (metrics.success_rate_report)
+                    report = success_rate_report(*[np.array([e[k] for e in edits]) for k in keys],
+                                                 outlier_limit=limit, n_resamples=1000, seed=self.ctx.seed)
                     group = f"{lang}/{variant}"
-                    by_variant[(lang, variant)] = sr.sr
-                    summary.metrics += [
-                        metric_record(method, "SR", sr.sr, len(edits), group=group),
-                        metric_record(method, "SR_enh", sr.sr_enhance, sr.n_enhance, group=group),
-                        metric_record(method, "SR_sup", sr.sr_suppress, sr.n_suppress, group=group)]
+                    by_variant[(lang, variant)] = report["SR"].value
+                    summary.metrics += [estimate_record(method, name, report[name], group=group)
+                                        for name in ("SR", "SR_enh", "SR_sup", "rel_minus_irr")]
                     summary.per_fact.setdefault(method, {})[f"rel_sup_drop/{group}"] = [
                         (e["rel_before"] - e["rel_suppressed"]) / e["rel_before"] if e["rel_before"] > 0 else float("nan")
                         for e in edits]
-                    table.append({"method": method, "language": lang, "variant": variant, "SR": sr.sr,
-                                  "SR_enh": sr.sr_enhance, "SR_sup": sr.sr_suppress, "pairs": len(edits),
+                    table.append({"method": method, "language": lang, "variant": variant,
+                                  **{name: _shown(report[name]) for name in ("SR", "SR_enh", "SR_sup", "rel_minus_irr")},
+                                  "pairs": len(edits),
                                   "mean #neurons": float(np.mean([e["n_neurons"] for e in edits]))})
                 likn, mono, seq = (by_variant.get((lang, v)) for v in VARIANTS)
                 for row in table:
@@ -262,6 +264,11 @@ class CrossLingualEditingTask(Task):
         summary.tables["cross_lingual_editing"] = table
         summary.tables["kn_counts"] = kn_table
         return summary
+
+
+def _shown(estimate):
+    """A table cell: the value, or "undefined" (the metric record carries the reason)."""
+    return "undefined" if estimate.undefined else estimate.value
 
 
 def _rel(a, b, base):

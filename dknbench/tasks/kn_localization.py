@@ -2,7 +2,10 @@
 
 For each fact and localizer: KNs refined across the fact's queries; enhance (x2) and suppress (x0)
 them at the target position; measure the relative change of Prob on the fact's queries (relevant)
-and on a fact of another relation (irrelevant). SR_x = ΔProb_rel,x / ΔProb_irr,x, SR = SR_enh + SR_sup.
+and on a fact of another relation (irrelevant). SR_x = ΔProb_rel,x / ΔProb_irr,x, SR = SR_enh + SR_sup,
+with bootstrap CIs; SR_x is reported undefined when the CI of its denominator contains 0. Beside it
+the companion rel_minus_irr(_enh/_sup), the mean paired ΔProb_rel − ΔProb_irr, is always defined
+(``metrics.success_rate_report``). The console prints the metric records; no separate table.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from ..interventions import enhance_activations, suppress_activations
-from ..metrics import success_rate
-from ..stats import bootstrap_ci
-from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
+from ..metrics import success_rate_report
+from ..stats import mean_ci
+from .base import TASK_CLASSES, SkipFact, Summary, Task, estimate_record, metric_record
 from .common import irrelevant_fact, mean_prob, neurons_json, usable_queries
 
 
@@ -56,31 +59,17 @@ class KNLocalizationTask(Task):
 
     def summarize(self, rows, output: Path) -> Summary:
         summary = Summary()
-        limit = self.options["outlier_limit"]
         keys = ("rel_before", "rel_enhanced", "rel_suppressed", "irr_before", "irr_enhanced",
                 "irr_suppressed")
-        table = []
         for method in self.ctx.methods:
             mine = [r for r in rows if r["method"] == method]
             if not mine:
                 continue
-            arrays = [np.array([r[k] for r in mine]) for k in keys]
-            sr = success_rate(*arrays, outlier_limit=limit)
-
-            def sr_of(sample_idx):
-                return success_rate(*[a[sample_idx] for a in arrays], outlier_limit=limit).sr
-
-            ci = bootstrap_ci(np.arange(len(mine)), stat=lambda idx: sr_of(np.asarray(idx, dtype=int)),
-                              n_resamples=1000, seed=self.ctx.seed) if len(mine) > 2 else None
-            interval = (ci.low, ci.high) if ci is not None else (None, None)
-            n_kns = [r["n_kns"] for r in mine]
-            summary.metrics += [
-                metric_record(method, "SR", sr.sr, len(mine), ci=interval),
-                metric_record(method, "SR_enh", sr.sr_enhance, sr.n_enhance),
-                metric_record(method, "SR_sup", sr.sr_suppress, sr.n_suppress),
-                metric_record(method, "mean_kns", float(np.mean(n_kns)), len(mine), higher_is_better=False),
-            ]
-            table.append({"method": method, "SR": sr.sr, "SR_enh": sr.sr_enhance,
-                          "SR_sup": sr.sr_suppress, "facts": len(mine), "mean #KNs": float(np.mean(n_kns))})
-        summary.tables["success_rate"] = table
+            report = success_rate_report(*[np.array([r[k] for r in mine]) for k in keys],
+                                         outlier_limit=self.options["outlier_limit"],
+                                         n_resamples=1000, seed=self.ctx.seed)
+            summary.metrics += [estimate_record(method, name, estimate) for name, estimate in report.items()]
+            n_kns = mean_ci([r["n_kns"] for r in mine])
+            summary.metrics.append(metric_record(method, "mean_kns", n_kns.estimate, len(mine),
+                                                 ci=(n_kns.low, n_kns.high), higher_is_better=False))
         return summary
