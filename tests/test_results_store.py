@@ -242,3 +242,39 @@ def test_samples_store_neuron_lists_as_list_columns_and_read_old_json_files(tmp_
     old.to_parquet(tmp_path / "old.parquet", index=False)
     back = read_samples(tmp_path / "old.parquet")
     assert back["kns"].tolist() == [[[0, 3], [2, 7]]] and back["note"].tolist() == ["plain"]
+
+
+def _set_options(run_dir: Path, **options) -> None:
+    path = run_dir / "summary.json"
+    summary = json.loads(path.read_text())
+    summary["config"] = {"task": summary["task"], "model": summary["model"], "dataset": "builtin",
+                         "limit": 10, "seed": summary["seed"], "dtype": None, "options": options}
+    path.write_text(json.dumps(summary))
+
+
+def test_cli_results_shows_the_options_that_differ_between_rows(tmp_path, capsys):
+    # two runs of one method that differ only in tau: their rows must not look identical
+    _set_options(write_run(tmp_path, "a", values={("GCR", ""): 1.23456}), tau=0.2, steps=20)
+    _set_options(write_run(tmp_path, "b", values={("GCR", ""): 2.5}), tau=0.3, steps=20)
+    assert main(["results", str(tmp_path)]) == 0
+    lines = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert lines[0][:3] == ["gcr", "|", "model"] and "steps" not in lines[0]  # common settings: header
+    assert lines[1] == ["method", "config", "GCR", "n"]
+    assert lines[2] == ["ntc", "tau=0.2", "1.23", "[0.985,", "1.48]", "10"]
+    assert lines[3] == ["ntc", "tau=0.3", "2.50", "[2.25,", "2.75]", "10"]
+
+
+def test_cli_results_names_the_folder_of_identical_configurations_and_shows_undefined(tmp_path, capsys):
+    from dknbench.tasks.base import metric_record
+
+    for name in ("first", "second"):
+        run = write_run(tmp_path, name, task="kn-localization", method="ig", values={("SR", ""): 3.0})
+        summary = json.loads((run / "summary.json").read_text())
+        summary["metrics"] = [metric_record("ig", "SR", -906.5, 5, undefined="irrelevant ΔProb CI contains 0")]
+        (run / "summary.json").write_text(json.dumps(summary))
+    assert main(["results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split(None, 2) for line in out.splitlines()[2:4]]
+    assert rows == [["ig", "first", "undefined (irrelevant ΔProb CI contains 0)  5"],
+                    ["ig", "second", "undefined (irrelevant ΔProb CI contains 0)  5"]]
+    assert out.splitlines()[1].split() == ["method", "run", "SR", "n"] and "-906" not in out

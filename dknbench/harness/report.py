@@ -98,31 +98,33 @@ def render_table(rows: list[dict], lead: list[str], order: list[str] = (), width
 def metric_order(summary: dict) -> list[str]:
     """The task YAML's ``metrics:`` order (when the task is known here), then any other metric in
     the order the records give it."""
-    seen = list(dict.fromkeys(r["metric"] for r in summary.get("metrics") or []))
-    declared: list[str] = []
+    return declared_order(summary["task"], [r["metric"] for r in summary.get("metrics") or []])
+
+
+def declared_order(task: str, metrics) -> list[str]:
+    """``metrics`` (deduplicated) in the order task ``task``'s YAML declares them, then the rest."""
+    seen = list(dict.fromkeys(metrics))
     try:
         from ..tasks import get_task
 
-        declared = list(get_task(summary["task"]).metrics or [])
+        declared = list(get_task(task).metrics or [])
     except Exception:  # a task from --include-path, or an old summary: keep the records' order
         declared = []
     return [m for m in declared if m in seen] + [m for m in seen if m not in declared]
 
 
-def metrics_table(summary: dict) -> list[dict]:
-    """One row per (method, group): the metric records as formatted cells, with ``n`` (facts) of
-    the row's first metric; a metric measured on another n says so in its cell."""
-    order = metric_order(summary)
-    rows: dict[tuple[str, str], dict] = {}
-    records: dict[tuple[str, str], dict[str, dict]] = {}
-    for record in summary.get("metrics") or []:
-        key = (record["method"], str(record.get("group") or ""))
-        records.setdefault(key, {})[record["metric"]] = record
-    grouped = any(group for _, group in records)
-    for key, by_metric in records.items():
-        row = {"method": key[0]}
-        if grouped:
-            row["group"] = key[1]
+def pivot_records(records: list[dict], order: list[str], keys: list[str]) -> list[dict]:
+    """One row per distinct ``keys`` tuple (first-seen order): the ``keys`` columns (a column whose
+    every value is "" is left out), then each metric of ``order`` as a formatted cell, then ``n``
+    (facts) of the row's first metric; a metric measured on another n says so in its cell."""
+    by_key: dict[tuple, dict[str, dict]] = {}
+    for record in records:
+        key = tuple(str(record.get(k) or "") for k in keys)
+        by_key.setdefault(key, {})[record["metric"]] = record
+    shown = [k for i, k in enumerate(keys) if i == 0 or any(key[i] for key in by_key)]
+    rows = []
+    for key, by_metric in by_key.items():
+        row = {k: v for k, v in zip(keys, key) if k in shown}
         first = next(by_metric[m] for m in order if m in by_metric)
         for metric in order:
             record = by_metric.get(metric)
@@ -135,8 +137,13 @@ def metrics_table(summary: dict) -> list[dict]:
                 cell += f" n={record.get('n')}"
             row[metric] = cell
         row["n"] = first.get("n")
-        rows[key] = row
-    return list(rows.values())
+        rows.append(row)
+    return rows
+
+
+def metrics_table(summary: dict) -> list[dict]:
+    """The run's metric records, one row per (method, group)."""
+    return pivot_records(summary.get("metrics") or [], metric_order(summary), ["method", "group"])
 
 
 def print_summary(summary: dict, stream) -> None:
