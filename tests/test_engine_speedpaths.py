@@ -85,20 +85,27 @@ def test_masked_lm_keeps_full_path():
         IGEngine(bert, steps=2, path="warp")
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("path", ["fast", "cached", "full"])
 @pytest.mark.parametrize("family", ["gpt2", "llama"])
-def test_bfloat16_fast_path_tracks_float32(family):
-    """`--dtype bfloat16` (the opt-in fast mode): same code path, scores within bf16 precision of
-    float32 and the same strongest neurons."""
+def test_half_precision_paths_track_float32(family, path, dtype):
+    """`--dtype bfloat16|float16` on every engine path: scores within half precision of float32
+    and the same strongest neurons."""
     lm32 = tiny_loaded(family, seed=1)
     lm16 = tiny_loaded(family, seed=1)
-    lm16.model.to(torch.bfloat16)
+    lm16.model.to(getattr(torch, dtype))
     zero = torch.zeros(lm32.adapter.n_layers, 1, lm32.adapter.n_neurons)
     scores = {}
-    for name, lm in (("fp32", lm32), ("bf16", lm16)):
+    for name, lm in (("fp32", lm32), ("half", lm16)):
         scorer = AnswerScorer(lm)
         encoded = scorer.encode("The capital of Japan is [Y].", "Tokyo")
-        scores[name] = IGEngine(lm, scorer, steps=STEPS, path="fast").attribute(encoded, zero)[:, 0]
-    assert scores["bf16"].dtype == torch.float32 and torch.isfinite(scores["bf16"]).all()
-    assert _rel(scores["bf16"], scores["fp32"]) <= 0.05  # measured ~0.01
+        try:
+            scores[name] = IGEngine(lm, scorer, steps=STEPS, path=path).attribute(encoded, zero)[:, 0]
+        except RuntimeError as error:  # an op this CPU build has no half kernel for
+            if name == "half" and "Half" in str(error):
+                pytest.skip(f"{dtype} on this CPU build of torch: {error}")
+            raise
+    assert scores["half"].dtype == torch.float32 and torch.isfinite(scores["half"]).all()
+    assert _rel(scores["half"], scores["fp32"]) <= 0.05  # measured ~0.01 (bf16)
     top = lambda s: set(torch.topk(s.flatten(), 10).indices.tolist())  # noqa: E731
-    assert len(top(scores["bf16"]) & top(scores["fp32"])) >= 7
+    assert len(top(scores["half"]) & top(scores["fp32"])) >= 7

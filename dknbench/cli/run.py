@@ -24,6 +24,9 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--dtype", default=None, help="float32 (default), bfloat16, float16")
     p.add_argument("--batch-size", type=int, default=128, help="rows per attribution batch")
+    p.add_argument("--max-memory", default="auto",
+                   help="memory an attribution may add, e.g. 8GB, 512MB, 2GiB; 'auto' (default): half of "
+                        "the free RAM, or of the free VRAM on CUDA; 'none': only --batch-size bounds a batch")
     p.add_argument("--cache-dir", default=None, help="attribution cache folder")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the attribution cache")
     p.add_argument("--executor", choices=["local", "ray"], default="local")
@@ -35,12 +38,13 @@ def register(subparsers) -> None:
 def main(args) -> int:
     from ..harness import RunSpec, run
     from ..harness.report import print_summary
+    from ..localization.memory import parse_memory
 
     spec = RunSpec(task=args.task, methods=[m.strip() for m in args.method.split(",") if m.strip()],
                    model=args.model, dataset=args.dataset, limit=args.limit, seed=args.seed,
                    output=args.output, overrides=args.overrides, preset=args.preset,
                    include_paths=args.include_path, device=args.device, dtype=args.dtype,
-                   batch_size=args.batch_size, cache_dir=args.cache_dir, no_cache=args.no_cache,
+                   batch_size=args.batch_size, max_memory=parse_memory(args.max_memory), cache_dir=args.cache_dir, no_cache=args.no_cache,
                    executor=args.executor, ray_address=args.ray_address, quiet=args.quiet)
     path = run(spec)
     print_summary(read_json(path), sys.stdout)

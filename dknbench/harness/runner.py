@@ -38,6 +38,7 @@ class RunSpec:
     device: str = "cpu"
     dtype: str | None = None
     batch_size: int = 128
+    max_memory: int | str | None = None  # bytes, "auto" or None (no limit); results do not depend on it
     cache_dir: str | None = None
     no_cache: bool = False
     executor: str = "local"
@@ -139,7 +140,8 @@ def build_task(spec: RunSpec, lm, facts: list, output: Path):
     config, cls, methods, options, *_ = resolve(spec)
     cache = AttributionCache(spec.cache_dir, enabled=not spec.no_cache)
     ctx = RunContext(config=config, options=options, methods=methods, lm=lm, seed=spec.seed,
-                     output=Path(output), facts=facts, cache=cache, batch_size=spec.batch_size)
+                     output=Path(output), facts=facts, cache=cache, batch_size=spec.batch_size,
+                     max_memory=spec.max_memory)
     return cls(ctx)
 
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import torch
 
 from ..scoring import AnswerScorer, EncodedQuery, prefix_cache, tail_logits
+from .memory import MemoryBudgetError, ModelShape, RowMemory, plan_batches, resolve_budget
 
 
 @dataclass
@@ -91,7 +92,7 @@ class _Grow(torch.nn.Module):
 
 class IGEngine:
     def __init__(self, lm, scorer: AnswerScorer | None = None, steps: int = 20,
-                 batch_size: int = 128, path: str = "auto"):
+                 batch_size: int = 128, path: str = "auto", max_memory=None):
         if steps < 1:
             raise ValueError("steps must be >= 1")
         if path not in PATHS:
@@ -102,7 +103,10 @@ class IGEngine:
         self.path = ("full" if lm.is_masked_lm else "fast") if path == "auto" else path
         if self.path in ("cached", "fast") and lm.is_masked_lm:
             raise ValueError(f"the {self.path} path needs a causal LM")
+        # bytes an attribution may add to what is allocated (None: only batch_size bounds a batch)
+        self.budget = resolve_budget(max_memory, lm.device)
         self.forward_passes = 0  # counted so tests can prove the attribution cache works
+        self.batch_sizes: list[int] = []  # rows of each batch of the last attribute() call
 
     # --- plain forwards ------------------------------------------------------------------------
     @torch.no_grad()
@@ -136,19 +140,37 @@ class IGEngine:
         grads = torch.zeros_like(baselines, dtype=torch.float32)
         rows = [_Row(l, b, k / self.steps) for l in layers for b in range(n_base)
                 for k in range(1, self.steps + 1)]
+        batches = self.plan(encoded, rows, len(layers), n_base)
+        self.batch_sizes = [len(b) for b in batches]
         if self.path == "fast":
-            self._attribute_fast(encoded, baselines, a, rows, grads)
+            self._attribute_fast(encoded, baselines, a, rows, grads, batches)
         else:
             run = self._run_cached if self.path == "cached" else self._run_full
             context = self._prefix_cache(encoded) if self.path == "cached" else None
-            for start in range(0, len(rows), self.batch_size):
-                chunk = rows[start : start + self.batch_size]
+            for batch in batches:
+                chunk = rows[batch.start : batch.stop]
                 points = self._points(chunk, baselines, a)
                 prob = run(encoded, chunk, points, context)
                 (grad,) = torch.autograd.grad(prob.sum(), points)
                 _accumulate(grads, chunk, grad)
                 self.forward_passes += 1
         return (a[:, None, :] - baselines) * grads / self.steps
+
+    def memory_model(self, encoded: EncodedQuery) -> RowMemory:
+        return RowMemory.for_query(ModelShape.from_lm(self.lm), self.path, encoded)
+
+    def plan(self, encoded: EncodedQuery, rows: list[_Row], n_layers: int, n_base: int) -> list[range]:
+        """Row ranges per batch: at most ``batch_size`` rows, and within the memory budget."""
+        if self.budget is None:
+            return plan_batches([0] * len(rows), None, self.batch_size)
+        model = self.memory_model(encoded)
+        room = self.budget - model.fixed_bytes(n_layers, n_base)
+        if room <= 0:
+            raise MemoryBudgetError(f"--max-memory {self.budget / 1e6:.1f} MB is below the "
+                                    f"{model.fixed_bytes(n_layers, n_base) / 1e6:.1f} MB one attribution "
+                                    "holds besides its batches; raise --max-memory")
+        costs = [model.row_bytes(r.layer) for r in rows]
+        return plan_batches(costs, room, self.batch_size)
 
     def _points(self, rows: list[_Row], baselines: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """The rows' interpolation points b + alpha (a - b), as gradient leaves on the device."""
@@ -251,12 +273,12 @@ class IGEngine:
         resid = {l: block_out[l][0] - down_out[l] for l in layers}
         return cache, resid, block_out
 
-    def _attribute_fast(self, encoded, baselines, a, rows, grads):
-        # rows are in layer order; each chunk of ``batch_size`` rows runs as one staircase
+    def _attribute_fast(self, encoded, baselines, a, rows, grads, batches):
+        # rows are in layer order; each planned batch of rows runs as one staircase
         cache, resid, block_out = self._fast_context(encoded, sorted({r.layer for r in rows}))
         head = self.lm.model.get_output_embeddings()
-        for start in range(0, len(rows), self.batch_size):
-            chunk = rows[start : start + self.batch_size]
+        for batch in batches:
+            chunk = rows[batch.start : batch.stop]
             groups: dict[int, list[_Row]] = {}
             for row in chunk:
                 groups.setdefault(row.layer, []).append(row)

@@ -35,13 +35,13 @@ class KNLocator:
     """Localizes KNs with one localizer on one model, reusing cached attributions."""
 
     def __init__(self, lm, localizer: Localizer, scorer: AnswerScorer | None = None,
-                 cache: AttributionCache | None = None, batch_size: int = 128,
+                 cache: AttributionCache | None = None, batch_size: int = 128, max_memory=None,
                  engine_path: str = "auto", refine_p: float = 0.5, reference: "KNLocator | None" = None):
         self.lm, self.localizer = lm, localizer
         self.scorer = scorer or AnswerScorer(lm)
         self.cache = cache if cache is not None else AttributionCache()
         self.engine = IGEngine(lm, self.scorer, steps=localizer.steps, batch_size=batch_size,
-                               path=engine_path)
+                               path=engine_path, max_memory=max_memory)
         self.refine_p = refine_p
         self.reference = reference  # the localizer whose KN counts `random` matches
 

@@ -89,6 +89,7 @@ class RunContext:
     facts: list  # every fact of the run (after --limit), e.g. to draw irrelevant facts
     cache: Any  # AttributionCache
     batch_size: int = 128
+    max_memory: int | str | None = None  # the IG engine's memory budget (see localization/memory.py)
     run_info: dict = field(default_factory=dict)  # run.json: fingerprint, n_layers, ...
     _scorers: dict = field(default_factory=dict)
     _locators: dict = field(default_factory=dict)
@@ -115,6 +116,6 @@ class RunContext:
                 reference = self.locator(self.options.get("random_match", "amig"))
             self._locators[key] = KNLocator(
                 self.lm, build_localizer(name, **params), scorer=self.scorer(), cache=self.cache,
-                batch_size=self.batch_size, engine_path=self.options.get("engine", "auto"),
+                batch_size=self.batch_size, max_memory=self.max_memory, engine_path=self.options.get("engine", "auto"),
                 refine_p=self.options.get("refine_p", 0.5), reference=reference)
         return self._locators[key]
