@@ -139,3 +139,23 @@ def test_selection_and_refinement():
     sets = [[(0, 1), (0, 2)], [(0, 1)], [(0, 1), (1, 2)]]
     assert refine_across_queries(sets, 0.5) == [(0, 1)]
     assert refine_across_queries(sets, 0.0) == [(0, 1), (0, 2), (1, 2)]
+
+
+def test_cas_localizer_applies_eq7_across_queries(tiny, tmp_path):
+    """The registered `cas` picks a fact's KNs by CAS (003 Eq. 7), not by IG's refinement (issue 19)."""
+    from dknbench.localization.cas import cas_neurons
+
+    lm = tiny("gpt2")
+    cache = AttributionCache(tmp_path)
+    fact = Fact("f", "capital", "France", "Paris", [QUERY, "France's capital is [Y].", "The capital city of France is [Y]."])
+    ig = KNLocator(lm, build_localizer("ig", steps=4), cache=cache).localize(fact)
+    cas = KNLocator(lm, build_localizer("cas", steps=4), cache=cache).localize(fact)
+    assert cas.queries == ig.queries and len(ig.queries) == 3
+    ig_scores = [KNLocator(lm, build_localizer("ig", steps=4), cache=cache).query_scores(q, "Paris") for q in ig.queries]
+    # Eq. 7 by hand: 0.7·mean − 0.3·population std over the three queries, > 0.3·max
+    stacked = np.stack(ig_scores)
+    by_hand = 0.7 * stacked.mean(0) - 0.3 * np.sqrt(((stacked - stacked.mean(0)) ** 2).mean(0))
+    expected = sorted((int(l), int(i)) for l, i in zip(*np.nonzero(by_hand > 0.3 * by_hand.max())))
+    assert expected == cas_neurons(ig_scores)
+    assert ig.kns != expected  # on this fact Eq. 7 selects other neurons than IG's refinement
+    assert cas.kns == expected

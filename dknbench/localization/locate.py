@@ -81,8 +81,14 @@ class KNLocator:
                 continue
             result.queries.append(query)
             result.query_kns.append(kns)
-        p = self.refine_p if len(result.queries) > 1 else 0.0
-        result.kns = refine_across_queries(result.query_kns, p)
+        fact_rule = getattr(self.localizer, "fact_kns", None)
+        if fact_rule is not None and result.queries:
+            # a localizer with its own fact-level rule (CAS, 003 Eq. 7) replaces Dai's refinement;
+            # the per-query scores come back from the cache filled just above
+            result.kns = fact_rule([self.query_scores(q, fact.object) for q in result.queries])
+        else:
+            p = self.refine_p if len(result.queries) > 1 else 0.0
+            result.kns = refine_across_queries(result.query_kns, p)
         if result.queries and self._matches_reference():
             # independent per-query draws share almost no neuron, so refining them would leave
             # ~none: the fact's set is one draw as large as the reference's refined set
