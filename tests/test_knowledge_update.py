@@ -72,3 +72,41 @@ def test_full_finetuning_and_bad_input():
     with pytest.raises(ConfigError, match="neuron"):
         train_neurons(lm, TEXTS, [], TrainConfig(), progress=False)
     assert overlap([], [(0, 1)]) is None
+
+
+class _Touch:
+    """A pickled object that would run code (create a file) when a checkpoint is unpickled."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import pathlib
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+def test_a_checkpoint_holding_a_pickled_object_is_refused(tmp_path):
+    marker = tmp_path / "code_ran"
+    torch.save({"config": {}, "payload": _Touch(marker)}, tmp_path / "finetune_checkpoint.pt")
+    with pytest.raises(ConfigError, match="refused to load"):
+        train_neurons(tiny_loaded("gpt2"), TEXTS, [(0, 1)], TrainConfig(**CONFIG), run_dir=tmp_path,
+                      progress=False)
+    assert not marker.exists()
+
+
+def test_clipping_sees_only_the_trainable_entries(monkeypatch):
+    lm = tiny_loaded("gpt2")
+    neurons = [(0, 1), (2, 5)]
+    masks = {id(p): m for p, m in neuron_masks(lm.adapter, neurons).values()}
+    seen = []
+    clip = torch.nn.utils.clip_grad_norm_
+
+    def recording_clip(params, max_norm, *args, **kwargs):
+        params = list(params)
+        seen.append(max(float(p.grad[~masks[id(p)]].abs().max()) for p in params))
+        assert any(float(p.grad[masks[id(p)]].abs().max()) > 0 for p in params)
+        return clip(params, max_norm, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", recording_clip)
+    train_neurons(lm, TEXTS, neurons, TrainConfig(**{**CONFIG, "epochs": 1}), progress=False)
+    assert seen and max(seen) == 0.0  # frozen entries carry no gradient into the clipped norm

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -67,6 +68,17 @@ def _atomic_save(obj, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A fine-tuning checkpoint: tensors and plain state only (weights_only), so a run folder
+    received from someone else cannot run code when resumed."""
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"{path}: refused to load, it holds more than tensors and plain state "
+                          f"({first}); remove it to restart the fine-tuning") from None
 
 
 def text_batches(tokenizer, texts: list[str], batch_size: int, rng: random.Random,
@@ -123,7 +135,7 @@ def train_neurons(lm, texts: list[str], neurons, config: TrainConfig, run_dir: P
     checkpoint = run_dir / "finetune_checkpoint.pt" if run_dir is not None else None
     start_epoch, step, losses, resumed = 0, 0, [], None
     if checkpoint is not None and checkpoint.is_file():
-        state = torch.load(checkpoint, weights_only=False)
+        state = load_checkpoint(checkpoint)
         if state["config"] != asdict(config) or sorted(state["params"]) != sorted(trainable):
             raise ConfigError(f"{checkpoint} belongs to another fine-tuning setting; remove it or use another folder")
         with torch.no_grad():
@@ -147,6 +159,12 @@ def train_neurons(lm, texts: list[str], neurons, config: TrainConfig, run_dir: P
                 (out.loss / config.grad_accum).backward()
                 losses.append(float(out.loss.detach()))
                 if (i + 1) % config.grad_accum == 0 or i + 1 == len(batches):
+                    # frozen entries' gradients are discarded below, so they must not count in
+                    # the norm that is clipped (000 A.3: clip 1.0 on what trains)
+                    with torch.no_grad():
+                        for param, m in trainable.values():
+                            if m is not None and param.grad is not None:
+                                param.grad.masked_fill_(~m, 0.0)
                     torch.nn.utils.clip_grad_norm_(params, config.clip)
                     optimizer.step()
                     scheduler.step()
