@@ -148,3 +148,25 @@ def test_object_activation_depends_on_the_object(lm):
     a = object_activations(lm, scorer, ["The capital of France is [Y]."], "Paris", neurons)
     b = object_activations(lm, scorer, ["The capital of France is [Y]."], "Rome", neurons)
     assert a != b
+
+
+def _robustness_row(fid, delta):
+    keys = [f"{kind}/{name}" for kind in ("values", "weights") for name in SETS]
+    measures = {m: {k: delta if m.startswith("delta_prob") else 0.5 for k in keys}
+                for m in ("delta_prob", "delta_prob_clean", "delta_acc_enhance", "delta_acc_suppress")}
+    return {"fact_id": fid, "method": "ntc", "has_dkn": True, **measures}
+
+
+def test_robustness_drops_outlier_facts_as_gcr_does(tmp_path):
+    from types import SimpleNamespace
+
+    from dknbench.tasks.perturbation_robustness import PerturbationRobustnessTask
+
+    ctx = SimpleNamespace(options={"intervention": "both", "kinds": "replace", "outlier_limit": 9.0},
+                          methods=["ntc"])
+    rows = [_robustness_row("a", 0.2), _robustness_row("b", 0.4), _robustness_row("c", -20.0)]
+    summary = PerturbationRobustnessTask(ctx).summarize(rows, tmp_path)
+    get = lambda metric, group="": next(r for r in summary.metrics if r["metric"] == metric and r["group"] == group)
+    assert get("outliers_excluded")["value"] == 1  # |−20| > 9 (000 App. A.4)
+    record = get("delta_prob", "values/D")
+    assert record["n"] == 2 and record["value"] == pytest.approx(0.3)

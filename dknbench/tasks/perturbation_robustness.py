@@ -16,6 +16,9 @@ strengthens this baseline"), Rnd (|D| seeded random neurons of the whole MLP, KN
   first answer token): ``delta_acc_enhance`` = accuracy after (before is 0 by construction).
 * App. I: suppression on the Q* the clean model gets right: ``delta_acc_suppress`` = Acc_after −
   Acc_before (≤ 0).
+Outliers (000 App. A.4, the rule gcr applies via ``is_outlier``): a fact any of whose ΔProb values
+(either reading, any setting) has |ΔProb| > ``outlier_limit`` (9, the papers' "900 %") or is not
+finite is left out of every metric; ``outliers_excluded`` counts them per method.
 Per-fact values are means over the fact's queries. D vs N and D vs Rnd: Student/Welch t and
 Cohen's d over facts (000 Table 9). Every intervention is a context manager that restores.
 """
@@ -32,6 +35,7 @@ import torch
 from data_builders.perturbed import KINDS, perturb_seeded
 
 from ..errors import ConfigError
+from ..metrics import is_outlier
 from ..interventions import (enhance_activations, enhance_weights, suppress_activations,
                              suppress_weights)
 from ..results.figures import grouped_bars
@@ -193,12 +197,19 @@ class PerturbationRobustnessTask(Task):
                          "Rnd": neurons_json(rnd), "set_size": len(d), **measures})
         return rows
 
+    def is_outlier_fact(self, row) -> bool:
+        values = [v for metric in ("delta_prob", "delta_prob_clean") for v in row[metric].values()]
+        return is_outlier(values, float(self.options.get("outlier_limit", 9.0))) if values else False
+
     def summarize(self, rows, output: Path) -> Summary:
         summary = Summary()
         kinds = interventions_of(self.options["intervention"])
         table, significance, bars = [], [], {}
         for method in self.ctx.methods:
-            mine = [r for r in rows if r["method"] == method and r.get("has_dkn")]
+            with_dkn = [r for r in rows if r["method"] == method and r.get("has_dkn")]
+            mine = [r for r in with_dkn if not self.is_outlier_fact(r)]
+            summary.metrics.append(metric_record(method, "outliers_excluded", len(with_dkn) - len(mine),
+                                                 len(with_dkn), higher_is_better=False))
             summary.metrics.append(metric_record(
                 method, "dkn_rate", len(mine) / max(1, len([r for r in rows if r["method"] == method])),
                 len([r for r in rows if r["method"] == method])))
