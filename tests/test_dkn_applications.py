@@ -170,3 +170,16 @@ def test_robustness_drops_outlier_facts_as_gcr_does(tmp_path):
     assert get("outliers_excluded")["value"] == 1  # |−20| > 9 (000 App. A.4)
     record = get("delta_prob", "values/D")
     assert record["n"] == 2 and record["value"] == pytest.approx(0.3)
+
+
+def test_wo_dkn_is_scored_on_every_fact_with_dkn_only_where_neurons_exist():
+    rows = [_row("r", "tune", 2.0, 0.0), _row("r", "eval", 2.5, 1.5),
+            # relation "s" found no DKN neurons: no activation, but the model's own judgement exists
+            _row("s", "tune", None, None, 0.9, 0.1), _row("s", "eval", None, None, 0.8, 0.3),
+            _row("s", "eval", None, None, 0.2, 0.7)]
+    result = evaluate(rows)["ntc"]
+    assert result["n_eval"]["wo_DKN"] == {"r": 1, "s": 2}
+    assert result["n_eval"]["with_DKN"] == {"r": 1}
+    assert set(result["relations"]["s"]) == {"wo_DKN"}
+    overall = result["overall"]["wo_DKN"]  # θ(r) = 0.3, θ(s) = 0.5: TP 2 (0.5, 0.8), FN 1 (0.2), FP 1 (0.7)
+    assert overall.precision == pytest.approx(2 / 3) and overall.recall == pytest.approx(2 / 3)

@@ -20,7 +20,9 @@ Design (relation-level work split across run_fact and summarize):
 * summarize, per relation: λ (with_DKN: "true" when mean activation > λ) and θ (wo_DKN: "true" when
   Prob(object | query) > θ) are each chosen to maximise F1 on the "tune" rows only — never on the
   evaluation rows; then P, R, F1 on the evaluation rows, per relation and pooled over relations
-  (positive class = true fact).
+  (positive class = true fact). wo_DKN is scored on every tune/eval fact; with_DKN only on the
+  relations whose DKN facts gave neurons (its n says how many). Each fact contributes one true and
+  one wrong object, so predicting "true" everywhere gives R = 1 and P = 0.5: P ≥ 0.5 whenever R = 1.
 """
 
 from __future__ import annotations
@@ -100,34 +102,37 @@ def examples(rows, score: str):
     return scores, labels
 
 
+SETTINGS = (("with_DKN", "activation"), ("wo_DKN", "prob"))
+
+
 def evaluate(rows: list[dict]) -> dict:
     """method -> {"thresholds": {relation: {with_DKN: λ, wo_DKN: θ}}, "relations": {relation:
-    {setting: PRF}}, "overall": {setting: PRF}}. Thresholds use "tune" rows only."""
+    {setting: PRF}}, "overall": {setting: PRF}, "n_eval": {setting: {relation: n}}}. Thresholds
+    use "tune" rows only. Each setting is scored on every row that has its score: wo_DKN (the
+    model's own judgement) on all facts, with_DKN only where the relation has DKN neurons."""
     out = {}
     for method in sorted({r["method"] for r in rows}):
-        mine = [r for r in rows if r["method"] == method and r["role"] in ("tune", "eval")
-                and r.get("activation_true") is not None]
-        result = {"thresholds": {}, "relations": {}, "overall": {}, "pooled": {}}
-        for relation in sorted({r["relation"] for r in mine}):
-            tune = [r for r in mine if r["relation"] == relation and r["role"] == "tune"]
-            ev = [r for r in mine if r["relation"] == relation and r["role"] == "eval"]
-            if not tune or not ev:
-                continue
-            result["thresholds"][relation] = {}
-            result["relations"][relation] = {}
-            for setting, score in (("with_DKN", "activation"), ("wo_DKN", "prob")):
+        mine = [r for r in rows if r["method"] == method and r["role"] in ("tune", "eval")]
+        result = {"thresholds": {}, "relations": {}, "overall": {}, "n_eval": {}}
+        for setting, score in SETTINGS:
+            scored = [r for r in mine if r.get(f"{score}_true") is not None]
+            labels_all, preds_all, counts = [], [], {}
+            for relation in sorted({r["relation"] for r in scored}):
+                tune = [r for r in scored if r["relation"] == relation and r["role"] == "tune"]
+                ev = [r for r in scored if r["relation"] == relation and r["role"] == "eval"]
+                if not tune or not ev:
+                    continue
                 threshold = tune_threshold(*examples(tune, score))
                 scores, labels = examples(ev, score)
                 preds = [bool(s > threshold) for s in scores]
-                result["thresholds"][relation][setting] = threshold
-                result["relations"][relation][setting] = precision_recall_f1(labels, preds)
-                pooled = result["pooled"].setdefault(setting, ([], []))
-                pooled[0].extend(labels)
-                pooled[1].extend(preds)
-        for setting, (labels, preds) in result.pop("pooled").items():
-            result["overall"][setting] = precision_recall_f1(labels, preds)
-        result["n_eval"] = {rel: len([r for r in mine if r["relation"] == rel and r["role"] == "eval"])
-                            for rel in result["relations"]}
+                result["thresholds"].setdefault(relation, {})[setting] = threshold
+                result["relations"].setdefault(relation, {})[setting] = precision_recall_f1(labels, preds)
+                labels_all += labels
+                preds_all += preds
+                counts[relation] = len(ev)
+            if counts:
+                result["overall"][setting] = precision_recall_f1(labels_all, preds_all)
+                result["n_eval"][setting] = counts
         out[method] = result
     return out
 
@@ -257,7 +262,7 @@ class FactCheckingTask(Task):
                 prf = result["overall"].get(setting)
                 if prf is None:
                     continue
-                n = sum(result["n_eval"].values()) * 2
+                n = sum(result["n_eval"][setting].values()) * 2
                 row = {"method": method, "setting": setting, "P": prf.precision, "R": prf.recall, "F1": prf.f1,
                        "relations": len(result["relations"]), "examples": n}
                 table.append(row)
@@ -268,15 +273,15 @@ class FactCheckingTask(Task):
             base, ours = result["overall"].get("wo_DKN"), result["overall"].get("with_DKN")
             if base and ours and base.f1 > 0:
                 summary.metrics.append(metric_record(method, "F1_improvement", (ours.f1 - base.f1) / base.f1,
-                                                     sum(result["n_eval"].values()) * 2))
+                                                     sum(result["n_eval"]["with_DKN"].values()) * 2))
             for relation, settings in result["relations"].items():
                 for setting, prf in settings.items():
                     per_relation.append({"method": method, "relation": relation, "setting": setting,
                                          "P": prf.precision, "R": prf.recall, "F1": prf.f1,
                                          "threshold": result["thresholds"][relation][setting],
-                                         "eval_facts": result["n_eval"][relation]})
+                                         "eval_facts": result["n_eval"][setting][relation]})
                     summary.metrics.append(metric_record(f"{method}:{setting}", "F1", prf.f1,
-                                                         result["n_eval"][relation] * 2, group=relation))
+                                                         result["n_eval"][setting][relation] * 2, group=relation))
             summary.per_fact[method] = {
                 "activation_margin": [r["activation_true"] - r["activation_wrong"] for r in rows
                                       if r["method"] == method and r["role"] == "eval"
