@@ -241,8 +241,9 @@ def test_baselines_return_valid_families_on_messy_matrices(name, seed):
     m = get_dkn_method(name).fit(d, kns)
     assert_valid_family(m.candidates_, kns, min_size=2)
     assert_valid_family(m.bdcs_, kns, min_size=2)
-    # with a scorer that rejects everything, nothing survives the shared filter
-    m = get_dkn_method(name).fit(d, kns, FakeScorer(kns, lambda a: 1.0 if len(a) == n else 0.0))
+    # with a scorer that rejects everything, nothing survives the shared filter (kns scope: Prob
+    # is 0 unless every KN is active)
+    m = get_dkn_method(name, filter_scope="kns").fit(d, kns, FakeScorer(kns, lambda a: 1.0 if len(a) == n else 0.0))
     assert m.bdcs_ == [] and m.functional_scores_ == [0.0] * len(m.candidates_)
 
 
@@ -284,9 +285,12 @@ def test_amig_pairs_finds_the_planted_pair():
     assert c not in m.potential_  # its single drop 0.6 > T_low
     assert m.single_drops_[a] == pytest.approx(0.02)
     assert m.candidates_ == [[a], [b]] and m.persistence_ is None
-    # only {a} active keeps 0.49 * 0.4 of 0.5 = 0.392 >= 0.3; tau2 = 0.5 rejects the pair
-    assert AMIGPairs(tau2=0.5).fit(None, kns, s).bdcs_ == []
-    assert AMIGPairs(tau2=0.5).fit(None, kns, s).pairs_ != []
+    # the optional filter (kns scope): only {a} active keeps 0.49 * 0.4 of 0.5 = 0.392 >= 0.3;
+    # tau2 = 0.5 rejects the pair
+    assert AMIGPairs(tau2=0.5, filter_scope="kns").fit(None, kns, s).bdcs_ == []
+    assert AMIGPairs(tau2=0.5, filter_scope="kns").fit(None, kns, s).pairs_ != []
+    # default (002 Algorithm 1): no functional filter at all
+    assert AMIGPairs().tau2 is None and m.functional_scores_ is None
 
 
 def test_amig_pairs_top_k_uses_attribution():
@@ -352,7 +356,7 @@ def test_amig_pairs_takes_the_best_pair_whose_both_members_pass_the_filter():
         p = 0.1 if not ({x, y} & active) else 1.0
         return p * (0.5 if not ({w, v} & active) else 1.0)
 
-    m = AMIGPairs().fit(None, kns, FakeScorer(kns, prob))
+    m = AMIGPairs(tau2=0.3, filter_scope="kns").fit(None, kns, FakeScorer(kns, prob))
     assert [p[:2] for p in m.pairs_] == [(x, y), (w, v)]
     assert m.functional_scores_ == pytest.approx([0.8, 0.1, 0.6, 0.6])
     assert m.bdcs_ == [[w], [v]]

@@ -53,7 +53,7 @@ def test_fast_attribution_equals_cached_path(smollm):
 def test_gcr_run_end_to_end(tmp_path, isolated_cache):
     output = tmp_path / "gcr"
     code = main(["run", "--task", "gcr", "--method", "ntc,kmeans", "--limit", "2", "--set", "localizer=ig",
-                 "--set", "steps=4", "--output", str(output), "--quiet"])
+                 "--set", "steps=4", "--set", "known_only=false", "--output", str(output), "--quiet"])
     assert code == 0
     summary = json.loads((output / "summary.json").read_text())
     assert summary["model"] == "smollm2-135m" and summary["n_facts"] == 2

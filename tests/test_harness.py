@@ -128,7 +128,7 @@ def test_gcr_end_to_end_on_a_tiny_model(tiny_runs, tmp_path):
     output = tmp_path / "gcr"
     code = main(["run", "--task", "gcr", "--method", "ntc,kmeans,hierarchical", "--dataset", str(tiny_runs),
                  "--output", str(output), "--set", "steps=3", "--set", "localizer=ig",
-                 "--set", "tau2=0", "--set", "tau=0.05", "--quiet"])
+                 "--set", "tau2=0", "--set", "tau=0.05", "--set", "known_only=false", "--quiet"])
     assert code == 0
     summary = json.loads((output / "summary.json").read_text())
     table = summary["tables"]["gcr_by_cardinality"]

@@ -33,9 +33,9 @@ def test_delta_prob_scalar_and_array():
         intended_change(0.5, 0.25, "erase")
 
 
-def test_gcr_n2_is_absolute_difference():
-    assert gcr([0.1, 0.5]) == pytest.approx(0.4)  # |0.5 − 0.1|
-    assert gcr([0.5, 0.1]) == pytest.approx(0.4)
+def test_gcr_n2_is_absolute_difference_in_percentage_points():
+    assert gcr([0.1, 0.5]) == pytest.approx(40.0)  # |0.5 − 0.1| = 40 percentage points (000 Table 1)
+    assert gcr([0.5, 0.1]) == pytest.approx(40.0)
 
 
 def test_gcr_n3_hand_computed():

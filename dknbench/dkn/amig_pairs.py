@@ -11,7 +11,7 @@ import math
 from itertools import combinations
 
 from ..errors import DKNBenchError
-from .base import DKN_METHODS, DKNMethod, check_choice, check_int, check_number, suppressing_many
+from .base import DEFAULT_FILTER_SCOPE, DKN_METHODS, DKNMethod, check_choice, check_int, check_number, suppressing_many
 
 DROP_MODES = ("relative", "absolute")
 
@@ -21,7 +21,8 @@ class AMIGPairs(DKNMethod):
     """002 Algorithm 1 on the top-k KNs; the distance matrix is not used (may be None).
 
     Parameters (defaults from the authors' code, SPEC §3): ``top_k`` = 20, ``t_low`` = 0.2,
-    ``t_high`` = 0.25; ``drop_mode``; ``tau2`` / ``filter_mode`` of the shared functional filter.
+    ``t_high`` = 0.25; ``drop_mode``; ``tau2`` / ``filter_mode`` / ``filter_scope`` of the shared
+    functional filter, off by default (``tau2=None``): 002 Algorithm 1 has no functional filter.
 
     Choices where the paper is vague:
 
@@ -33,9 +34,9 @@ class AMIGPairs(DKNMethod):
       the KN order given.
     - Algorithm 1 returns every qualifying pair (``all_pairs_``). Pairs are ranked by their joint
       drop (largest first; ties by attribution rank) and chosen greedily to be disjoint
-      (``pairs_``). ``bdcs_`` is one DKN, D = {{a}, {b}}: the best pair in ``pairs_`` whose two
-      singletons both pass the functional filter (SPEC: the same filter for every method; a pair
-      with one member dropped would be no degeneracy). ``candidates_`` are the singletons of all
+      (``pairs_``). ``bdcs_`` is one DKN, D = {{a}, {b}}: the best pair in ``pairs_``; with the
+      filter on (``tau2`` a number, an option beyond Algorithm 1), the best pair whose two
+      singletons both pass it (a pair with one member dropped would be no degeneracy). ``candidates_`` are the singletons of all
       of ``pairs_``, in order. ``persistence_`` is None.
     """
 
@@ -43,13 +44,15 @@ class AMIGPairs(DKNMethod):
     requires_distance = False
     requires_scorer = True
 
-    def __init__(self, top_k=20, t_low=0.2, t_high=0.25, drop_mode="relative", tau2=0.3, filter_mode="relative"):
+    def __init__(self, top_k=20, t_low=0.2, t_high=0.25, drop_mode="relative", tau2=None, filter_mode="relative",
+                 filter_scope=DEFAULT_FILTER_SCOPE):
         self.top_k = top_k
         self.t_low = t_low
         self.t_high = t_high
         self.drop_mode = drop_mode
         self.tau2 = tau2
         self.filter_mode = filter_mode
+        self.filter_scope = filter_scope
 
     def _validate_params(self) -> None:
         super()._validate_params()

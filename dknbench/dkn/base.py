@@ -27,6 +27,11 @@ Neuron = tuple[int, int]
 DKN_METHODS = Registry("DKN method")
 
 FILTER_MODES = ("relative", "absolute")
+# Which neurons are off while one candidate B is "activated" (000 Eq. 2/10): every other KN of the
+# fact (kns), or only the other candidate components (candidates; KNs in no candidate stay on, as
+# in the GCR experiment). tasks/gcr.yaml argues the default from the paper's text.
+FILTER_SCOPES = ("candidates", "kns")
+DEFAULT_FILTER_SCOPE = "candidates"
 
 
 class Scorer(Protocol):
@@ -190,15 +195,29 @@ def only_active_prob(component: Sequence[Neuron], kns: Sequence[Neuron], scorer:
     return float(scorer.prob_suppressing([n for n in kns if n not in keep]))
 
 
+def suppressed_for(candidate: Sequence[Neuron], candidates: Sequence[Sequence[Neuron]],
+                   kns: Sequence[Neuron], scope: str = DEFAULT_FILTER_SCOPE) -> list[Neuron]:
+    """The neurons switched off while ``candidate`` alone is activated, under ``scope``:
+    ``kns``: every other KN of the fact; ``candidates``: the neurons of the other candidates."""
+    check_choice("filter_scope", scope, FILTER_SCOPES)
+    keep = set(candidate)
+    if scope == "kns":
+        return [n for n in kns if n not in keep]
+    return [n for other in candidates for n in other if n not in keep]
+
+
 def functional_scores(
-    candidates: Sequence[Sequence[Neuron]], kns: Sequence[Neuron], scorer: Scorer, mode: str = "relative"
+    candidates: Sequence[Sequence[Neuron]], kns: Sequence[Neuron], scorer: Scorer, mode: str = "relative",
+    scope: str = DEFAULT_FILTER_SCOPE,
 ) -> list[float]:
     """The value compared with tau2 for each candidate (000 Eq. 10/17).
 
     relative (SPEC choice): Prob(only B active) / Prob(all KNs active), i.e. Eq. 2 "Prob(D) ~
     Prob(B_i)" as a ratio; absolute (option): Prob(only B active), the paper's literal Eq. 10.
+    "Only B active" means the neurons of :func:`suppressed_for` (``scope``) are suppressed.
     """
     check_choice("filter_mode", mode, FILTER_MODES)
+    check_choice("filter_scope", scope, FILTER_SCOPES)
     validate_scorer(scorer)
     base = float(scorer.base_prob)
     if mode == "relative" and base <= 0:
@@ -206,7 +225,7 @@ def functional_scores(
             "the relative functional filter needs scorer.base_prob > 0 (the model gives the gold "
             "answer probability 0); skip this fact or use filter_mode='absolute'"
         )
-    probs = suppressing_many(scorer, [[n for n in kns if n not in set(b)] for b in candidates])
+    probs = suppressing_many(scorer, [suppressed_for(b, candidates, kns, scope) for b in candidates])
     return [p / base for p in probs] if mode == "relative" else probs
 
 
@@ -216,10 +235,11 @@ def functional_filter(
     scorer: Scorer,
     tau2: float = 0.3,
     mode: str = "relative",
+    scope: str = DEFAULT_FILTER_SCOPE,
 ) -> list[list[Neuron]]:
     """Keep each candidate B whose functional score (see :func:`functional_scores`) is >= tau2."""
     check_number("tau2", tau2)
-    scores = functional_scores(candidates, kns, scorer, mode)
+    scores = functional_scores(candidates, kns, scorer, mode, scope)
     return [list(b) for b, s in zip(candidates, scores) if passes_filter(s, tau2)]
 
 
@@ -242,7 +262,8 @@ class DKNMethod:
     - ``persistence_``: floats aligned with ``bdcs_`` (NTC) or None;
     - ``dkn_``: a :class:`DKN` bundling the above.
 
-    Every method takes ``tau2`` and ``filter_mode``; ``tau2=None`` switches the filter off.
+    Every method takes ``tau2``, ``filter_mode`` and ``filter_scope``; ``tau2=None`` switches the
+    filter off.
     """
 
     name: str = ""
@@ -265,6 +286,7 @@ class DKNMethod:
     def _validate_params(self) -> None:
         check_number("tau2", self.tau2, allow_none=True)
         check_choice("filter_mode", self.filter_mode, FILTER_MODES)
+        check_choice("filter_scope", self.filter_scope, FILTER_SCOPES)
 
     # -- the template
     def fit(
@@ -292,7 +314,7 @@ class DKNMethod:
         self._check_family(candidates, kns)
 
         if scorer is not None and self.tau2 is not None:
-            fscores = functional_scores(candidates, kns, scorer, self.filter_mode)
+            fscores = functional_scores(candidates, kns, scorer, self.filter_mode, self.filter_scope)
             keep = [passes_filter(s, self.tau2) for s in fscores]
         else:
             fscores, keep = None, [True] * len(candidates)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import DKN_METHODS, DKNMethod, Neuron, check_int, check_number, finite_distance
+from .base import DEFAULT_FILTER_SCOPE, DKN_METHODS, DKNMethod, Neuron, check_int, check_number, finite_distance
 
 
 @dataclass
@@ -91,9 +91,10 @@ class NTC(DKNMethod):
       finite distance before clustering, so disconnected components merge last and a component's
       persistence is measured up to that surrogate height. Merges among reachable neurons are
       unchanged (the surrogate is above every finite distance).
-    - The functional filter (Eq. 10, 17) keeps B if Prob(only B active among the KNs) /
-      Prob(all KNs) >= tau2 = 0.3 (SPEC choice: relative; ``filter_mode="absolute"`` compares
-      Prob(only B active) with tau2).
+    - The functional filter (Eq. 10, 17) keeps B if Prob(only B active) / Prob(all KNs) >= tau2
+      = 0.3 (SPEC choice: relative; ``filter_mode="absolute"`` compares Prob(only B active) with
+      tau2). "Only B active" (``filter_scope``): the other candidate BDCs are suppressed
+      (``candidates``, default, argued in tasks/gcr.yaml) or every other KN is (``kns``).
 
     Fitted attributes besides the base ones: ``merge_tree_`` (scipy-linkage-like, on the
     surrogate scale), ``clusters_`` (every non-root merged cluster), ``threshold_`` (tau1 * max Rp),
@@ -104,11 +105,13 @@ class NTC(DKNMethod):
 
     name = "ntc"
 
-    def __init__(self, tau1=0.5, tau2=0.3, min_size=2, filter_mode="relative", inf_scale=2.0):
+    def __init__(self, tau1=0.5, tau2=0.3, min_size=2, filter_mode="relative", inf_scale=2.0,
+                 filter_scope=DEFAULT_FILTER_SCOPE):
         self.tau1 = tau1
         self.tau2 = tau2
         self.min_size = min_size
         self.filter_mode = filter_mode
+        self.filter_scope = filter_scope
         self.inf_scale = inf_scale
 
     def _validate_params(self) -> None:

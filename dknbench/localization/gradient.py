@@ -29,11 +29,25 @@ def word_baselines(engine, encoded, replacement: str) -> torch.Tensor:
     activations = []
     for i in slots:
         text = " ".join(replacement if k == i else w for k, w in enumerate(words))
-        ids = scorer.tokenizer(text)["input_ids"]
-        target = ids.index(scorer.tokenizer.mask_token_id) if mask else len(ids) - 1
+        if mask:
+            ids = scorer.tokenizer(text)["input_ids"]
+            target = ids.index(scorer.tokenizer.mask_token_id)
+        else:
+            ids = word_replaced_ids(scorer.tokenizer, words, i, scorer.tokenizer.convert_tokens_to_ids(replacement))
+            target = len(ids) - 1
         baseline = type(encoded)(ids, target, encoded.answer_ids[:1], text)
         activations.append(engine.target_activations(baseline))
     return torch.stack(activations, dim=1)
+
+
+def word_replaced_ids(tokenizer, words: list[str], i: int, token_id: int) -> list[int]:
+    """Token ids of the sentence ``words`` with word i's tokens (its leading space included)
+    replaced by the single token ``token_id``. Tokenising the text " <eos-word>" instead would give
+    [space, eos] on byte-level BPE tokenizers, an extra token the baseline sentence does not have."""
+    head = tokenizer(" ".join(words[:i]))["input_ids"]  # i = 0: only the special tokens (e.g. BOS)
+    rest = words[i + 1 :]
+    tail = tokenizer(" " + " ".join(rest), add_special_tokens=False)["input_ids"] if rest else []
+    return head + [int(token_id)] + tail
 
 
 class _WordBaselineIG(Localizer):
@@ -54,7 +68,9 @@ class _WordBaselineIG(Localizer):
             raise ValueError(f"norm must be abs, signed or none, not {self.norm!r}")
 
     def params(self) -> dict:
-        return {"steps": self.steps, "norm": self.norm}
+        # "baseline": the baseline word is one token id (word_replaced_ids); it keys the cache, so
+        # attributions cached from the old text-tokenised baselines are not reused
+        return {"steps": self.steps, "norm": self.norm, "baseline": "token-id"}
 
     def baseline_token(self, engine) -> str:
         raise NotImplementedError

@@ -61,14 +61,40 @@ class SuppressionScorer:
         return self.scorer.answer_log_probs(logits, [shifted] * batch).exp().double().cpu().numpy()
 
 
+@torch.no_grad()
+def gold_rank_and_prob(scorer, queries, answer) -> list[tuple[int, float]]:
+    """(rank of the gold first answer token at the target, 1 = the model's top token; Prob of the
+    answer as the scorer measures it) for each query."""
+    encoded = [scorer.encode(q, answer) for q in queries]
+    ids, mask, targets = scorer.collate(encoded)
+    logits = scorer.logits(ids, mask, targets)
+    probs = scorer.answer_log_probs(logits, encoded).exp().double().cpu().numpy()
+    out = []
+    for row, e in enumerate(encoded):
+        at = logits[row, e.target].float()
+        rank = 1 + int((at > at[e.answer_ids[0]]).sum())
+        out.append((rank, float(probs[row])))
+    return out
+
+
+def is_known(rank: int, prob: float, min_prob: float) -> bool:
+    """The known_only gate: the model ranks the gold answer first, or gives it Prob >= min_prob."""
+    return rank == 1 or prob >= min_prob
+
+
 def dkn_params(method: str, options: dict) -> dict:
-    """The task options that the DKN method named ``method`` accepts."""
+    """The task options that the DKN method named ``method`` accepts.
+
+    amig-pairs follows 002 Algorithm 1 (no functional filter) unless ``amig_pairs_filter`` is on.
+    """
     from ..dkn import DKN_METHODS
 
     cls = DKN_METHODS.get(method)
     names = set(cls._param_names())
     candidates = {"tau1": options.get("tau1"), "tau2": options.get("tau2"),
-                  "filter_mode": options.get("filter_mode")}
+                  "filter_mode": options.get("filter_mode"), "filter_scope": options.get("filter_scope")}
+    if method == "amig-pairs" and not options.get("amig_pairs_filter", False):
+        candidates["tau2"] = None  # dropped below, so the class default (no filter) applies
     if method in ("kmeans", "dbscan", "hierarchical"):
         candidates["random_state"] = options.get("seed_offset", 0)
     return {k: v for k, v in candidates.items() if k in names and v is not None}
@@ -83,6 +109,10 @@ class FactDKNs:
         self.queries, self.skipped = usable_queries(scorer, fact, options["max_queries"])
         if not self.queries:
             raise SkipFact("no_usable_query")
+        if options.get("known_only", False):  # 000 studies facts the model has mastered (App. A.2)
+            checks = gold_rank_and_prob(scorer, self.queries, fact.object)
+            if not all(is_known(r, p, options["known_min_prob"]) for r, p in checks):
+                raise SkipFact("not_known")
         locator = ctx.locator(options["localizer"])
         located = locator.localize(fact, options["max_queries"])
         scores = np.mean([locator.query_scores(q, fact.object) for q in located.queries], axis=0)

@@ -15,7 +15,7 @@ corpus, docs/SPEC.md), §3.2, Eq. 11 and Table 1.
 _DESCRIPTION = """\
 For a DKN set of n basic degenerate components, ΔProb_k is the relative drop of the answer
 probability when k of them are suppressed. GCR = |ΔProb_n − μ(ΔProb_1..n−1)| / σ(ΔProb_1..n−1)
-(σ with ddof 0); for n = 2, GCR = |ΔProb_2 − ΔProb_1|. Higher means a sharper "sudden change",
+(σ with ddof 0); for n = 2, GCR = |ΔProb_2 − ΔProb_1| in percentage points (000 Table 1). Higher means a sharper "sudden change",
 i.e. stronger degeneracy.
 """
 
