@@ -229,3 +229,39 @@ def test_query_kn_mapping_task_on_tiny_model(tmp_path):
     assert rows[0]["cs2"] == cs2 or (math.isnan(cs2) and math.isnan(rows[0]["cs2"]))
     summary = task.summarize(rows, tmp_path)
     assert summary.figures == ["query_kn_mapping.png"] and (tmp_path / "query_kn_mapping.png").is_file()
+
+
+def test_erasure_on_known_counts_only_queries_answered_right_before():
+    from dknbench.tasks.knowledge_editing import erasure_on_known
+
+    o, x = 7, 9  # the object's first token, and another token
+    before, after = [o, x, o], [x, x, o]  # query 1 was never right; query 2 survives the edit
+    known = erasure_on_known("erasure", 0, [1, 2], before, after, [o, o, o])
+    assert known == {"rel_known": 1.0, "gen_known": 0.0}  # unconditioned Gen would be 1 − 1/2 = 0.5
+    s = edit_scores([after[0]], [o], [after[1], after[2]], [o, o], [], [], operation="erasure")
+    assert s.generalization == 0.5
+    assert erasure_on_known("erasure", 1, [0, 2], before, after, [o, o, o])["rel_known"] is None
+    assert erasure_on_known("update", 0, [1, 2], before, after, [o, o, o]) == {"rel_known": None, "gen_known": None}
+
+
+def test_editing_summary_names_conditioned_and_unconditioned_erasure_apart(tmp_path):
+    edit = lambda rel, rel_known: {"query_index": 0, "set": "local", "op": "erasure", "n_neurons": 2, "empty": False,
+                                   "rel": rel, "gen": 1.0, "loc": 1.0, "avg": 1.0, "dppl": None,
+                                   "rel_known": rel_known, "gen_known": None}
+    rows = [{"method": "ig", "cs2": 0.5, "edits": [edit(1.0, None)], "warnings": []},  # never known: "erased"
+            {"method": "ig", "cs2": 0.5, "edits": [edit(0.0, 0.0)], "warnings": []}]  # known, edit failed
+    options = {"static_threshold": 0.1, "split": "static"}
+    summary = KnowledgeEditingTask(_ctx(None, [], options, tmp_path)).summarize(rows, tmp_path)
+    get = lambda name: next(r for r in summary.metrics if r["metric"] == name and r["group"] == "K_I/local/erasure")
+    assert get("Rel")["value"] == 0.5 and get("Rel")["n"] == 2
+    assert get("Rel_known")["value"] == 0.0 and get("Rel_known")["n"] == 1
+
+
+def test_locality_draws_from_the_whole_fact_set(tmp_path):
+    lm, _ = _tiny("gpt2")
+    options = {"n_locality": 3, "lambda1": 2.0, "lambda2": 2.0}
+    ctx = _ctx(lm, FACTS[:1], options, tmp_path)  # the run holds one fact (a --limit 1 run)
+    ctx.dataset = "builtin"
+    picked = KnowledgeEditingTask(ctx).locality_queries(FACTS[0], 0)
+    assert len(picked) == 3
+    assert not set(picked) & {q for f in FACTS for q in f.queries}

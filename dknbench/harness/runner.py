@@ -137,11 +137,11 @@ def build_task(spec: RunSpec, lm, facts: list, output: Path):
     from ..localization import AttributionCache
     from ..tasks import RunContext
 
-    config, cls, methods, options, *_ = resolve(spec)
+    config, cls, methods, options, dataset, *_ = resolve(spec)
     cache = AttributionCache(spec.cache_dir, enabled=not spec.no_cache)
     ctx = RunContext(config=config, options=options, methods=methods, lm=lm, seed=spec.seed,
                      output=Path(output), facts=facts, cache=cache, batch_size=spec.batch_size,
-                     max_memory=spec.max_memory)
+                     max_memory=spec.max_memory, dataset=dataset)
     return cls(ctx)
 
 

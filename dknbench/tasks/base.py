@@ -91,6 +91,7 @@ class RunContext:
     batch_size: int = 128
     max_memory: int | str | None = None  # the IG engine's memory budget (see localization/memory.py)
     run_info: dict = field(default_factory=dict)  # run.json: fingerprint, n_layers, ...
+    dataset: str | None = None  # the fact-set spec, for tasks that draw from the whole set (not only --limit's)
     _scorers: dict = field(default_factory=dict)
     _locators: dict = field(default_factory=dict)
 

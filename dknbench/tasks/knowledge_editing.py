@@ -10,8 +10,9 @@ E(·) = the output (unembedding) row of the object's first token — the space t
 into (choice: 003 says "word embeddings"; for tied models this is the same matrix).
 Scores (A.5, Eq. 23–25; exact match of the argmax next token with the answer's first token):
 Rel on q_i, Gen on the fact's other queries (its neighbour queries), Loc = share of unrelated
-facts' queries whose argmax is unchanged; erasure Rel/Gen are 1 − accuracy on o, update Rel/Gen are
-accuracy on o'. ΔPPL = (PPL_a − PPL_b)/PPL_b on 5 seeded random WikiText-2 rows per fact.
+facts' queries whose argmax is unchanged (unrelated facts drawn from the whole fact set, not only
+the run's); erasure Rel/Gen are 1 − accuracy on o (003, unconditioned) and Rel_known/Gen_known the
+same on the queries the model answered correctly before the edit; update Rel/Gen are accuracy on o'. ΔPPL = (PPL_a − PPL_b)/PPL_b on 5 seeded random WikiText-2 rows per fact.
 Facts are K_I/K_II by CS2 (static 0.1 by default, as 003 §2.2) at summary time.
 Every edit runs inside ``preserve_neuron_weights``, so the model is bit-identical afterwards.
 """
@@ -73,6 +74,19 @@ def edit_write_vectors(adapter, neurons, operation: str, delta: torch.Tensor | N
         yield
 
 
+def erasure_on_known(op: str, i: int, neighbours, before, after, old_ids) -> dict:
+    """Erasure Rel/Gen on the queries the model answered correctly before the edit
+    (``rel_known``, ``gen_known``; None where none was known, or for an update): a query the model
+    never got right is not "erased" by staying wrong. ``rel``/``gen`` stay 003's unconditioned
+    1 − accuracy."""
+    if op != "erasure":
+        return {"rel_known": None, "gen_known": None}
+    rel = 1.0 - float(after[i] == old_ids[i]) if before[i] == old_ids[i] else None
+    known = [j for j in neighbours if before[j] == old_ids[j]]
+    gen = 1.0 - float(np.mean([after[j] == old_ids[j] for j in known])) if known else None
+    return {"rel_known": rel, "gen_known": gen}
+
+
 def update_delta(lm, old_id: int, new_id: int, lam1: float, lam2: float) -> torch.Tensor:
     return -lam1 * output_embedding(lm, old_id) + lam2 * output_embedding(lm, new_id)
 
@@ -121,12 +135,21 @@ class KnowledgeEditingTask(Task):
             if self._wikitext is None:
                 warnings.warn("knowledge-editing: WikiText-2 not found; ΔPPL is skipped")
 
+    def locality_pool(self) -> list:
+        """Loc draws its unrelated facts from the whole fact set, not only the run's (--limit)
+        facts, so small runs do not measure Loc on one or two queries."""
+        if getattr(self, "_pool", None) is None:
+            from ..data import load_facts
+
+            self._pool = list(load_facts(self.ctx.dataset)) if self.ctx.dataset else list(self.ctx.facts)
+        return self._pool
+
     def locality_queries(self, fact, index):
         scorer = self.ctx.scorer()
         if fact.locality_queries:
             return list(fact.locality_queries)
         rng = random.Random(self.ctx.seed * 7919 + index)
-        others = [f for f in self.ctx.facts if f.relation != fact.relation and f.id != fact.id]
+        others = [f for f in self.locality_pool() if f.relation != fact.relation and f.id != fact.id]
         rng.shuffle(others)
         picked = []
         for other in others:
@@ -190,8 +213,9 @@ class KnowledgeEditingTask(Task):
                         s = edit_scores([after[i]], [targets[i]], [after[j] for j in neighbours],
                                         [targets[j] for j in neighbours], after[len(queries):], loc_before,
                                         operation=op)
+                        known = erasure_on_known(op, i, neighbours, before, after, old_ids)
                         edits.append({"query_index": i, "set": set_name, "op": op, "n_neurons": len(neurons),
-                                      "empty": False, "rel": s.reliability, "gen": s.generalization,
+                                      "empty": False, "rel": s.reliability, "gen": s.generalization, **known,
                                       "loc": s.locality if loc_queries else None,
                                       "avg": s.average if loc_queries else float(np.mean([s.reliability, s.generalization])),
                                       "dppl": perplexity_delta(ppl_before, ppl_after) if texts else None})
@@ -229,10 +253,16 @@ class KnowledgeEditingTask(Task):
                                                 ("avg", "Avg", True), ("dppl", "dPPL", False)):
                             summary.metrics.append(metric_record(method, name, vals[k], len(edits), group=group,
                                                                  higher_is_better=better))
+                        if op == "erasure":  # conditioned on what the model knew before (n = those edits)
+                            for k, name in (("rel_known", "Rel_known"), ("gen_known", "Gen_known")):
+                                known = [e[k] for e in edits if e.get(k) is not None]
+                                vals[k] = mean_or_none(known)
+                                summary.metrics.append(metric_record(method, name, vals[k], len(known), group=group))
                         per_fact[f"Avg {group}"] = [e["avg"] for e in edits]
                         table.append({"method": method, "op": op, "set": set_name, "type": kind,
                                       "Rel": vals["rel"], "Gen": vals["gen"], "Loc": vals["loc"],
                                       "Avg": vals["avg"], "ΔPPL": vals["dppl"], "edits": len(edits),
+                                      "Rel_known": vals.get("rel_known"), "Gen_known": vals.get("gen_known"),
                                       "empty sets": empty, "facts": len(facts),
                                       "mean #neurons": mean_or_none([e["n_neurons"] for e in edits])})
                         bars.setdefault(f"{op}:{set_name}", {})[f"{method}:{kind}"] = vals["avg"] if vals["avg"] is not None else np.nan
