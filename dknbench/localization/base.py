@@ -20,6 +20,7 @@ class Localizer:
 
     name = "base"
     uses_gradients = True
+    needs_subject = False  # True: ``scores(engine, encoded, subject=...)`` needs the fact's subject
 
     def __init__(self, tau: float = 0.2, steps: int = 20):
         if not 0 < tau <= 1:

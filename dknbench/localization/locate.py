@@ -45,13 +45,20 @@ class KNLocator:
         self.refine_p = refine_p
         self.reference = reference  # the localizer whose KN counts `random` matches
 
-    def query_scores(self, query: str, answer: str) -> np.ndarray:
+    def query_scores(self, query: str, answer: str, subject: str | None = None) -> np.ndarray:
+        """``subject``: the fact's subject, needed by localizers that corrupt it (atp, causal-tracing)."""
         encoded = self.scorer.encode(query, answer)  # may raise SkipQuery
-        key = self.cache.key(self.lm.fingerprint, self.localizer.name, self.localizer.params(),
+        params = self.localizer.params()
+        if self.localizer.needs_subject:
+            params = {**params, "subject": subject}
+        key = self.cache.key(self.lm.fingerprint, self.localizer.name, params,
                              self.scorer.mode, encoded.prompt, encoded.answer_ids)
         scores = self.cache.get(key)
         if scores is None:
-            scores = self.localizer.scores(self.engine, encoded)
+            if self.localizer.needs_subject:
+                scores = self.localizer.scores(self.engine, encoded, subject=subject)
+            else:
+                scores = self.localizer.scores(self.engine, encoded)
             self.cache.put(key, scores)
         return scores
 
@@ -63,10 +70,10 @@ class KNLocator:
             raise ConfigError("the random localizer needs a reference localizer to match its count")
         return True
 
-    def query_kns(self, query: str, answer: str) -> list[Neuron]:
-        scores = self.query_scores(query, answer)
+    def query_kns(self, query: str, answer: str, subject: str | None = None) -> list[Neuron]:
+        scores = self.query_scores(query, answer, subject)
         if self._matches_reference():
-            return self.localizer.select(scores, count=len(self.reference.query_kns(query, answer)))
+            return self.localizer.select(scores, count=len(self.reference.query_kns(query, answer, subject)))
         return self.localizer.select(scores)
 
     def localize(self, fact, max_queries: int | None = None) -> FactKNs:
@@ -75,7 +82,7 @@ class KNLocator:
             if max_queries is not None and len(result.queries) >= max_queries:
                 break
             try:
-                kns = self.query_kns(query, fact.object)
+                kns = self.query_kns(query, fact.object, fact.subject)
             except SkipQuery as skip:
                 result.skipped[skip.reason] += 1
                 continue
@@ -93,5 +100,6 @@ class KNLocator:
             # independent per-query draws share almost no neuron, so refining them would leave
             # ~none: the fact's set is one draw as large as the reference's refined set
             count = len(self.reference.localize(fact, max_queries).kns)
-            result.kns = self.localizer.select(self.query_scores(result.queries[0], fact.object), count=count)
+            result.kns = self.localizer.select(self.query_scores(result.queries[0], fact.object, fact.subject),
+                                               count=count)
         return result

@@ -125,7 +125,7 @@ class CrossLingualEditingTask(Task):
             if len(queries) >= self.options["max_queries"]:
                 break
             try:
-                scores.append(locator.query_scores(query, fact.object))
+                scores.append(locator.query_scores(query, fact.object, fact.subject))
             except SkipQuery:
                 continue
             queries.append(query)
@@ -153,7 +153,7 @@ class CrossLingualEditingTask(Task):
                 per_lang = {}
                 for lang in self.languages:
                     ref_kns = language_independent_kns(
-                        {lang: [reference.query_scores(q, facts[lang].object) for q in queries[lang]]},
+                        {lang: [reference.query_scores(q, facts[lang].object, facts[lang].subject) for q in queries[lang]]},
                         self.taus, self.options["refine_p"])[0][lang]
                     per_lang[lang] = refine_across_queries(
                         [locator.localizer.select(s, count=len(ref_kns)) for s in scores[lang]], 0.0)

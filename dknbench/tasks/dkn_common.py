@@ -115,7 +115,7 @@ class FactDKNs:
                 raise SkipFact("not_known")
         locator = ctx.locator(options["localizer"])
         located = locator.localize(fact, options["max_queries"])
-        scores = np.mean([locator.query_scores(q, fact.object) for q in located.queries], axis=0)
+        scores = np.mean([locator.query_scores(q, fact.object, fact.subject) for q in located.queries], axis=0)
         kns = sorted(located.kns, key=lambda n: -scores[n])[: options["max_kns"]]
         self.kns = sorted(kns)
         if len(self.kns) < 2:

@@ -32,7 +32,7 @@ def fact_query_kns(ctx, method: str, fact, max_queries: int | None, min_queries:
 def fact_cas_kns(ctx, method: str, fact, queries, options) -> list:
     """CAS neurons (003 Eq. 7) from the per-query scores of localizer ``method`` (cached)."""
     locator = ctx.locator(method)
-    scores = [locator.query_scores(q, fact.object) for q in queries]
+    scores = [locator.query_scores(q, fact.object, fact.subject) for q in queries]
     return cas_neurons(scores, options.get("cas_beta1", 0.7), options.get("cas_beta2", 0.3),
                        options.get("cas_threshold", 0.3))
 

@@ -1,0 +1,30 @@
+"""The new localizers are listed and run end to end through `dknbench run` and a `localizer=` task."""
+
+import json
+
+from dknbench.cli import main
+
+NEW = ("grad-x-act", "atp", "causal-tracing", "captum-ig")
+
+
+def test_list_methods_shows_the_new_localizers(capsys):
+    assert main(["list", "methods"]) == 0
+    listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    for name in NEW:
+        assert name in listed and "[localizer]" in listed[name]
+
+
+def test_kn_localization_and_gcr_run_with_the_new_localizers(tmp_path, isolated_cache):
+    out = tmp_path / "kn"
+    assert main(["run", "--task", "kn-localization", "--method", ",".join(NEW), "--model", "tiny-gpt2",
+                 "--limit", "3", "--output", str(out), "--set", "steps=3", "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert {m["method"] for m in summary["metrics"] if m["metric"] == "SR"} == set(NEW)
+    rows = [row for p in sorted((out / "facts").glob("*.json")) for row in json.loads(p.read_text())["rows"]]
+    assert rows and all(r["n_kns"] > 0 for r in rows if r["method"] in ("atp", "causal-tracing", "grad-x-act"))
+    # a task taking `localizer=` (GCR through dkn_common) accepts a subject-corrupting localizer
+    gcr = tmp_path / "gcr"
+    assert main(["run", "--task", "gcr", "--method", "ntc", "--model", "tiny-gpt2", "--limit", "2",
+                 "--output", str(gcr), "--set", "localizer=atp", "--set", "tau2=0", "--set", "tau=0.05",
+                 "--quiet"]) == 0
+    assert (gcr / "summary.json").is_file()
