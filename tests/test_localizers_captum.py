@@ -29,7 +29,7 @@ def test_captum_ig_agrees_with_ig_on_the_right_riemann_rule(tiny, family, path):
     assert _rel(captum, ig) <= 1e-4
     # the rule matters: Captum's left rule is another sum, so agreement above is not vacuous
     left = build_localizer("captum-ig", steps=5, method="riemann_left").scores(engine, encoded)
-    assert _rel(left, ig) > 1e-3
+    assert _rel(left, ig) > 10 * _rel(captum, ig)
 
 
 def test_captum_ig_without_captum_is_one_clear_error(tiny, monkeypatch):
