@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import numpy as np
 from scipy import stats as st
 
 from dknbench.cli import main
@@ -21,18 +22,20 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 NTC = [1.2, 1.4, 1.9, 1.5, 1.6]
 KMEANS = [0.4, 0.6, 0.5, 0.5, 0.9]
+NTC_4, KMEANS_4 = [1.0, 3.0, 0.5, 2.5], [1.2, 1.0, 2.0, 0.8]  # ntc ahead, not significantly: a tie
 REFERENCES = [{"source": "000 Table 1", "model": "gpt2", "method": "ntc", "metric": "GCR", "group": "2", "value": 1.23}]
 
 
 @pytest.fixture
 def two_runs(tmp_path):
-    """Two methods on the same task. Overview rows start as group 2, 3; sorting by kmeans
-    ascending puts group 3 (0.2) before group 2 (0.9)."""
+    """Two methods on the same task and configuration. Overview rows start as group 2, 3, 4;
+    sorting by kmeans ascending puts group 3 (0.2) before group 2 (0.9) and 4 (1.25)."""
     root = tmp_path / "runs"
-    write_run(root, "gcr-ntc", method="ntc", values={("GCR", "2"): 1.5, ("GCR", "3"): 2.0},
-              per_fact={"ntc": {"GCR@2": NTC}}, references=REFERENCES, created="2024-05-01T10:00:00")
-    write_run(root, "gcr-kmeans", method="kmeans", values={("GCR", "2"): 0.9, ("GCR", "3"): 0.2},
-              per_fact={"kmeans": {"GCR@2": KMEANS}}, references=REFERENCES, created="2024-05-01T11:00:00",
+    write_run(root, "gcr-ntc", method="ntc", values={("GCR", "2"): 1.5, ("GCR", "3"): 2.0, ("GCR", "4"): 1.75},
+              per_fact={"ntc": {"GCR@2": NTC, "GCR@4": NTC_4}}, references=REFERENCES, created="2024-05-01T10:00:00")
+    write_run(root, "gcr-kmeans", method="kmeans", values={("GCR", "2"): 0.9, ("GCR", "3"): 0.2, ("GCR", "4"): 1.25},
+              per_fact={"kmeans": {"GCR@2": KMEANS, "GCR@4": KMEANS_4}}, references=REFERENCES,
+              created="2024-05-01T11:00:00",
               comparisons=[{"method_a": "kmeans", "method_b": "ntc", "metric": "GCR@3", "t": -2.0,
                             "p": 0.06, "welch_t": -2.1, "welch_p": 0.04, "cohens_d": -0.8,
                             "n_a": 10, "n_b": 10}])
@@ -65,17 +68,112 @@ def test_prepare_falls_back_to_run_ci_and_comparisons(two_runs):
     assert ntc.stars == "*"
 
 
-def test_prepare_keeps_the_latest_run_and_handles_lower_is_better(tmp_path):
+def test_prepare_keeps_the_latest_run_and_takes_lower_is_better_from_the_task_yaml(tmp_path):
     root = tmp_path / "runs"
-    write_run(root, "old", method="ntc", values={("dPPL", ""): 5.0}, created="2024-01-01T00:00:00",
-              higher_is_better=False)
-    write_run(root, "new", method="ntc", values={("dPPL", ""): 3.0}, created="2024-02-01T00:00:00",
-              higher_is_better=False)
-    write_run(root, "other", method="cas", values={("dPPL", ""): 4.0}, higher_is_better=False)
+    task = "knowledge-editing"  # its YAML declares dPPL lower_is_better
+    low, high = [2.9, 3.0, 3.1, 3.0, 2.95], [4.1, 3.9, 4.0, 4.05, 3.95]
+    write_run(root, "old", task=task, method="ntc", values={("dPPL", ""): 5.0}, created="2024-01-01T00:00:00")
+    write_run(root, "new", task=task, method="ntc", values={("dPPL", ""): 3.0}, created="2024-02-01T00:00:00",
+              per_fact={"ntc": {"dPPL": low}})
+    # the record's own flag says "higher"; the task YAML decides
+    write_run(root, "other", task=task, method="cas", values={("dPPL", ""): 4.0}, per_fact={"cas": {"dPPL": high}})
     rows = _rows(*load_source(root))
-    assert rows[("ntc", "")].value == 3.0 and rows[("ntc", "")].best
-    assert rows[("cas", "")].versus == "ntc" and rows[("cas", "")].p is None
-    assert rows[("cas", "")].stars == ""
+    assert rows[("ntc", "")].value == 3.0 and rows[("ntc", "")].direction == "lower_is_better"
+    assert rows[("ntc", "")].best and rows[("cas", "")].rank == ""
+    assert rows[("cas", "")].versus == "ntc"
+    assert rows[("ntc", "")].p == pytest.approx(st.ttest_ind(low, high, equal_var=False).pvalue, abs=1e-12)
+
+
+def test_winner_not_significantly_ahead_is_a_tie_not_bold(tmp_path):
+    root = tmp_path / "runs"
+    wide, narrow = [14.77 + x for x in (-120, 150, -90, 100, 33.85)], [10.0, 11.0, 9.5, 10.5, 9.0]
+    write_run(root, "amig", task="kn-localization", method="amig", values={("SR", ""): float(np.mean(wide))},
+              per_fact={"amig": {"SR": wide}})
+    write_run(root, "ig", task="kn-localization", method="ig", values={("SR", ""): float(np.mean(narrow))},
+              per_fact={"ig": {"SR": narrow}})
+    rows = _rows(*load_source(root))
+    amig, ig = rows[("amig", "")], rows[("ig", "")]
+    assert amig.value > ig.value and amig.p > 0.05
+    assert (amig.rank, ig.rank) == ("tie", "tie") and not amig.best
+    build_site(root, tmp_path / "site")
+    page = (tmp_path / "site" / "tasks" / "kn-localization.html").read_text()
+    assert page.count(">tie</span>") == 2 and "num ours best" not in page
+
+
+def test_descriptive_metrics_are_never_ranked(tmp_path):
+    root = tmp_path / "runs"
+    write_run(root, "amig", task="kn-localization", method="amig", values={("mean_kns", ""): 3.0},
+              per_fact={"amig": {"mean_kns": [3.0, 3.1, 2.9]}})
+    write_run(root, "ig", task="kn-localization", method="ig", values={("mean_kns", ""): 30.0},
+              per_fact={"ig": {"mean_kns": [30.0, 31.0, 29.0]}})
+    rows = _rows(*load_source(root))
+    assert all(r.direction == "none" and r.rank == "" and r.versus == "" for r in rows.values())
+
+
+def _options_runs(root, methods, tau2_values):
+    for method in methods:
+        for tau2 in tau2_values:
+            shift = 0.0 if method == "ntc" else 1.0
+            write_run(root, f"{method}-{tau2}", method=method, options={"tau2": tau2, "steps": 20, "engine": "auto"},
+                      values={("GCR", ""): 2.0 + tau2 - shift},
+                      per_fact={method: {"GCR": [2.0 + tau2 - shift + e for e in (-0.1, 0.0, 0.1, 0.05)]}})
+
+
+def test_site_from_two_runs_differing_in_one_option_has_two_separate_comparisons(tmp_path):
+    root = tmp_path / "runs"
+    _options_runs(root, ["ntc"], [0.3, 0.0])
+    data = prepare(*load_source(root))
+    configs = data.configurations_for("gcr")
+    assert len(configs) == 2 and {dict(c.options)["tau2"] for c in configs} == {0.3, 0.0}
+    assert all(r.versus == "" and r.p is None and r.rank == "" for r in data.rows)  # nothing across them
+    build_site(root, tmp_path / "site")
+    page = (tmp_path / "site" / "tasks" / "gcr.html").read_text()
+    assert page.count('<section class="configuration"') == 2
+    assert "tau2=0.3" in page and "tau2=0.0" in page and "engine=auto" not in page  # engine is neutral
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert index.count('<table class="sortable overview"') == 2
+
+
+def test_methods_are_tested_only_inside_their_configuration(tmp_path):
+    root = tmp_path / "runs"
+    _options_runs(root, ["ntc", "kmeans"], [0.3, 0.0])
+    data = prepare(*load_source(root))
+    runs = {str(r.run_dir): r for r in data.runs}
+    for row in data.rows:
+        rival = next(r for r in data.rows if r.method == row.versus and r.config_id == row.config_id)
+        mine, theirs = (runs[x.run_dir].summary["per_fact"][x.method]["GCR"] for x in (row, rival))
+        assert row.p == pytest.approx(st.ttest_ind(mine, theirs, equal_var=False).pvalue, abs=1e-12)
+    best = [r for r in data.rows if r.best]
+    assert sorted(r.method for r in best) == ["ntc", "ntc"] and len({r.config_id for r in best}) == 2
+
+
+def test_paper_column_uses_the_usual_model_name_and_the_site_shows_no_local_path(tmp_path):
+    root = tmp_path / "runs"
+    local_data = str(tmp_path / "private" / "pararel")
+    write_run(root, "hub", method="ntc", model="openai-community/gpt2", values={("GCR", "2"): 1.5},
+              references=REFERENCES, dataset=local_data, options={"mpararel": str(tmp_path / "private" / "mp")})
+    write_run(root, "local", method="ntc", model=str(tmp_path / "ckpt" / "my-gpt"), values={("GCR", "2"): 1.0},
+              references=REFERENCES)
+    rows = prepare(*load_source(root)).rows
+    by_model = {r.model: r for r in rows}
+    assert by_model["gpt2"].reference == 1.23 and by_model["my-gpt"].reference is None
+    build_site(root, tmp_path / "site")
+    for page in (tmp_path / "site").rglob("*.html"):
+        text = page.read_text()
+        assert str(tmp_path) not in text and "/private/" not in text, page
+    assert "dataset pararel" in (tmp_path / "site" / "tasks" / "gcr.html").read_text()
+
+
+def test_undefined_metric_records_say_why(tmp_path):
+    root = tmp_path / "runs"
+    reason = "denominator's CI contains 0"
+    write_run(root, "sr", task="kn-localization", method="amig", values={("SR", ""): None},
+              undefined={("SR", ""): reason})
+    rows = _rows(*load_source(root))
+    assert rows[("amig", "")].undefined == reason
+    build_site(root, tmp_path / "site")
+    for page in ("index.html", "tasks/kn-localization.html"):
+        assert "undefined (denominator&#39;s CI contains 0)" in (tmp_path / "site" / page).read_text()
 
 
 def test_build_from_runs_and_from_dataset_folder(two_runs, tmp_path):
@@ -128,16 +226,29 @@ def test_site_in_headless_chromium(two_runs, tmp_path):
         listed = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#task-list a")]
         assert listed == tasks
 
-        table = driver.find_element(By.ID, "overview-1")
-        groups = lambda: [td.text for td in table.find_elements(By.CSS_SELECTOR, "tbody tr td:nth-child(3)")]  # noqa: E731
-        assert groups() == ["2", "3"]
+        table = driver.find_element(By.CSS_SELECTOR, "table.overview")
+        groups = lambda: [td.text for td in table.find_elements(By.CSS_SELECTOR, "tbody tr td:nth-child(2)")]  # noqa: E731
+        assert groups() == ["2", "3", "4"]
         header = next(th for th in table.find_elements(By.TAG_NAME, "th") if th.text.startswith("kmeans"))
         header.click()
         wait.until(lambda _: header.get_attribute("aria-sort") == "ascending")
-        assert groups() == ["3", "2"]
+        assert groups() == ["3", "2", "4"]
         header.click()
         wait.until(lambda _: header.get_attribute("aria-sort") == "descending")
-        assert groups() == ["2", "3"]
+        assert groups() == ["4", "2", "3"]
+
+        def cell(group, method):
+            row = next(tr for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr")
+                       if tr.find_elements(By.CSS_SELECTOR, "td")[1].text == group)
+            return row.find_element(By.CSS_SELECTOR, f"td[data-method='{method}']")
+
+        weight = lambda element: int(element.value_of_css_property("font-weight"))  # noqa: E731
+        # the bold rule: ntc beats kmeans significantly at cardinality 2 (Welch on per-fact values) ...
+        assert weight(cell("2", "ntc")) >= 700 and weight(cell("2", "kmeans")) < 700
+        # ... but at 4 its lead is not significant: neither is bold, both say "tie"
+        for method in ("ntc", "kmeans"):
+            assert weight(cell("4", method)) < 700 and cell("4", method).text.endswith("tie")
+        assert "tie" not in cell("2", "ntc").text
 
         artifacts = REPO / "test-artifacts"
         artifacts.mkdir(exist_ok=True)
@@ -151,6 +262,13 @@ def test_site_in_headless_chromium(two_runs, tmp_path):
             wait.until(lambda d, im=image: d.execute_script("return arguments[0].complete", im))
             assert driver.execute_script("return arguments[0].naturalWidth", image) > 0
         assert "000 Table 1" in driver.page_source
+        # the paper column: the reference stands in the row of the same model/method/metric/group
+        paper = lambda method, group: driver.find_element(  # noqa: E731
+            By.CSS_SELECTOR, f"tr[data-method='{method}'][data-metric='GCR'][data-group='{group}'] td.paper").text
+        assert paper("ntc", "2") == "1.23"
+        assert paper("kmeans", "2") == "—" and paper("ntc", "3") == "—"
+        ours = driver.find_element(By.CSS_SELECTOR, "tr[data-method='ntc'][data-group='2'] td.ours")
+        assert weight(ours) >= 700
         assert driver.save_screenshot(str(artifacts / "leaderboard.png"))
     finally:
         driver.quit()

@@ -40,9 +40,10 @@ def tiny_png(width: int = 40, height: int = 24, colour=(40, 110, 200)) -> bytes:
 def write_run(root: Path, name: str, *, task: str = "gcr", method: str = "ntc", model: str = "gpt2",
               values: dict | None = None, seed: int = 0, per_fact: dict | None = None,
               references: list | None = None, figure: bool = True, created: str = "2024-05-01T10:00:00",
-              comparisons: list | None = None, higher_is_better: bool = True) -> Path:
+              comparisons: list | None = None, higher_is_better: bool = True, options: dict | None = None,
+              dataset: str = "builtin", undefined: dict | None = None) -> Path:
     """Write a finished run directory whose summary.json follows the contract exactly.
-    ``values`` maps (metric, group) -> value."""
+    ``values`` maps (metric, group) -> value; ``undefined`` maps (metric, group) -> reason."""
     run_dir = root / name
     run_dir.mkdir(parents=True)
     values = values or {("GCR", "2"): 1.5, ("GCR", "3"): 2.5}
@@ -52,14 +53,17 @@ def write_run(root: Path, name: str, *, task: str = "gcr", method: str = "ntc", 
                         "ci_low": None if value is None else value - 0.25,
                         "ci_high": None if value is None else value + 0.25,
                         "higher_is_better": higher_is_better})
+        if (undefined or {}).get((metric, group)):
+            metrics[-1]["undefined"] = undefined[(metric, group)]
     figures = []
     if figure:
         (run_dir / f"{task}_{method}.png").write_bytes(tiny_png(240, 120))
         figures.append(f"{task}_{method}.png")
     summary = {
         "task": task, "task_kind": "dkn", "methods": [method], "model": model,
-        "model_fingerprint": f"sha256:{model}-abc", "dataset": "builtin", "seed": seed, "limit": 10,
-        "config": {"task": task, "method": method, "seed": seed}, "config_hash": f"hash-{name}",
+        "model_fingerprint": f"sha256:{model}-abc", "dataset": dataset, "seed": seed, "limit": 10,
+        "config": {"task": task, "methods": [method], "seed": seed, "dataset": dataset, "options": options or {}},
+        "config_hash": f"hash-{name}",
         "versions": {"dknbench": "0.1.0", "torch": "2.4.0", "transformers": "4.46.0", "python": "3.11"},
         "git_commit": None, "n_facts": 10, "skipped": {"not_known": 2}, "metrics": metrics,
         "tables": {}, "comparisons": comparisons or [], "references": references or [],

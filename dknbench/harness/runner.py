@@ -201,6 +201,7 @@ def finish(spec: RunSpec, output: Path) -> Path:
         "comparisons": summary.comparisons, "references": config.references,
         "figures": summary.figures, "per_fact": summary.per_fact,
         "paper": config.paper, "description": config.description,
+        "metric_directions": config.metric_directions,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     return write_json(output / "summary.json", data)

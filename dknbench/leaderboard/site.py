@@ -11,9 +11,10 @@ from pathlib import Path
 
 from ..errors import DKNBenchError
 from ..io import atomic_write
+from ..models.loading import canonical_model_name
 from ..paths import leaderboard_dir
 from ..results.store import load_source
-from .tables import CONFIDENCE, LeaderboardData, prepare
+from .tables import ALPHA, CONFIDENCE, TEST, LeaderboardData, prepare, varying_options
 
 
 def fmt(value, digits: int = 4) -> str:
@@ -60,19 +61,24 @@ def _environment(templates: Path):
     return env
 
 
-def _overview(data: LeaderboardData) -> list[dict]:
-    """Per model: the methods (columns) and one line per task/metric/group with a cell per method."""
+def _sections(data: LeaderboardData, task: str) -> list[dict]:
+    """One section per comparable configuration of ``task``: its label, its methods (columns),
+    its rows, and one line per metric/group with a cell per method."""
+    configs = data.configurations_for(task)
+    varying = varying_options(configs)
     sections = []
-    for model in data.models():
-        rows = data.rows_for(model=model)
+    for config in configs:
+        rows = data.rows_for(task=task, config_id=config.id)
         methods = sorted({r.method for r in rows})
         lines: dict[tuple, dict] = {}
         for row in rows:
-            line = lines.setdefault((row.task, row.metric, row.group), {
+            line = lines.setdefault((row.metric, row.group), {
                 "task": row.task, "metric": row.metric, "group": row.group,
-                "higher_is_better": row.higher_is_better, "cells": {}})
+                "direction": row.direction, "cells": {}})
             line["cells"][row.method] = row
-        sections.append({"model": model, "methods": methods, "lines": list(lines.values())})
+        sections.append({"id": config.id, "config": config, "label": config.describe(varying),
+                         "options": config.describe(), "methods": methods, "rows": rows,
+                         "lines": list(lines.values())})
     return sections
 
 
@@ -100,6 +106,7 @@ def build_site(results: str | Path, output: str | Path, title: str = "dknbench l
         raise DKNBenchError(f"{templates}: leaderboard templates not found (is the package complete?)")
     env = _environment(templates)
     common = {"title": title, "version": __version__, "confidence": int(CONFIDENCE * 100),
+              "alpha": ALPHA, "test": TEST,
               "built": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "tasks": data.tasks(), "n_runs": len(runs)}
 
@@ -114,18 +121,20 @@ def build_site(results: str | Path, output: str | Path, title: str = "dknbench l
             for source in run.figure_paths:
                 relative = f"figures/{run.run_id}/{source.name}"
                 _copy(source, output / relative)
-                figures.append({"src": f"../{relative}", "caption": f"{source.name} — {methods} on {run.model}"})
-        models = [{"model": m, "rows": data.rows_for(task=task, model=m)}
-                  for m in data.models() if data.rows_for(task=task, model=m)]
+                figures.append({"src": f"../{relative}", "caption": f"{source.name} — {methods} on "
+                                f"{canonical_model_name(run.model)}, n = {run.summary.get('n_facts')} facts "
+                                f"({data.run_configs.get(str(run.run_dir), '')})"})
         page = env.get_template("task.html.j2").render(
-            **common, root="../", task=task, models=models, figures=figures,
+            **common, root="../", task=task, sections=_sections(data, task), figures=figures,
             references=data.references.get(task, []),
-            runs=[{"dir": str(r.run_dir), "methods": ", ".join(r.summary.get("methods") or []),
-                   "model": r.model, "created": r.summary.get("created") or "",
+            runs=[{"name": r.run_dir.name, "config": data.run_configs.get(str(r.run_dir), ""),
+                   "methods": ", ".join(r.summary.get("methods") or []),
+                   "model": canonical_model_name(r.model), "created": r.summary.get("created") or "",
                    "n_facts": r.summary.get("n_facts"), "skipped": r.summary.get("skipped") or {}}
                   for r in data.runs_for(task)])
         _write(output / "tasks" / f"{task_slug(task)}.html", page)
 
-    index = env.get_template("index.html.j2").render(**common, root="", sections=_overview(data))
+    overview = [{"task": task, "sections": _sections(data, task)} for task in data.tasks()]
+    index = env.get_template("index.html.j2").render(**common, root="", overview=overview)
     _write(output / "index.html", index)
     return output / "index.html"

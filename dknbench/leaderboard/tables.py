@@ -1,27 +1,110 @@
-"""The numbers the leaderboard shows: latest value per (task, model, method, metric, group), its
-95% CI, the paper's reference value, and a significance mark against the best other method.
+"""The numbers the leaderboard shows, one comparable configuration at a time.
+
+A *configuration* is what must be equal for two methods' numbers to be comparable: task, model
+(by its usual name, ``openai-community/gpt2`` = ``gpt2``), dataset, number of facts, seed (it picks
+the facts), dtype and every task option except those that only choose an execution path
+(``NEUTRAL_OPTIONS``). Methods are ranked and tested only against methods of the same
+configuration; a rerun of a method in the same configuration supersedes the older one.
+
+Ranking: a metric's direction comes from its task YAML (``metrics: {name: higher_is_better |
+lower_is_better | none}``); ``none`` and undeclared metrics are shown, never ranked. The winner is
+marked best only when it beats the runner-up significantly: Welch's t-test on the per-fact values
+(``ALPHA`` two-sided) — or the runs' own Welch comparison record when per-fact values were not kept;
+otherwise both are marked "tie".
 
 Per-fact values convention: a run's summary.json may hold ``per_fact`` =
 ``{method: {key: [values, ...]}}`` with key = the metric name, or ``"<metric>@<group>"`` for a
-grouped record; the values are the per-fact numbers whose mean is the reported metric. When present
-(≥ 2 finite values) the CI is the t-interval of their mean and the comparison is Welch's t-test
-and Cohen's d computed here with dknbench.stats. Otherwise the record's own ci_low/ci_high are
-shown and the comparison comes from the runs' ``comparisons`` records whose ``metric`` equals the
-same key.
+grouped record. With ≥ 2 finite values the CI is the t-interval of their mean.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..models.loading import canonical_model_name
 from ..results.store import Run
 from ..stats import cohens_d, mean_ci, welch_t
 
 CONFIDENCE = 0.95
+ALPHA = 0.05
+TEST = "Welch's t-test on the per-fact values"
+NEUTRAL_OPTIONS = frozenset({"engine"})  # IG execution path: the engine tests show equal results
+DIRECTIONS = ("higher_is_better", "lower_is_better")
+
+
+def public_name(value):
+    """A value fit for a public page: a local path becomes its last component (a dataset folder's
+    name); ``build:NAME:SOURCE`` keeps NAME; Hub ids and plain words are unchanged."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith("build:"):
+        name, _, source = value[len("build:"):].partition(":")
+        return f"build:{name}:{public_name(source)}"
+    if value.startswith(("/", "./", "../", "~")) or "\\" in value:
+        return Path(value.rstrip("/\\").replace("\\", "/")).name
+    return value
+
+
+@dataclass(frozen=True)
+class Configuration:
+    task: str
+    model: str
+    dataset: str
+    n: int | None
+    seed: int | None
+    dtype: str
+    options: tuple  # sorted (name, value) pairs
+
+    @property
+    def id(self) -> str:
+        text = json.dumps([self.task, self.model, self.dataset, self.n, self.seed, self.dtype,
+                           [list(o) for o in self.options]], default=str)
+        return "cfg-" + hashlib.sha1(text.encode()).hexdigest()[:8]
+
+    def describe(self, varying: set[str] | None = None) -> str:
+        """One line: model, dataset, n, seed and the options that tell this configuration apart
+        from the task's others (``varying``; all options when None)."""
+        parts = [f"model {self.model}", f"dataset {self.dataset}",
+                 f"n = {self.n if self.n is not None else '?'} facts", f"seed {self.seed}"]
+        if self.dtype:
+            parts.append(f"dtype {self.dtype}")
+        shown = [f"{k}={v}" for k, v in self.options if varying is None or k in varying]
+        if varying is not None and "dtype" in varying and not self.dtype:
+            parts.append("dtype float32")
+        return " · ".join(parts + shown)
+
+
+def configuration_of(run: Run) -> Configuration:
+    summary = run.summary
+    config = summary.get("config") or {}
+    options = config.get("options") or {}
+    dtype = config.get("dtype") or ""
+    return Configuration(
+        task=summary["task"], model=canonical_model_name(summary["model"]),
+        dataset=str(public_name(str(summary.get("dataset") if summary.get("dataset") is not None else ""))),
+        n=summary.get("n_facts"), seed=summary.get("seed"), dtype=str(dtype),
+        options=tuple(sorted((str(k), public_name(v)) for k, v in options.items() if k not in NEUTRAL_OPTIONS)),
+    )
+
+
+def varying_options(configurations: list[Configuration]) -> set[str]:
+    """Option names (and dtype) whose values differ between the given configurations."""
+    values: dict[str, set] = {}
+    for config in configurations:
+        seen = dict(config.options)
+        for name in {k for c in configurations for k, _ in c.options}:
+            values.setdefault(name, set()).add(json.dumps(seen.get(name), default=str))
+    names = {name for name, vals in values.items() if len(vals) > 1}
+    if len({c.dtype for c in configurations}) > 1:
+        names.add("dtype")
+    return names
 
 
 @dataclass
@@ -35,20 +118,31 @@ class Row:
     ci_low: float
     ci_high: float
     n: int | None
-    higher_is_better: bool
+    direction: str                  # higher_is_better | lower_is_better | none
     run_dir: str
+    config_id: str = ""
+    undefined: str = ""             # reason when the value is undefined (record "undefined")
     ci_source: str = "run"          # "per-fact" | "run" | ""
     reference: float | None = None  # the paper's number for the same model/method/metric/group
     reference_source: str = ""
-    best: bool = False              # best value among the methods of this metric/group
-    versus: str = ""                # best other method it is compared with
-    p: float | None = None          # Welch t-test p-value against `versus`
+    rank: str = ""                  # "best" (significantly ahead of the runner-up) | "tie" | ""
+    versus: str = ""                # best other method of the same configuration
+    p: float | None = None          # Welch p-value against `versus`
     d: float | None = None          # Cohen's d against `versus` (positive: this method larger)
     test_source: str = ""           # "per-fact" | "comparisons" | ""
+    order: int = 0                  # the metric's place in the task YAML (tables keep that order)
 
     @property
     def key(self) -> str:
         return self.metric if not self.group else f"{self.metric}@{self.group}"
+
+    @property
+    def best(self) -> bool:
+        return self.rank == "best"
+
+    @property
+    def higher_is_better(self) -> bool | None:
+        return {"higher_is_better": True, "lower_is_better": False}.get(self.direction)
 
     @property
     def stars(self) -> str:
@@ -62,15 +156,20 @@ class LeaderboardData:
     rows: list[Row]
     runs: list[Run]
     references: dict[str, list[dict]] = field(default_factory=dict)  # task -> reference records
+    configurations: dict[str, Configuration] = field(default_factory=dict)  # id -> configuration
+    run_configs: dict[str, str] = field(default_factory=dict)  # run_dir -> configuration id
 
     def tasks(self) -> list[str]:
         return sorted({r.task for r in self.rows} | {run.task for run in self.runs})
 
-    def models(self) -> list[str]:
-        return sorted({r.model for r in self.rows})
+    def configurations_for(self, task: str) -> list[Configuration]:
+        found = {r.config_id for r in self.rows if r.task == task}
+        return sorted((self.configurations[i] for i in found),
+                      key=lambda c: (c.model, c.dataset, c.n or 0, str(c.seed), c.dtype, str(c.options)))
 
-    def rows_for(self, task: str | None = None, model: str | None = None) -> list[Row]:
-        return [r for r in self.rows if (task is None or r.task == task) and (model is None or r.model == model)]
+    def rows_for(self, task: str | None = None, config_id: str | None = None) -> list[Row]:
+        return [r for r in self.rows if (task is None or r.task == task)
+                and (config_id is None or r.config_id == config_id)]
 
     def runs_for(self, task: str) -> list[Run]:
         return [run for run in self.runs if run.task == task]
@@ -91,10 +190,35 @@ def _per_fact(run: Run | None, method: str, key: str) -> np.ndarray | None:
     return array if array.size >= 2 else None
 
 
+def _task_directions(task: str) -> dict[str, str]:
+    """The task YAML's metric directions (empty when the task is not installed here)."""
+    from ..tasks import discover_tasks
+
+    config = discover_tasks().get(task)
+    return dict(config.metric_directions) if config is not None else {}
+
+
+def _directions(run: Run, cache: dict) -> dict[str, str]:
+    recorded = run.summary.get("metric_directions")
+    if isinstance(recorded, dict) and recorded:
+        return recorded
+    if run.task not in cache:
+        cache[run.task] = _task_directions(run.task)
+    return cache[run.task]
+
+
+def _undefined(run: Run | None, method: str, metric: str, group: str) -> str:
+    for record in (run.summary.get("metrics") or []) if run else []:
+        if (record.get("method"), record.get("metric"), str(record.get("group") or "")) == (method, metric, group):
+            reason = record.get("undefined")
+            return str(reason) if reason else ""
+    return ""
+
+
 def _latest(frame: pd.DataFrame) -> pd.DataFrame:
-    """One record per (task, model, method, metric, group): the most recently created run wins,
+    """One record per (configuration, method, metric, group): the most recently created run wins,
     because a rerun after a fix supersedes the old numbers."""
-    keys = ["task", "model", "method", "metric", "group"]
+    keys = ["config_key", "method", "metric", "group"]
     ordered = frame.assign(_created=frame["created"].fillna("")).sort_values("_created", kind="stable")
     return ordered.drop_duplicates(keys, keep="last").drop(columns="_created")
 
@@ -113,22 +237,26 @@ def _references(runs: list[Run]) -> dict[str, list[dict]]:
     return out
 
 
+OVERALL_GROUPS = ("", "all", "average", "avg")  # a paper's "all" column = our record without group
+
+
 def _match_reference(row: Row, references: list[dict]) -> tuple[float | None, str]:
     for ref in references:
-        if (ref.get("model") == row.model and ref.get("method") == row.method
-                and ref.get("metric") == row.metric and str(ref.get("group") or "") == row.group
-                and _finite(ref.get("value"))):
+        group = str(ref.get("group") or "")
+        same_group = group == row.group or (row.group == "" and group.lower() in OVERALL_GROUPS)
+        if (canonical_model_name(str(ref.get("model") or "")) == row.model and ref.get("method") == row.method
+                and ref.get("metric") == row.metric and same_group and _finite(ref.get("value"))):
             return float(ref["value"]), str(ref.get("source", ""))
     return None, ""
 
 
 def _from_comparisons(runs: list[Run], a: str, b: str, key: str) -> tuple[float | None, float | None]:
-    """(Welch p, Cohen's d of a vs b) from any run's ``comparisons``; a reversed record flips d."""
+    """(Welch p, Cohen's d of a vs b) from the runs' ``comparisons``; a reversed record flips d."""
     for run in runs:
         for record in run.summary.get("comparisons") or []:
             if record.get("metric") != key:
                 continue
-            p = record.get("welch_p", record.get("p"))
+            p = record.get("welch_p")
             d = record.get("cohens_d")
             if (record.get("method_a"), record.get("method_b")) == (a, b):
                 return p, d
@@ -137,44 +265,63 @@ def _from_comparisons(runs: list[Run], a: str, b: str, key: str) -> tuple[float 
     return None, None
 
 
-def _compare(rows: list[Row], runs_by_dir: dict[str, Run], task_runs: list[Run]) -> None:
-    """Mark the best method and test each method against the best of the others."""
-    scored = [r for r in rows if _finite(r.value)]
-    if not scored:
+def _test(row: Row, rival: Row, runs_by_dir: dict[str, Run], config_runs: list[Run]) -> None:
+    mine = _per_fact(runs_by_dir.get(row.run_dir), row.method, row.key)
+    theirs = _per_fact(runs_by_dir.get(rival.run_dir), rival.method, row.key)
+    row.versus = rival.method
+    if mine is not None and theirs is not None:
+        row.p, row.d, row.test_source = welch_t(mine, theirs).pvalue, cohens_d(mine, theirs), "per-fact"
         return
-    sign = 1.0 if scored[0].higher_is_better else -1.0
-    best = max(scored, key=lambda r: sign * r.value)
-    best.best = True
+    p, d = _from_comparisons(config_runs, row.method, rival.method, row.key)
+    if p is not None or d is not None:
+        row.p, row.d, row.test_source = p, d, "comparisons"
+
+
+def _compare(rows: list[Row], runs_by_dir: dict[str, Run], config_runs: list[Run]) -> None:
+    """Within one configuration and metric/group: test each method against the best of the others,
+    and mark the winner best only when its test against the runner-up is significant."""
+    if rows[0].direction not in DIRECTIONS:
+        return
+    sign = 1.0 if rows[0].direction == "higher_is_better" else -1.0
+    scored = sorted((r for r in rows if _finite(r.value)), key=lambda r: -sign * r.value)
+    if len(scored) < 2:
+        return
     for row in scored:
-        others = [r for r in scored if r is not row]
-        if not others:
-            continue
-        rival = max(others, key=lambda r: sign * r.value)
-        row.versus = rival.method
-        mine = _per_fact(runs_by_dir.get(row.run_dir), row.method, row.key)
-        theirs = _per_fact(runs_by_dir.get(rival.run_dir), rival.method, row.key)
-        if mine is not None and theirs is not None:
-            row.p, row.d, row.test_source = welch_t(mine, theirs).pvalue, cohens_d(mine, theirs), "per-fact"
-            continue
-        p, d = _from_comparisons(task_runs, row.method, rival.method, row.key)
-        if p is not None or d is not None:
-            row.p, row.d, row.test_source = p, d, "comparisons"
+        _test(row, scored[1] if row is scored[0] else scored[0], runs_by_dir, config_runs)
+    winner, runner_up = scored[0], scored[1]
+    ahead = sign * (winner.value - runner_up.value) > 0
+    significant = winner.p is not None and _finite(winner.p) and winner.p < ALPHA
+    if ahead and significant:
+        winner.rank = "best"
+    else:
+        winner.rank = runner_up.rank = "tie"
 
 
 def prepare(frame: pd.DataFrame, runs: list[Run]) -> LeaderboardData:
     """Turn the results table and its runs into the leaderboard's rows."""
     runs_by_dir = {str(run.run_dir): run for run in runs}
+    configs = {str(run.run_dir): configuration_of(run) for run in runs}
+    by_id = {c.id: c for c in configs.values()}
     references = _references(runs)
+    direction_cache: dict[str, dict] = {}
+    frame = frame.assign(config_key=[configs[d].id if d in configs else f"run:{d}" for d in frame["run_dir"]])
     rows: list[Row] = []
     for record in _latest(frame).itertuples(index=False):
+        run = runs_by_dir.get(str(record.run_dir))
+        if run is None:
+            continue  # a results row without its run: no configuration to place it in
+        group = record.group or ""
+        directions = _directions(run, direction_cache)
         row = Row(
-            task=record.task, model=record.model, metric=record.metric, group=record.group or "",
+            task=record.task, model=canonical_model_name(record.model), metric=record.metric, group=group,
             method=record.method, value=float(record.value), ci_low=float(record.ci_low),
             ci_high=float(record.ci_high), n=None if pd.isna(record.n) else int(record.n),
-            higher_is_better=True if pd.isna(record.higher_is_better) else bool(record.higher_is_better),
-            run_dir=str(record.run_dir),
+            direction=directions.get(record.metric, "none"),
+            order=list(directions).index(record.metric) if record.metric in directions else len(directions),
+            run_dir=str(record.run_dir), config_id=record.config_key,
+            undefined=_undefined(run, record.method, record.metric, group),
         )
-        values = _per_fact(runs_by_dir.get(row.run_dir), row.method, row.key)
+        values = _per_fact(run, row.method, row.key)
         if values is not None:
             interval = mean_ci(values, CONFIDENCE)
             row.ci_low, row.ci_high, row.ci_source = interval.low, interval.high, "per-fact"
@@ -184,11 +331,12 @@ def prepare(frame: pd.DataFrame, runs: list[Run]) -> LeaderboardData:
         rows.append(row)
     groups: dict[tuple, list[Row]] = {}
     for row in rows:
-        groups.setdefault((row.task, row.model, row.metric, row.group), []).append(row)
-    for (task, *_), members in groups.items():
-        _compare(members, runs_by_dir, [run for run in runs if run.task == task])
-    rows.sort(key=lambda r: (r.task, r.model, r.metric, _group_key(r.group), r.method))
-    return LeaderboardData(rows, runs, references)
+        groups.setdefault((row.config_id, row.metric, row.group), []).append(row)
+    for (config_id, *_), members in groups.items():
+        config_runs = [run for d, run in runs_by_dir.items() if configs[d].id == config_id]
+        _compare(members, runs_by_dir, config_runs)
+    rows.sort(key=lambda r: (r.task, r.config_id, r.order, r.metric, _group_key(r.group), r.method))
+    return LeaderboardData(rows, runs, references, by_id, {d: c.id for d, c in configs.items()})
 
 
 def _group_key(group: str):

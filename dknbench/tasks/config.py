@@ -26,12 +26,13 @@ SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
     "options": ((dict,), False),
     "presets": ((dict,), False),
     "default_preset": ((str,), False),
-    "metrics": ((list,), False),
+    "metrics": ((list, dict), False),
     "references": ((list,), False),
     "notes": ((str,), False),
 }
 METHOD_KINDS = ("localizer", "dkn")
 REFERENCE_FIELDS = {"source", "model", "method", "metric", "group", "value", "note"}
+METRIC_DIRECTIONS = ("higher_is_better", "lower_is_better", "none")  # none: descriptive, not ranked
 
 
 @dataclass
@@ -47,7 +48,8 @@ class TaskConfig:
     options: dict = field(default_factory=dict)
     presets: dict = field(default_factory=dict)
     default_preset: str = ""
-    metrics: list = field(default_factory=list)
+    metrics: list = field(default_factory=list)               # metric names, in the tables' order
+    metric_directions: dict = field(default_factory=dict)     # name -> one of METRIC_DIRECTIONS
     references: list = field(default_factory=list)
     notes: str = ""
 
@@ -150,6 +152,12 @@ def load_task_config(path: str | Path) -> TaskConfig:
         if unknown:
             raise ConfigError(f"{path}:{_line_of(node, 'references')}: references[{i}] has unknown "
                               f"field(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(REFERENCE_FIELDS))}")
+    metrics = data.get("metrics") or []
+    directions = metrics if isinstance(metrics, dict) else {}
+    for name, direction in directions.items():
+        if direction not in METRIC_DIRECTIONS:
+            raise ConfigError(f"{path}:{_line_of(node, 'metrics')}: metric {name!r} has direction "
+                              f"{direction!r}; allowed: {', '.join(METRIC_DIRECTIONS)}")
     if data.get("default_preset") and data["default_preset"] not in (data.get("presets") or {}):
         raise ConfigError(f"{path}:{_line_of(node, 'default_preset')}: default_preset "
                           f"{data['default_preset']!r} is not among presets")
@@ -158,6 +166,7 @@ def load_task_config(path: str | Path) -> TaskConfig:
         method_kind=data["method_kind"], path=path, paper=data.get("paper", ""),
         default_method=data.get("default_method", ""), dataset=data.get("dataset", "builtin"),
         options=options, presets=data.get("presets") or {},
-        default_preset=data.get("default_preset", ""), metrics=data.get("metrics") or [],
+        default_preset=data.get("default_preset", ""), metrics=[str(m) for m in metrics],
+        metric_directions={str(k): v for k, v in directions.items()},
         references=data.get("references") or [], notes=data.get("notes", ""),
     )
