@@ -51,6 +51,18 @@ def group_by_layer(neurons: Iterable[Neuron]) -> dict[int, list[int]]:
     return dict(by_layer)
 
 
+@contextmanager
+def neuron_pre_hooks(adapter, hooks: dict):
+    """Install ``hooks[layer]`` as a forward pre-hook on each layer's down projection (whose input
+    is the layer's neurons) while inside; every hook is removed on exit, even after an error."""
+    handles = [adapter.write_module(layer).register_forward_pre_hook(hook) for layer, hook in hooks.items()]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 Edit = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (selected values, indices) -> new values
 
 
@@ -59,7 +71,7 @@ def intervene_activations(adapter, neurons: Iterable[Neuron], edit: Edit, positi
     """Replace the activations of ``neurons`` by ``edit(values, indices)`` while inside."""
     if positions not in ("target", "all"):
         raise ValueError(f"positions must be 'target' or 'all', not {positions!r}")
-    handles = []
+    hooks = {}
     for layer, indices in group_by_layer(neurons).items():
         index = torch.tensor(sorted(set(indices)), dtype=torch.long)
 
@@ -78,12 +90,9 @@ def intervene_activations(adapter, neurons: Iterable[Neuron], edit: Edit, positi
                 out[rows[:, None], pos[:, None], idx[None, :]] = edit(selected, idx).to(hidden.dtype)
             return (out,) + tuple(args[1:])
 
-        handles.append(adapter.write_module(layer).register_forward_pre_hook(hook))
-    try:
+        hooks[layer] = hook
+    with neuron_pre_hooks(adapter, hooks):
         yield
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 def suppress_activations(adapter, neurons, positions: str = "target"):
@@ -128,7 +137,7 @@ def record_activations(adapter, layers: Iterable[int] | None = None, positions: 
     target position, or [batch, seq, n_neurons] with positions="all"), detached."""
     records: dict[int, torch.Tensor] = {}
     layers = range(adapter.n_layers) if layers is None else list(layers)
-    handles = []
+    hooks = {}
     for layer in layers:
         def hook(module, args, layer=layer):
             hidden = args[0].detach()
@@ -140,12 +149,9 @@ def record_activations(adapter, layers: Iterable[int] | None = None, positions: 
                 if hidden.shape[1] == 1:
                     pos = torch.zeros_like(pos)
                 records[layer] = hidden[rows, pos].clone()
-        handles.append(adapter.write_module(layer).register_forward_pre_hook(hook))
-    try:
+        hooks[layer] = hook
+    with neuron_pre_hooks(adapter, hooks):
         yield records
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 @contextmanager
@@ -161,7 +167,7 @@ def suppress_per_row(adapter, row_sets: list, positions: str = "target"):
             if layer not in masks:
                 masks[layer] = torch.ones(len(row_sets), adapter.n_neurons)
             masks[layer][row, indices] = 0.0
-    handles = []
+    hooks = {}
     for layer, mask in masks.items():
         def hook(module, args, mask=mask):
             hidden = args[0]
@@ -176,9 +182,6 @@ def suppress_per_row(adapter, row_sets: list, positions: str = "target"):
                 pos = current_targets(hidden.shape[0], hidden.device)
                 out[rows, pos] = hidden[rows, pos] * m
             return (out,) + tuple(args[1:])
-        handles.append(adapter.write_module(layer).register_forward_pre_hook(hook))
-    try:
+        hooks[layer] = hook
+    with neuron_pre_hooks(adapter, hooks):
         yield
-    finally:
-        for handle in handles:
-            handle.remove()

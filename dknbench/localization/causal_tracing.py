@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..scoring import prefix_cache, tail_logits
+from ..interventions.activations import neuron_pre_hooks
 from .atp import AttributionPatching
 from .base import LOCALIZERS
 
@@ -34,7 +35,7 @@ def restore_per_row(adapter, neurons: list[tuple[int, int]], clean: torch.Tensor
         rows, indices = by_layer.setdefault(layer, ([], []))
         rows.append(row)
         indices.append(index)
-    handles = []
+    hooks = {}
     for layer, (rows, indices) in by_layer.items():
         rows_t, idx_t = torch.tensor(rows), torch.tensor(indices)
         values = clean[layer, idx_t]
@@ -44,12 +45,9 @@ def restore_per_row(adapter, neurons: list[tuple[int, int]], clean: torch.Tensor
             hidden[rows_t.to(hidden.device), position, idx_t.to(hidden.device)] = values.to(hidden.device, hidden.dtype)
             return (hidden,) + tuple(args[1:])
 
-        handles.append(adapter.write_module(layer).register_forward_pre_hook(hook))
-    try:
+        hooks[layer] = hook
+    with neuron_pre_hooks(adapter, hooks):
         yield
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 @torch.no_grad()
