@@ -18,6 +18,7 @@ import torch
 
 from .data.schema import SLOT
 from .interventions.activations import target_positions
+from .models.kv_cache import returned_cache, with_cache
 
 _TRAILING = re.compile(r"^[\s\.\!\?\"'»”]*$")
 
@@ -160,7 +161,7 @@ def prefix_cache(lm, encoded: EncodedQuery):
     if lm.is_masked_lm or encoded.target == 0:
         return None
     ids = torch.tensor([encoded.input_ids[: encoded.target]], device=lm.device)
-    return lm.model(input_ids=ids, use_cache=True).past_key_values
+    return returned_cache(lm.model(input_ids=ids, use_cache=True))
 
 
 def tail_logits(lm, encoded: EncodedQuery, cache, batch: int) -> torch.Tensor:
@@ -173,7 +174,7 @@ def tail_logits(lm, encoded: EncodedQuery, cache, batch: int) -> torch.Tensor:
     cache = copy.deepcopy(cache)
     cache.batch_repeat_interleave(batch)
     return lm.model(
-        input_ids=tail, past_key_values=cache, use_cache=True,
+        input_ids=tail, **with_cache(cache),
         attention_mask=torch.ones(batch, length, dtype=torch.long, device=lm.device),
         position_ids=torch.arange(t, length, device=lm.device).expand(batch, -1),
     ).logits

@@ -32,6 +32,8 @@ def register(subparsers) -> None:
     p.add_argument("--executor", choices=["local", "ray"], default="local")
     p.add_argument("--address", dest="ray_address", default=None, help="Ray cluster address")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", action="store_true",
+                   help="also show the libraries' info messages (transformers, datasets)")
     p.set_defaults(func=main)
 
 
@@ -39,6 +41,13 @@ def main(args) -> int:
     from ..harness import RunSpec, run
     from ..harness.report import print_summary
     from ..localization.memory import parse_memory
+
+    if args.verbose:
+        import datasets
+        import transformers
+
+        transformers.logging.set_verbosity_info()
+        datasets.logging.set_verbosity_info()
 
     spec = RunSpec(task=args.task, methods=[m.strip() for m in args.method.split(",") if m.strip()],
                    model=args.model, dataset=args.dataset, limit=args.limit, seed=args.seed,

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import random
 import re
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from .progress import progress
 
 from ..errors import ConfigError, UnknownNameError
 from ..io import read_json, write_json
@@ -160,8 +159,7 @@ def run_facts(task, facts, output: Path, seed: int, indices=None, quiet=False, d
         return 0
     task.prepare()
     done = 0
-    for index in tqdm(todo, desc=desc, unit="fact", disable=None if not quiet else True,
-                      file=sys.stderr):
+    for index in progress(todo, desc=desc, unit="fact", quiet=quiet):
         fact = facts[index]
         seed_everything(seed * 100_003 + index)  # per fact: resuming reproduces the same draws
         try:

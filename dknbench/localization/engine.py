@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import torch
 
 from ..scoring import AnswerScorer, EncodedQuery, prefix_cache, tail_logits
+from ..models.kv_cache import returned_cache, with_cache
 from .memory import MemoryBudgetError, ModelShape, RowMemory, plan_batches, resolve_budget
 
 
@@ -268,7 +269,7 @@ class IGEngine:
         self.forward_passes += 1
         cache = None
         if t > 0:
-            cache = out.past_key_values
+            cache = returned_cache(out)
             cache.crop(t - len(encoded.input_ids))  # drop the tail (negative = tokens removed)
         resid = {l: block_out[l][0] - down_out[l] for l in layers}
         return cache, resid, block_out
@@ -332,7 +333,7 @@ class IGEngine:
                 layer = cache.layers[k]
                 layer.keys = layer.keys.expand(count, *layer.keys.shape[1:])
                 layer.values = layer.values.expand(count, *layer.values.shape[1:])
-            kwargs = {"past_key_values": cache, "use_cache": True}
+            kwargs = with_cache(cache)
         setattr(owner, name, torch.nn.ModuleList(staged))
         try:
             out = owner(input_ids=tail,

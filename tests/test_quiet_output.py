@@ -1,0 +1,41 @@
+"""A normal run prints no library warnings, and a log gets one progress line per fact."""
+
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dknbench.harness.progress import progress
+
+
+@pytest.mark.parametrize("model,task", [("tiny-gpt2", "gcr"), ("tiny-llama", "kn-localization"),
+                                        ("tiny-bert", "kn-localization")])
+def test_tiny_run_stderr_has_no_warning(tmp_path, model, task):
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", PYTHONWARNINGS="default")
+    cmd = [sys.executable, "-m", "dknbench", "run", "--task", task, "--method",
+           "ntc" if task == "gcr" else "ig", "--model", model, "--limit", "2", "--no-cache",
+           "--set", "steps=4", "--output", str(tmp_path / "run")]
+    if task == "gcr":
+        cmd += ["--set", "known_only=false"]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Warning" not in done.stderr and "deprecated" not in done.stderr, done.stderr[-2000:]
+    # stderr is a pipe here, so progress is one plain line per fact
+    lines = [l for l in done.stderr.splitlines() if "ETA" in l]
+    assert len(lines) == 2 and lines[-1].split(",")[0].endswith("2/2"), done.stderr[-2000:]
+
+
+def test_progress_lines_outside_a_terminal():
+    stream = io.StringIO()
+    assert list(progress([10, 20, 30], desc="facts", stream=stream)) == [10, 20, 30]
+    lines = stream.getvalue().splitlines()
+    assert [l.split(",")[0] for l in lines] == ["facts 1/3", "facts 2/3", "facts 3/3"]
+    assert all("elapsed 0:00:0" in l and "ETA 0:00:0" in l for l in lines)
+
+
+def test_quiet_prints_nothing():
+    stream = io.StringIO()
+    assert list(progress([1, 2], desc="facts", quiet=True, stream=stream)) == [1, 2]
+    assert stream.getvalue() == ""
