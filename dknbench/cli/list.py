@@ -12,10 +12,10 @@ def register(subparsers) -> None:
 
 def main(args) -> int:
     if args.what == "tasks":
-        from ..tasks import discover_tasks
+        from ..tasks import discover_tasks, task_origin
 
         for name, config in sorted(discover_tasks(args.include_path).items()):
-            print(f"{name:28s} [{config.method_kind}] {config.description}")
+            print(f"{name:28s} [{config.method_kind}] ({task_origin(config)}) {config.description}")
     elif args.what == "methods":
         from ..dkn import DKN_METHODS
         from ..localization import LOCALIZERS

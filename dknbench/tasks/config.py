@@ -16,6 +16,7 @@ from ..errors import ConfigError
 
 # field -> (allowed python types, required)
 SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
+    "include": ((str,), False),
     "task": ((str,), True),
     "class": ((str,), True),
     "description": ((str,), True),
@@ -109,18 +110,56 @@ def _line_of(node: yaml.Node, key: str) -> int:
     return 1
 
 
-def load_task_config(path: str | Path) -> TaskConfig:
-    path = Path(path)
-    text = path.read_text()
+MERGED_FIELDS = ("options", "presets")  # an included base's mappings are merged key by key
+
+
+def _read_yaml(path: Path) -> tuple[yaml.Node, dict]:
     try:
+        text = path.read_text(encoding="utf-8")
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else 1
         raise ConfigError(f"{path}:{line}: invalid YAML: {getattr(error, 'problem', error)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: a task file must be a mapping of fields")
+    return node, data
+
+
+def _with_includes(path: Path, node, data: dict, seen: tuple[Path, ...] = ()) -> dict:
+    """``data`` on top of the YAML it ``include:``s (a path relative to its folder), recursively.
+    The including file wins; ``options`` and ``presets`` are merged key by key."""
+    if "include" not in data:
+        return data
+    base_path = (path.parent / str(data["include"])).resolve()
+    if base_path in seen + (path.resolve(),):
+        raise ConfigError(f"{path}:{_line_of(node, 'include')}: include cycle through {base_path.name}")
+    if not base_path.is_file():
+        raise ConfigError(f"{path}:{_line_of(node, 'include')}: included file {data['include']!r} "
+                          f"not found next to {path.name}")
+    base_node, base = _read_yaml(base_path)
+    base = _with_includes(base_path, base_node, base, seen + (path.resolve(),))
+    merged = {k: v for k, v in base.items() if k != "include"}
+    for key, value in data.items():
+        if key in MERGED_FIELDS and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        elif key != "include":
+            merged[key] = value
+    return merged
+
+
+def load_task_config(path: str | Path) -> TaskConfig:
+    path = Path(path)
+    node, data = _read_yaml(path)
+    if "include" in data and not isinstance(data["include"], str):
+        raise ConfigError(f"{path}:{_line_of(node, 'include')}: field 'include' must be a str "
+                          "(a YAML file path relative to this file)")
+    data = _with_includes(path, node, data)
     for key in data:
         if key not in SCHEMA:
             raise ConfigError(f"{path}:{_line_of(node, key)}: unknown field {key!r}; allowed: "

@@ -1,15 +1,25 @@
-"""Find task YAML files (bundled tasks/ plus --include-path folders) and their classes."""
+"""Find task YAML files (bundled tasks/ plus --include-path folders) and their classes.
+
+``class:`` names a registered task class (``gcr``), a class in a Python file beside the YAML
+(``my_task.py:MyTask``) or an importable one (``package.module:MyTask``), so a task outside the
+package brings its own code. Files whose name starts with ``_`` are bases for ``include:``, not
+tasks.
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
+import sys
 from pathlib import Path
 
 from ..errors import ConfigError, UnknownNameError
 from ..paths import tasks_dir
-from .base import TASK_CLASSES
+from .base import TASK_CLASSES, Task
 from .config import TaskConfig, load_task_config
+
+_INDEX: dict[tuple, dict[str, TaskConfig]] = {}  # one scan per set of files and their mtimes
 
 
 def import_task_classes() -> None:
@@ -21,19 +31,29 @@ def import_task_classes() -> None:
             importlib.import_module(f"{package.__name__}.{info.name}")
 
 
-def discover_tasks(include_paths: list[str | Path] | None = None) -> dict[str, TaskConfig]:
-    """Scan the bundled tasks folder and any extra folders for ``*.yaml`` task files."""
-    folders = [tasks_dir()] + [Path(p) for p in include_paths or []]
-    configs: dict[str, TaskConfig] = {}
-    for folder in folders:
+def _task_files(include_paths) -> list[Path]:
+    files = []
+    for folder in [tasks_dir()] + [Path(p) for p in include_paths or []]:
         if not folder.is_dir():
             raise ConfigError(f"--include-path {folder}: not a folder")
-        for path in sorted(folder.glob("**/*.yaml")):
-            config = load_task_config(path)
-            if config.task in configs and configs[config.task].path != path:
-                raise ConfigError(f"{path}: task {config.task!r} is also defined in {configs[config.task].path}")
-            configs[config.task] = config
-    return configs
+        files += [p for p in sorted(folder.glob("**/*.yaml")) if not p.name.startswith("_")]
+    return files
+
+
+def discover_tasks(include_paths: list[str | Path] | None = None) -> dict[str, TaskConfig]:
+    """Scan the bundled tasks folder and any extra folders for ``*.yaml`` task files."""
+    files = _task_files(include_paths)
+    key = tuple((str(p), p.stat().st_mtime_ns) for p in files)
+    if key in _INDEX:
+        return dict(_INDEX[key])
+    configs: dict[str, TaskConfig] = {}
+    for path in files:
+        config = load_task_config(path)
+        if config.task in configs and configs[config.task].path != path:
+            raise ConfigError(f"{path}: task {config.task!r} is also defined in {configs[config.task].path}")
+        configs[config.task] = config
+    _INDEX[key] = configs
+    return dict(configs)
 
 
 def get_task(name: str, include_paths=None) -> TaskConfig:
@@ -43,9 +63,47 @@ def get_task(name: str, include_paths=None) -> TaskConfig:
     return configs[name]
 
 
+def task_origin(config: TaskConfig) -> str:
+    """Where a task comes from: 'bundled' or the YAML's path."""
+    return "bundled" if config.path.resolve().parent == tasks_dir().resolve() else str(config.path)
+
+
+def _load_class(config: TaskConfig, ref: str):
+    """``file.py:Class`` (relative to the YAML's folder) or ``package.module:Class``."""
+    module_ref, _, attr = ref.rpartition(":")
+    if module_ref.endswith(".py"):
+        file = (config.path.parent / module_ref).resolve()
+        if not file.is_file():
+            raise ConfigError(f"{config.path}: class {ref!r}: {module_ref} not found next to {config.path.name}")
+        name = f"dknbench_user_tasks.{file.stem}_{abs(hash(str(file))):x}"
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, file)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            try:
+                spec.loader.exec_module(module)
+            except Exception as error:
+                del sys.modules[name]
+                raise ConfigError(f"{file}: importing it failed: {type(error).__name__}: {error}") from None
+        module = sys.modules[name]
+    else:
+        try:
+            module = importlib.import_module(module_ref)
+        except ImportError as error:
+            raise ConfigError(f"{config.path}: class {ref!r}: cannot import {module_ref!r} ({error})") from None
+    cls = getattr(module, attr, None)
+    if not (isinstance(cls, type) and issubclass(cls, Task)):
+        raise ConfigError(f"{config.path}: class {ref!r}: {attr!r} is not a dknbench Task subclass "
+                          f"in {module_ref}")
+    return cls
+
+
 def task_class(config: TaskConfig):
+    if ":" in config.cls:
+        return _load_class(config, config.cls)
     import_task_classes()
     if config.cls not in TASK_CLASSES:
         raise ConfigError(f"{config.path}: class {config.cls!r} is not a registered task class; "
-                          f"available: {', '.join(TASK_CLASSES.names())}")
+                          f"available: {', '.join(TASK_CLASSES.names())}, or file.py:Class, "
+                          "or package.module:Class")
     return TASK_CLASSES.get(config.cls)

@@ -1,0 +1,144 @@
+"""Tasks outside the package: a class in a .py beside the YAML, include: bases, validate, list."""
+
+import json
+import textwrap
+
+import pytest
+
+from dknbench.cli import main as cli
+from dknbench.errors import ConfigError
+from dknbench.tasks import discover_tasks, load_task_config, task_class, task_origin
+
+USER_TASK = '''
+from dknbench.tasks import Summary, Task, metric_record
+
+
+class AnswerProb(Task):
+    """Prob of the gold answer on each fact's first query (no localizer work)."""
+
+    def run_fact(self, fact, index):
+        prob = float(self.ctx.scorer().probs([fact.queries[0]], [fact.object])[0])
+        return [{"method": m, "fact_id": fact.id, "prob": prob * self.options["scale"]}
+                for m in self.ctx.methods]
+
+    def summarize(self, rows, output):
+        values = [r["prob"] for r in rows]
+        return Summary(metrics=[metric_record(rows[0]["method"], "mean_prob",
+                                              sum(values) / len(values), len(values))])
+'''
+
+BASE = """
+options:
+  scale: 1.0
+  steps: 20
+presets:
+  cpu: {steps: 20}
+"""
+
+USER_YAML = """
+include: _base.yaml
+task: answer-prob
+class: answer_prob.py:AnswerProb
+description: mean Prob of the gold answer
+method_kind: localizer
+default_method: ig
+options:
+  scale: 2.0
+"""
+
+
+@pytest.fixture
+def user_tasks(tmp_path):
+    folder = tmp_path / "mytasks"
+    folder.mkdir()
+    (folder / "answer_prob.py").write_text(USER_TASK)
+    (folder / "_base.yaml").write_text(BASE)
+    (folder / "answer-prob.yaml").write_text(USER_YAML)
+    return folder
+
+
+def test_include_merges_options_and_the_file_wins(user_tasks):
+    config = load_task_config(user_tasks / "answer-prob.yaml")
+    assert config.options == {"scale": 2.0, "steps": 20}
+    assert config.presets == {"cpu": {"steps": 20}}
+
+
+def test_bases_are_not_tasks_and_origin_is_the_path(user_tasks):
+    configs = discover_tasks([user_tasks])
+    assert "answer-prob" in configs and "gcr" in configs
+    assert task_origin(configs["gcr"]) == "bundled"
+    assert task_origin(configs["answer-prob"]).endswith("answer-prob.yaml")
+
+
+def test_class_from_a_file_beside_the_yaml(user_tasks):
+    cls = task_class(load_task_config(user_tasks / "answer-prob.yaml"))
+    assert cls.__name__ == "AnswerProb"
+
+
+def test_user_task_runs_with_include_path(user_tasks, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = cli(["run", "--task", "answer-prob", "--model", "tiny-gpt2", "--limit", "2",
+                "--include-path", str(user_tasks), "--output", str(out), "--quiet"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    (record,) = summary["metrics"]
+    assert record["metric"] == "mean_prob" and record["n"] == 2 and 0 < record["value"] <= 2.0
+    assert summary["config"]["options"]["scale"] == 2.0
+
+
+@pytest.mark.parametrize("cls,words", [
+    ("missing.py:AnswerProb", "missing.py not found"),
+    ("answer_prob.py:Nope", "not a dknbench Task subclass"),
+    ("no_such_pkg.mod:Thing", "cannot import"),
+    ("nope", "not a registered task class"),
+])
+def test_bad_class_references_are_one_line(user_tasks, cls, words):
+    path = user_tasks / "answer-prob.yaml"
+    path.write_text(USER_YAML.replace("answer_prob.py:AnswerProb", cls))
+    with pytest.raises(ConfigError, match=words):
+        task_class(load_task_config(path))
+
+
+def test_include_cycle_and_missing_base(tmp_path):
+    (tmp_path / "a.yaml").write_text("include: b.yaml\ntask: a\n")
+    (tmp_path / "b.yaml").write_text("include: a.yaml\n")
+    with pytest.raises(ConfigError, match="include cycle"):
+        load_task_config(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("task: c\ninclude: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml:2: included file 'nowhere.yaml' not found"):
+        load_task_config(tmp_path / "c.yaml")
+
+
+def test_validate_command(user_tasks, tmp_path, capsys):
+    assert cli(["validate", str(user_tasks / "answer-prob.yaml")]) == 0
+    assert "ok (task 'answer-prob', class" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(textwrap.dedent("""\
+        task: bad
+        class: gcr
+        description: x
+        method_kind: dkn
+        optionz: {}
+        """))
+    assert cli(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"{bad}:5: unknown field 'optionz'" in err
+
+
+def test_bundled_tasks_all_validate(capsys):
+    from dknbench.paths import tasks_dir
+
+    files = sorted(str(p) for p in tasks_dir().glob("*.yaml") if not p.name.startswith("_"))
+    assert len(files) >= 11
+    # the shared IG settings live in one base, not in each file
+    assert all(load_task_config(f).options["steps"] == 20 for f in files)
+    assert all("include: _base.yaml" in open(f).read() and "\n  steps:" not in open(f).read()
+               for f in files)
+    assert cli(["validate", *files]) == 0
+    assert capsys.readouterr().out.count(": ok (") == len(files)
+
+
+def test_list_tasks_shows_origin(user_tasks, capsys):
+    assert cli(["list", "tasks", "--include-path", str(user_tasks)]) == 0
+    out = capsys.readouterr().out
+    assert "(bundled)" in out and "answer-prob.yaml)" in out
