@@ -22,6 +22,31 @@ def build(name: str, source, seed: int = 42, **options):
     return builder(source, seed=seed, **options)
 
 
+SOURCES_FILE = Path(__file__).resolve().parent / "sources.yaml"
+
+
+def source_citations() -> dict[str, str]:
+    """BibTeX per raw source, keyed by the folder name of its PROVENANCE.md."""
+    import yaml
+
+    with open(SOURCES_FILE, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def source_label(path: Path, provenance: Path | None) -> str:
+    """The source as the card records it: relative to the folder that holds its PROVENANCE.md
+    (e.g. ``pararel`` or ``templama/train.jsonl``), else its file name; never a local path."""
+    if provenance is not None:
+        return path.resolve().relative_to(provenance.parent.resolve().parent).as_posix()
+    return path.name
+
+
+def _scrub_paths(options: dict) -> dict:
+    # an option naming a local file is recorded by its name: the card must not leak local paths
+    return {k: (Path(v).name if isinstance(v, str) and Path(v).expanduser().is_absolute() else v)
+            for k, v in options.items()}
+
+
 def source_info(source) -> dict:
     """Provenance of a source for the card: its PROVENANCE.md (raw data) or its parent card."""
     from dknbench.data.cards import read_card
@@ -30,26 +55,31 @@ def source_info(source) -> dict:
 
     text = str(source)
     path = Path(text).expanduser()
-    info: dict = {"source": str(path.resolve()) if path.exists() else text}
     if not path.exists():
-        return info
+        return {"source": text if not path.is_absolute() else path.name}
     card = read_card(path) if path.is_dir() else None
     if card and "dknbench" in card:
         parent = card["dknbench"]
-        info["provenance"] = (
-            f"Derived from the dknbench dataset at {info['source']} (builder {parent.get('builder')}, "
-            f"seed {parent.get('seed')}, built from {parent.get('source')})."
-        )
-        info["source_commits"] = parent.get("source_commits") or []
-        info["license"] = card.get("license")
-        return info
+        label = f"dknbench dataset {parent.get('builder')} (seed {parent.get('seed')})"
+        key = parent.get("source_key") or ""
+        return {
+            "source": label,
+            "source_key": key,
+            "provenance": f"Derived from the {label}, built from {Path(str(parent.get('source'))).name}.",
+            "source_commits": parent.get("source_commits") or [],
+            "license": card.get("license"),
+            "license_details": card.get("license_details"),
+            "citation": source_citations().get(key, ""),
+            "languages": card.get("language"),
+        }
     provenance = provenance_for(path)
+    info: dict = {"source": source_label(path, provenance)}
     if provenance is not None:
         body = provenance.read_text(encoding="utf-8")
-        info["provenance"] = body
-        info["source_commits"] = sorted(set(re.findall(r"\b[0-9a-f]{40}\b", body)))
-        notes = [line.strip(" -") for line in body.splitlines() if "licen" in line.lower()]
-        info["license_note"] = " ".join(notes)
+        key = provenance.parent.name
+        info.update(source_key=key, provenance=body, citation=source_citations().get(key, ""),
+                    source_commits=sorted(set(re.findall(r"\b[0-9a-f]{40}\b", body))),
+                    license_details=" ".join(line.strip(" -") for line in body.splitlines() if "licen" in line.lower()))
     return info
 
 
@@ -66,7 +96,7 @@ def card_info_for(name: str, source, seed: int, options: dict) -> dict:
         "builder": name,
         "builder_version": meta.get("version", "1.0.0"),
         "seed": seed,
-        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(options.items())},
+        "options": _scrub_paths({k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(options.items())}),
         "description": entry.description,
         "license": meta.get("license", "unknown"),
         "default_split": meta.get("default_split"),
@@ -74,12 +104,15 @@ def card_info_for(name: str, source, seed: int, options: dict) -> dict:
         "fields": meta.get("fields"),
         "pretty_name": meta.get("pretty_name", f"dknbench {name}"),
         "languages": meta.get("languages"),
+        "task_categories": meta.get("task_categories"),
     }
     found = source_info(source)
     # a builder's declared license wins over the parent card's; PROVENANCE text is kept verbatim
     if meta.get("license") is None and found.get("license"):
         info["license"] = found["license"]
     found.pop("license", None)
+    if meta.get("languages") or not found.get("languages"):
+        found.pop("languages", None)
     info.update(found)
     return info
 
@@ -99,9 +132,11 @@ def build_dataset(name: str, source, output=None, seed: int = 42, overwrite: boo
         # registry metadata names a config's splits by prefix (split names can depend on options)
         card_info["configs"] = {name: [s for s in dataset_dict if s.startswith(prefix)]
                                 for name, prefix in card_info["configs"].items()}
-    if card_info.get("languages") == "from-options":
-        card_info["languages"] = sorted({lang for split in dataset_dict.values()
-                                         if "language" in split.column_names for lang in split["language"]})
+    # the rows' own language codes when they have them (multilingual builds, derived sets)
+    languages = sorted({lang for split in dataset_dict.values()
+                        if "language" in split.column_names for lang in split["language"] if lang})
+    if languages or card_info.get("languages") == "from-options":
+        card_info["languages"] = languages
     output = Path(output) if output else cache_dir() / "datasets" / f"{name}-seed{seed}"
     return write_dataset(dataset_dict, output, card_info, overwrite=overwrite)
 

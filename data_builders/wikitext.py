@@ -21,6 +21,7 @@ FEATURES = datasets.Features({"id": datasets.Value("string"), "text": datasets.V
     description="WikiText-2 raw paragraphs (no blank lines, no headings) for the ΔPPL check of editing tasks",
     version="1.0.0",
     license=["cc-by-sa-3.0", "gfdl"],
+    task_categories=["text-generation"],  # perplexity text, not cloze facts
     default_split="test",
     fields="`id` = `wikitext2_<line number>` (1-based, in the raw file), `text` = the paragraph without "
            "its leading/trailing whitespace.",

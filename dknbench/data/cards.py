@@ -68,6 +68,44 @@ def _dataset_info(dataset_dict, groups, sizes) -> list[dict]:
     return infos
 
 
+# the Hub's size buckets (https://huggingface.co/docs/hub/datasets-cards): upper bound -> label
+SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+                   (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]
+# names of the Hub license ids the builders declare; "other" is explained by license_details
+LICENSE_NAMES = {"cc-by-4.0": "CC BY 4.0", "cc-by-nc-4.0": "CC BY-NC 4.0", "cc-by-sa-3.0": "CC BY-SA 3.0",
+                 "gfdl": "GNU Free Documentation License", "mit": "MIT", "apache-2.0": "Apache-2.0"}
+DEFAULT_TASK_CATEGORIES = ["fill-mask", "text-generation"]  # cloze probing of masked and causal LMs
+
+
+def size_category(rows: int) -> str:
+    return next((label for bound, label in SIZE_CATEGORIES if rows < bound), "n>1T")
+
+
+def suite_bibtex() -> str:
+    from .. import __version__
+
+    return ("@misc{dknbench,\n"
+            "  title = {dknbench: a benchmark for knowledge neurons in language models},\n"
+            "  author = {{dknbench contributors}},\n"
+            f"  note = {{version {__version__}}},\n"
+            "  year = {2026}\n"
+            "}\n")
+
+
+def license_name(license_) -> str:
+    ids = license_ if isinstance(license_, list) else [license_]
+    return "; ".join(LICENSE_NAMES.get(i, "see license_details") for i in ids)
+
+
+def card_text(metadata: dict, body: str) -> str:
+    """README.md text: ``metadata`` as the Hub's YAML header (huggingface_hub.DatasetCardData), then
+    ``body``. Every dataset card of dknbench (built data, collected results) is written here."""
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    data = DatasetCardData(**metadata)
+    return str(DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body.strip()}\n"))
+
+
 def card_metadata(dataset_dict, card_info: dict, groups, sizes) -> dict:
     from .. import __version__
 
@@ -77,11 +115,17 @@ def card_metadata(dataset_dict, card_info: dict, groups, sizes) -> dict:
         if name == "default":
             entry["default"] = True
         configs.append(entry)
-    license_ = card_info.get("license") or "unknown"
+    rows = sum(len(split) for split in dataset_dict.values())
     metadata = {
-        "license": license_,
         "pretty_name": card_info.get("pretty_name") or card_info.get("builder", "dknbench dataset"),
+        "language": list(card_info.get("languages") or ["en"]),
+        "license": card_info.get("license") or "unknown",
+        "license_name": license_name(card_info.get("license") or "unknown"),
+        "license_details": card_info.get("license_details") or "the source states no license",
+        "task_categories": list(card_info.get("task_categories") or DEFAULT_TASK_CATEGORIES),
+        "size_categories": [size_category(rows)],
         "tags": ["dknbench", "knowledge-neurons"],
+        "citation": "\n".join(b for b in (card_info.get("citation"), suite_bibtex()) if b),
         "configs": configs,
         "dataset_info": _dataset_info(dataset_dict, groups, sizes),
         "dknbench": {
@@ -91,23 +135,17 @@ def card_metadata(dataset_dict, card_info: dict, groups, sizes) -> dict:
             "seed": card_info.get("seed"),
             "options": card_info.get("options") or {},
             "source": card_info.get("source", ""),
+            "source_key": card_info.get("source_key", ""),
             "source_commits": card_info.get("source_commits") or [],
             "default_split": card_info.get("default_split") or next(iter(groups.values()))[0],
         },
     }
-    languages = card_info.get("languages")
-    if languages:
-        metadata["language"] = list(languages)
     return metadata
 
 
-def render_card(metadata: dict, card_info: dict, dataset_dict, groups) -> str:
+def render_body(metadata: dict, card_info: dict, dataset_dict, groups) -> str:
     meta = metadata["dknbench"]
     lines = [
-        "---",
-        yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True).rstrip(),
-        "---",
-        "",
         f"# {metadata['pretty_name']}",
         "",
         card_info.get("description", "").strip(),
@@ -132,11 +170,14 @@ def render_card(metadata: dict, card_info: dict, dataset_dict, groups) -> str:
     if card_info.get("fields"):
         lines += ["", "## Fields", "", card_info["fields"].strip()]
     lines += ["", "## Source", "", f"Built from `{meta['source']}`."]
-    if card_info.get("license_note"):
-        lines += ["", f"License notes of the source (from its PROVENANCE.md): {card_info['license_note'].strip()}"]
+    licenses = metadata["license"] if isinstance(metadata["license"], list) else [metadata["license"]]
+    lines += ["", f"License: {', '.join(f'`{l}`' for l in licenses)} ({metadata['license_name']})."]
+    lines += ["", f"License notes of the source (from its PROVENANCE.md): {metadata['license_details'].strip()}"]
     if card_info.get("provenance"):
         lines += ["", "Provenance of the source data, as recorded beside it:", "",
                   *[f"> {line}" if line else ">" for line in card_info["provenance"].strip().splitlines()]]
+    lines += ["", "## Citation", "", "Cite the source data and dknbench:", "", "```bibtex",
+              metadata["citation"].rstrip(), "```"]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -145,8 +186,9 @@ def write_dataset(dataset_dict, output_dir: str | Path, card_info: dict | None =
     """Write ``dataset_dict`` to ``output_dir`` (parquet per split + README card), atomically.
 
     ``card_info`` keys (all optional): builder, builder_version, seed, options, source,
-    source_commits, license (a Hub license id or a list), license_note, provenance (text),
-    description, fields (markdown), pretty_name, languages, default_split,
+    source_key, source_commits, license (a Hub license id or a list), license_details,
+    provenance (text), citation (BibTeX of the source), description, fields (markdown), pretty_name,
+    languages, task_categories, default_split,
     configs (config name -> list of splits, for splits that need their own config).
     An existing non-empty ``output_dir`` is an error unless ``overwrite``.
     """
@@ -168,7 +210,8 @@ def write_dataset(dataset_dict, output_dir: str | Path, card_info: dict | None =
             _to_parquet(dataset, target)
             sizes[split] = target.stat().st_size
         metadata = card_metadata(dataset_dict, card_info, groups, sizes)
-        (tmp / "README.md").write_text(render_card(metadata, card_info, dataset_dict, groups), encoding="utf-8")
+        body = render_body(metadata, card_info, dataset_dict, groups)
+        (tmp / "README.md").write_text(card_text(metadata, body), encoding="utf-8")
         _move_into_place(tmp, output_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

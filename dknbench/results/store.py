@@ -332,11 +332,11 @@ def _runs_table(runs: list[Run], figures: dict[str, list[str]]) -> pd.DataFrame:
 
 
 def _card(frame: pd.DataFrame, with_runs: bool) -> str:
+    from ..data.cards import card_text
+
     configs = [("default", RESULTS_FILE)] + ([("runs", RUNS_FILE)] if with_runs else [])
-    yaml = ["---", "configs:"]
-    for name, path in configs:
-        yaml += [f"- config_name: {name}", "  data_files:", "  - split: train", f"    path: {path.as_posix()}"]
-    yaml += ["tags:", "- dknbench", "- knowledge-neurons", "---", ""]
+    metadata = {"configs": [{"config_name": name, "data_files": [{"split": "train", "path": path.as_posix()}]}
+                            for name, path in configs], "tags": ["dknbench", "knowledge-neurons"]}
     tasks = ", ".join(sorted(frame["task"].dropna().unique())) or "(none)"
     models = ", ".join(sorted(frame["model"].dropna().unique())) or "(none)"
     body = f"""# dknbench results
@@ -368,7 +368,7 @@ results = datasets.load_dataset("path/to/this/folder", split="train")
 runs = datasets.load_dataset("path/to/this/folder", "runs", split="train")
 ```
 """
-    return "\n".join(yaml) + body
+    return card_text(metadata, body)
 
 
 def write_results(frame: pd.DataFrame, out_dir: str | Path, runs: list[Run] | None = None) -> Path:
