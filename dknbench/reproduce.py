@@ -5,6 +5,8 @@ time (``claims.yaml`` lists them) runs through ``harness.run``; a task that is n
 fails is listed as such, never faked. The report (report.md, report.html) shows each run's
 ``tables``, our metric records beside the paper's ``references`` (same method, metric, group),
 and one line per claim of ``claims.yaml`` saying whether our numbers support its direction.
+The report is rewritten after every task, so an interrupted run leaves a partial one; progress
+goes to stderr per task and per fact (a bar on a terminal, one line per item in a log).
 
 Claims are data, evaluated by a small interpreter (no eval): see the header of claims.yaml.
 """
@@ -12,6 +14,7 @@ Claims are data, evaluated by a small interpreter (no eval): see the header of c
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -150,12 +153,24 @@ def reference_rows(summary: dict) -> list[dict]:
 @dataclass
 class TaskOutcome:
     task: str
-    status: str  # ran | not available | failed
+    status: str  # ran | not available | failed | interrupted | pending
     methods: list[str] = field(default_factory=list)
     skipped_methods: list[str] = field(default_factory=list)
     summary: dict | None = None
     output: str = ""
     error: str = ""
+
+
+@dataclass
+class Reproduction:
+    """What ``run_paper`` did: the report it wrote and one outcome per task of the paper."""
+
+    report: Path
+    outcomes: list[TaskOutcome]
+
+    @property
+    def failed(self) -> list[str]:
+        return [o.task for o in self.outcomes if o.status == "failed"]
 
 
 def paper_plan(paper: str, claims: dict | None = None) -> dict:
@@ -165,11 +180,21 @@ def paper_plan(paper: str, claims: dict | None = None) -> dict:
     return claims["papers"][paper]
 
 
+def _say(message: str, quiet: bool) -> None:
+    # tqdm.write keeps a bar on a terminal intact; in a log it is one plain line
+    if not quiet:
+        from tqdm.auto import tqdm
+
+        tqdm.write(message, file=sys.stderr)
+
+
 def run_paper(paper: str, model: str = "smollm2-135m", preset: str | None = "cpu", limit: int | None = None,
-              output: str | Path = "reproduce", seed: int = 42, quiet: bool = True, runner=None) -> Path:
-    """Run the paper's available tasks and write report.md/report.html into ``output``."""
+              output: str | Path = "reproduce", seed: int = 42, quiet: bool = True, runner=None) -> Reproduction:
+    """Run the paper's available tasks, writing report.md/report.html into ``output`` after each
+    task, so an interrupted run leaves a report of the tasks done so far (the rest marked)."""
     from .harness import RunSpec
     from .harness import run as harness_run
+    from .harness.progress import progress
     from .harness.runner import method_registry
     from .io import read_json
     from .tasks import discover_tasks
@@ -180,24 +205,43 @@ def run_paper(paper: str, model: str = "smollm2-135m", preset: str | None = "cpu
     output.mkdir(parents=True, exist_ok=True)
     available = discover_tasks()
     runner = runner or harness_run
-    outcomes = []
-    for task, methods in plan["tasks"].items():
+    tasks = list(plan["tasks"].items())
+    outcomes: list[TaskOutcome] = []
+
+    def report() -> Path:
+        pending = [TaskOutcome(task, "pending") for task, _ in tasks[len(outcomes):]]
+        return write_report(paper, plan, outcomes + pending, claims, output, model=model, preset=preset, limit=limit)
+
+    report()
+    for number, (task, methods) in enumerate(progress(tasks, desc=f"reproduce {paper}", unit="task", quiet=quiet), 1):
         if task not in available:
             outcomes.append(TaskOutcome(task, "not available"))
+            _say(f"reproduce {paper} [{number}/{len(tasks)}] {task}: not available", quiet)
+            report()
             continue
         registry = method_registry(available[task].method_kind)
         usable = [m for m in methods if m in registry]
         outcome = TaskOutcome(task, "ran", usable, [m for m in methods if m not in registry],
                               output=str(output / task))
         task_preset = preset if preset in (available[task].presets or {}) else None
+        _say(f"reproduce {paper} [{number}/{len(tasks)}] {task}: running {', '.join(usable)}", quiet)
         try:
             path = runner(RunSpec(task=task, methods=usable, model=model, limit=limit, seed=seed,
                                   output=str(output / task), preset=task_preset, quiet=quiet))
             outcome.summary = read_json(path)
+        except KeyboardInterrupt:
+            outcome.status = "interrupted"
+            outcomes.append(outcome)
+            # the partial report: tasks done, this one interrupted, the rest pending
+            print(f"reproduce {paper}: interrupted in {task}; partial report: {report()}", file=sys.stderr)
+            raise
         except (DKNBenchError, Exception) as error:  # a failed task is reported, the others still run
             outcome.status, outcome.error = "failed", f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
         outcomes.append(outcome)
-    return write_report(paper, plan, outcomes, claims, output, model=model, preset=preset, limit=limit)
+        _say(f"reproduce {paper} [{number}/{len(tasks)}] {task}: {outcome.status}"
+             + (f" ({outcome.error})" if outcome.error else ""), quiet)
+        report()
+    return Reproduction(report(), outcomes)
 
 
 def write_report(paper: str, plan: dict, outcomes: list[TaskOutcome], claims: dict, output: Path,
@@ -217,7 +261,9 @@ def write_report(paper: str, plan: dict, outcomes: list[TaskOutcome], claims: di
                          figures=o.summary.get("figures") or [], n_facts=o.summary.get("n_facts"),
                          n_used=o.summary.get("n_used"), paper_ref=o.summary.get("paper", ""))
         tasks.append(entry)
+    unfinished = [o.task for o in outcomes if o.status in ("pending", "interrupted")]
     context = {"paper": paper, "plan": plan, "tasks": tasks, "claims": results, "model": model,
+               "unfinished": unfinished,
                "preset": preset or "", "limit": limit,
                "counts": {s: sum(1 for r in results if r["status"] == s) for s in STATUSES},
                "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
@@ -255,6 +301,10 @@ MARKDOWN = """# Reproduction report: {{ plan.title }} ({{ plan.paper }})
 
 Model `{{ model }}`, preset `{{ preset or "default" }}`{% if limit %}, limit {{ limit }} facts per task{% endif %}; {{ created }}.
 Small runs on a small model: the directions below are indications, not a replication.
+{% if unfinished %}
+
+**Partial report**: not finished yet or interrupted; tasks still to run: {{ unfinished | join(", ") }}.
+{% endif %}
 
 ## Claims
 
@@ -317,6 +367,7 @@ td,th{border:1px solid #ccc;padding:.2em .5em;font-size:90%}.supports{color:#070
 <h1>Reproduction report: {{ plan.title }} ({{ plan.paper }})</h1>
 <p>Model <code>{{ model }}</code>, preset <code>{{ preset or "default" }}</code>{% if limit %}, limit {{ limit }} facts per task{% endif %}; {{ created }}.
 Small runs on a small model: the directions below are indications, not a replication.</p>
+{% if unfinished %}<p><b>Partial report</b>: not finished yet or interrupted; tasks still to run: {{ unfinished | join(", ") }}.</p>{% endif %}
 <h2>Claims</h2>
 <p>{{ counts.supports }} supported, {{ counts.contradicts }} contradicted, {{ counts.unavailable }} unavailable.</p>
 <table><tr><th>claim</th><th>task</th><th>our run</th><th>evidence</th></tr>

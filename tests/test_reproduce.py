@@ -109,3 +109,66 @@ def test_run_paper_skips_missing_tasks_and_reports_failures(tmp_path: Path, monk
     if "perturbation-robustness" in ran:
         assert "**failed**: ConfigError: boom" in md
     assert "NTC has the highest average GCR" in md
+
+
+def _fake_runner(fail: str | None = None):
+    """A harness stand-in: writes a summary per task, raises ConfigError for task ``fail``."""
+    def runner(spec):
+        if spec.task == fail:
+            raise ConfigError(f"{fail} broke")
+        out = Path(spec.output)
+        out.mkdir(parents=True, exist_ok=True)
+        return write_json(out / "summary.json", _summary(GCR))
+    return runner
+
+
+def test_failed_task_gives_nonzero_exit_naming_it(tmp_path: Path, monkeypatch, capsys):
+    from dknbench import harness
+    from dknbench.cli import main
+
+    tasks = list(paper_plan("dkn")["tasks"])
+    monkeypatch.setattr(harness, "run", _fake_runner())
+    assert main(["reproduce", "--paper", "dkn", "--output", str(tmp_path / "ok"), "--limit", "2"]) == 0
+    assert "failed" not in capsys.readouterr().err
+    monkeypatch.setattr(harness, "run", _fake_runner(fail=tasks[1]))
+    assert main(["reproduce", "--paper", "dkn", "--output", str(tmp_path / "bad"), "--limit", "2"]) == 1
+    err = capsys.readouterr().err
+    assert f"task(s) failed: {tasks[1]};" in err
+    # one line per task in a log: started, then its status
+    assert f"reproduce dkn [1/{len(tasks)}] {tasks[0]}: running" in err
+    assert f"reproduce dkn [2/{len(tasks)}] {tasks[1]}: failed (ConfigError: {tasks[1]} broke)" in err
+    assert f"reproduce dkn [{len(tasks)}/{len(tasks)}] {tasks[-1]}: ran" in err
+    md = (tmp_path / "bad" / "report.md").read_text()
+    assert f"**failed**: ConfigError: {tasks[1]} broke" in md and "Partial report" not in md
+
+
+def test_interrupted_reproduce_leaves_a_partial_report(tmp_path: Path, monkeypatch, capsys):
+    """The first task runs for real on a tiny model; the second is interrupted (Ctrl-C)."""
+    import re
+
+    from dknbench import harness
+    from dknbench.cli import main
+
+    tasks = list(paper_plan("dkn")["tasks"])
+    real = harness.run
+
+    def interrupt_after_first(spec):
+        if spec.task != tasks[0]:
+            raise KeyboardInterrupt
+        return real(spec)
+
+    monkeypatch.setattr(harness, "run", interrupt_after_first)
+    code = main(["reproduce", "--paper", "dkn", "--model", "tiny-gpt2", "--limit", "2", "--output", str(tmp_path)])
+    assert code == 130
+    md = (tmp_path / "report.md").read_text()
+    assert f"**Partial report**: not finished yet or interrupted; tasks still to run: {', '.join(tasks[1:])}." in md
+    done = md.split(f"## {tasks[0]}")[1].split("\n## ")[0]
+    assert "Methods: " in done and "facts: 2" in done  # the finished task's results are in the report
+    assert re.search(rf"^## {tasks[1]}\s+\*\*interrupted\*\*", md, flags=re.M)
+    assert all(re.search(rf"^## {t}\s+\*\*pending\*\*", md, flags=re.M) for t in tasks[2:])
+    assert "Partial report" in (tmp_path / "report.html").read_text()
+    err = capsys.readouterr().err
+    assert f"reproduce dkn [1/{len(tasks)}] {tasks[0]}: ran" in err
+    assert f"partial report: {tmp_path / 'report.md'}" in err
+    # the harness's per-fact progress, one line per fact when stderr is not a terminal
+    assert re.search(rf"^{tasks[0]} 2/2, elapsed \d+:\d\d:\d\d, ETA", err, flags=re.M)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("reproduce", help="run one paper's tasks and write a reproduction report",
@@ -14,6 +16,7 @@ def register(subparsers) -> None:
     p.add_argument("--limit", type=int, default=None, help="at most N facts per task")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--output", default=None, help="report folder (default: reproduce/<paper>)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=main)
 
 
@@ -21,8 +24,12 @@ def main(args) -> int:
     from ..reproduce import load_claims, paper_plan, run_paper
 
     paper_plan(args.paper, load_claims())  # unknown paper -> one-line error before any work
-    path = run_paper(args.paper, model=args.model, preset=args.preset, limit=args.limit,
-                     output=args.output or f"reproduce/{args.paper}", seed=args.seed)
+    done = run_paper(args.paper, model=args.model, preset=args.preset, limit=args.limit,
+                     output=args.output or f"reproduce/{args.paper}", seed=args.seed, quiet=args.quiet)
+    path = done.report
     print(path.read_text(encoding="utf-8"))
     print(f"report: {path} and {path.with_suffix('.html')}")
+    if done.failed:  # the report lists them too; a script must not take the run for a success
+        print(f"dknbench: reproduce: task(s) failed: {', '.join(done.failed)}; see {path}", file=sys.stderr)
+        return 1
     return 0
