@@ -159,3 +159,23 @@ def test_cas_localizer_applies_eq7_across_queries(tiny, tmp_path):
     assert expected == cas_neurons(ig_scores)
     assert ig.kns != expected  # on this fact Eq. 7 selects other neurons than IG's refinement
     assert cas.kns == expected
+
+
+def test_no_cache_runs_each_query_attribution_once(tiny, tmp_path):
+    """--no-cache: a task asking for the scores of the queries it just localized (the DKN tasks
+    rank KNs by them) must not run IG again."""
+    from dknbench.data.schema import Fact
+    from dknbench.localization import AttributionCache, KNLocator, build_localizer
+
+    lm = tiny("gpt2")
+    localizer = build_localizer("ig", steps=3, tau=0.2)
+    calls = []
+    original = localizer.scores
+    localizer.scores = lambda engine, encoded, **kw: calls.append(encoded.prompt) or original(engine, encoded, **kw)
+    locator = KNLocator(lm, localizer, cache=AttributionCache(tmp_path, enabled=False))
+    fact = Fact(id="f", relation="r", subject="Paris", object="France",
+                queries=["Paris is in [Y].", "Paris lies in [Y]."])
+    located = locator.localize(fact, max_queries=2)
+    again = [locator.query_scores(q, fact.object, fact.subject) for q in located.queries]
+    assert len(calls) == len(located.queries) == 2
+    assert all(a.shape == again[0].shape for a in again)

@@ -44,6 +44,7 @@ class KNLocator:
                                path=engine_path, max_memory=max_memory)
         self.refine_p = refine_p
         self.reference = reference  # the localizer whose KN counts `random` matches
+        self._recent: dict[str, np.ndarray] = {}
 
     def query_scores(self, query: str, answer: str, subject: str | None = None) -> np.ndarray:
         """``subject``: the fact's subject, needed by localizers that corrupt it (atp, causal-tracing)."""
@@ -53,14 +54,23 @@ class KNLocator:
             params = {**params, "subject": subject}
         key = self.cache.key(self.lm.fingerprint, self.localizer.name, params,
                              self.scorer.mode, encoded.prompt, encoded.answer_ids)
-        scores = self.cache.get(key)
+        scores = self._recent.get(key)
+        if scores is None:
+            scores = self.cache.get(key)
         if scores is None:
             if self.localizer.needs_subject:
                 scores = self.localizer.scores(self.engine, encoded, subject=subject)
             else:
                 scores = self.localizer.scores(self.engine, encoded)
             self.cache.put(key, scores)
+        # tasks ask again for the scores of the queries just localized (ranking, CAS's rule);
+        # kept in memory so --no-cache does not run the attribution twice
+        self._recent[key] = scores
+        while len(self._recent) > self.RECENT:
+            self._recent.pop(next(iter(self._recent)))
         return scores
+
+    RECENT = 32  # attributions kept in memory (one fact's queries, with room to spare)
 
     def _matches_reference(self) -> bool:
         """A random localizer without a fixed count draws as many neurons as the reference."""
