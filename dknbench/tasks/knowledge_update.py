@@ -26,6 +26,7 @@ after the training phase, also on errors.
 from __future__ import annotations
 
 import json
+import warnings
 import random
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,6 +49,8 @@ QUERY_TYPES = {"Qnew": "q_new", "Qold": "q_old", "Qau": "q_au"}
 METRICS = {"Qnew": "acc_qnew", "Qold": "acc_qold", "Qau": "acc_qau"}
 SETTING_ORDER = ("N", "Rnd", "All", "D")  # 000 Table 2 row order
 DELTA_RATIOS = {"gpt2": 0.04, "llama": 0.05}  # 000 App. A.3, Eq. 19-20
+DELTA_N_MAX_SHARE = 0.5  # a ΔN holding more than half of all neurons separates nothing
+DELTA_P_QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 
 
 def label(setting: str) -> str:
@@ -139,6 +142,29 @@ def match_size(pool, size: int, fill_from, rng: random.Random) -> list[tuple[int
         return sorted(rng.sample(pool, size))
     extra = sorted(set(fill_from) - set(pool))
     return sorted(pool + rng.sample(extra, min(size - len(pool), len(extra))))
+
+
+def delta_p_distribution(delta: np.ndarray, ratio: float | None) -> dict:
+    """Quantiles of ΔP (Eq. 13) over all neurons, and where τ_ΔN = ratio x max falls among them.
+    Shows why a ΔN is degenerate: when min/max > ratio every neuron passes τ_ΔN."""
+    flat = np.asarray(delta, dtype=float).ravel()
+    row = {f"q{round(100 * q):02d}": float(np.quantile(flat, q)) for q in DELTA_P_QUANTILES}
+    top = row["q100"]
+    row["min/max"] = row["q00"] / top if top > 0 else None
+    row["τ_ΔN"] = None if ratio is None else ratio * top
+    row["share > τ_ΔN"] = None if ratio is None or top <= 0 else float(np.mean(flat > ratio * top))
+    row["neurons"] = int(flat.size)
+    return row
+
+
+def delta_n_degenerate(n_delta: int, n_total: int, ratio) -> str | None:
+    """Why the overlaps O(X, ΔN) mean nothing, or None: a ΔN covering more than half of all neurons
+    makes every O(X, ΔN) ~ 1 whatever X is (the run's ΔP is too flat for τ_ΔN = ratio x max)."""
+    if n_total and n_delta > DELTA_N_MAX_SHARE * n_total:
+        return (f"ΔN covers {n_delta}/{n_total} neurons ({100 * n_delta / n_total:.1f} % > "
+                f"{100 * DELTA_N_MAX_SHARE:.0f} %): ΔP is too flat for τ_ΔN = {ratio} x max "
+                "(see table delta_p_distribution)")
+    return None
 
 
 def random_neurons(n_layers: int, n_neurons: int, size: int, rng: random.Random) -> list[tuple[int, int]]:
@@ -404,6 +430,10 @@ class KnowledgeUpdateTask(Task):
         # overlaps (000 §4.1, Fig. 5)
         all_run = settings.get("All") or {}
         delta_n = neurons_from_json(all_run.get("delta_n") or [])
+        degenerate = (delta_n_degenerate(len(delta_n), training["n_layers"] * training["n_neurons"],
+                                         all_run.get("delta_ratio")) if all_run.get("available") else None)
+        if degenerate:  # loud: on stderr now, and as the overlaps' 'undefined' reason in every reader
+            warnings.warn(f"knowledge-update: overlaps undefined: {degenerate}")
         overlap_rows = []
         for method in training["methods"]:
             info = training["sets"][method]
@@ -414,15 +444,19 @@ class KnowledgeUpdateTask(Task):
                                      "size": None if neurons is None else len(neurons),
                                      "in ΔN": None if neurons is None else len(
                                          {tuple(n) for n in neurons} & set(delta_n)),
-                                     "O(X, ΔN) %": None if value is None else 100 * value,
-                                     "|ΔN|": len(delta_n), "τ_ΔN ratio": all_run.get("delta_ratio")})
+                                     "O(X, ΔN) %": None if value is None or degenerate else 100 * value,
+                                     "|ΔN|": len(delta_n), "τ_ΔN ratio": all_run.get("delta_ratio"),
+                                     **({"note": f"undefined: {degenerate}"} if degenerate else {})})
                 summary.metrics.append(metric_record(method, "overlap", value,
-                                                     0 if neurons is None else len(neurons), group=name))
+                                                     0 if neurons is None else len(neurons), group=name,
+                                                     undefined=degenerate if neurons is not None else None))
             summary.metrics.append(metric_record(method, "facts_without_dkn", info["facts_without_dkn"],
                                                  info["facts"], higher_is_better=False))
         summary.tables["overlap_with_delta_n"] = overlap_rows
         delta_file = output / "delta_p.npy"
         if delta_file.is_file():
+            summary.tables["delta_p_distribution"] = [delta_p_distribution(np.load(delta_file),
+                                                                           all_run.get("delta_ratio"))]
             summary.figures.append(heatmap(np.load(delta_file), delta_n, training, output / "delta_p_heatmap.png",
                                            int(self.options.get("heatmap_bins", 64))))
         return summary
