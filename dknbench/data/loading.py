@@ -14,7 +14,6 @@ spec is one of
 
 from __future__ import annotations
 
-import random
 import re
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from .cards import read_card
 from datasets import Value
 
 from .schema import FACT_FEATURES, Fact, fact_from_row
+from ..selection import select_facts
 
 BUILTIN = Path(__file__).resolve().parent / "builtin" / "facts.jsonl"
 REQUIRED = ("id", "relation", "subject", "object", "queries")
@@ -36,7 +36,7 @@ PREFERRED_SPLITS = ("test", "train", "validation")
 def load_facts(spec: str, split: str | None = None, limit: int | None = None, seed: int = 42) -> list[Fact]:
     """Facts of ``spec`` (see the module doc). ``split`` picks a split of a multi-split set
     (default: the card's default split, the only split, or test/train/validation); ``limit``
-    keeps a seeded sample of that many facts, in their original order."""
+    keeps that many facts, chosen and ordered exactly as ``run --limit`` does (``select_facts``)."""
     spec = str(spec)
     if spec.startswith(BUILD_PREFIX):
         facts = _read_folder(built_folder(spec), split, seed)
@@ -58,9 +58,7 @@ def load_facts(spec: str, split: str | None = None, limit: int | None = None, se
     if limit is not None:
         if limit < 1:
             raise DKNBenchError(f"limit must be a positive number of facts, got {limit}")
-        if len(facts) > limit:
-            keep = sorted(random.Random(f"{seed}/load_facts").sample(range(len(facts)), limit))
-            facts = [facts[i] for i in keep]
+        facts = select_facts(facts, limit, seed)
     return facts
 
 

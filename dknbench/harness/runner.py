@@ -7,7 +7,6 @@ resolved configuration: resuming with a different one is refused rather than mix
 
 from __future__ import annotations
 
-import random
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from .progress import progress
 
+from ..selection import select_facts  # scripts import it from here too
 from ..errors import ConfigError, UnknownNameError
 from ..io import read_json, write_json
 from ..results.store import SAMPLES_FILE, write_samples
@@ -76,6 +76,9 @@ def resolve(spec: RunSpec):
     options = config.resolve_options(spec.preset, spec.overrides)
     if spec.limit is not None and spec.limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {spec.limit}")
+    from ..models.device import check_device
+
+    check_device(spec.device)
     dataset = spec.dataset or config.dataset
     resolved = {"task": config.task, "methods": methods, "model": spec.model, "dataset": dataset,
                 "limit": spec.limit, "seed": spec.seed, "options": options, "dtype": spec.dtype}
@@ -83,14 +86,6 @@ def resolve(spec: RunSpec):
     output = Path(spec.output) if spec.output else (
         Path("runs") / config.task / _slug(spec.model) / f"{_slug('+'.join(methods))}-seed{spec.seed}-{digest[:8]}")
     return config, cls, methods, options, dataset, resolved, digest, output
-
-
-def select_facts(facts: list, limit: int | None, seed: int) -> list:
-    """A seeded shuffle, then the first ``limit``: small runs still span relations."""
-    order = list(range(len(facts)))
-    random.Random(seed).shuffle(order)
-    chosen = [facts[i] for i in order]
-    return chosen[:limit] if limit else chosen
 
 
 def run(spec: RunSpec) -> Path:
