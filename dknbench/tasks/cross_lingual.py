@@ -260,7 +260,8 @@ class CrossLingualEditingTask(Task):
                 neurons["LIKN"] = [n for r in mine for n in neurons_from_json(r["likn"])]
                 name = layer_distribution(neurons, n_layers, output / f"kn_layers_{method}.png",
                                           title=f"KNs per language and LIKN over layers ({method})")
-                summary.figures.append(name)
+                if name:  # None: no neuron to show, no file
+                    summary.figures.append(name)
         summary.tables["cross_lingual_editing"] = table
         summary.tables["kn_counts"] = kn_table
         return summary

@@ -154,8 +154,8 @@ class GCRTask(Task):
                     summary.metrics.append(metric_record(method, "GCR_random_partition", np.mean(floor), len(floor),
                                                          group=card, ci=_ci(floor)))
                 if in_card:
-                    ys = np.mean([r["delta_prob_curve"] for r in in_card], axis=0)
-                    curves.setdefault(f"n={card}", {})[method] = ys.tolist()
+                    # per-fact curves: the figure draws their mean and 95 % CI
+                    curves.setdefault(f"n={card}", {})[method] = [list(r["delta_prob_curve"]) for r in in_card]
             average, average_ci = paper_average(cells)
             floor_average, floor_ci = paper_average(floors)
             over_facts = [r["gcr"] for r in defined]
@@ -186,9 +186,10 @@ class GCRTask(Task):
         summary.comparisons.extend(self._comparisons(methods, cells_of, cards))
         n_layers = self.ctx.run_info.get("n_layers") or 1 + max(
             [n[0] for ns in layer_neurons.values() for n in ns] + [0])
-        summary.figures.append(layer_distribution(layer_neurons, n_layers, output / "dkn_layers.png"))
-        summary.figures.append(curves_by_group(curves, output / "delta_prob_curves.png",
-                                               "suppressed BDCs k", "ΔProb", "cardinality "))
+        figures = [layer_distribution(layer_neurons, n_layers, output / "dkn_layers.png"),
+                   curves_by_group(curves, output / "delta_prob_curves.png", "suppressed BDCs k", "ΔProb",
+                                   "cardinality ", title="000 Fig. 4: ΔProb as BDCs are suppressed (mean ± 95 % CI)")]
+        summary.figures += [name for name in figures if name]  # None: nothing to plot, no file
         return summary
 
     @staticmethod

@@ -50,7 +50,7 @@ def shared_kii(cs2_by_method: dict[str, dict], thresholds: dict[str, float]) -> 
 def violin_by_relation(cs2_by_method: dict[str, dict[str, list[float]]], path: Path,
                        threshold: float) -> str:
     """003 Fig. 3: CS2 distribution per relation, one panel per localizer."""
-    from ..results.figures import _plt
+    from ..results.figures import _plt, _save, method_colour, run_title
 
     plt = _plt()
     methods = list(cs2_by_method)
@@ -61,17 +61,19 @@ def violin_by_relation(cs2_by_method: dict[str, dict[str, list[float]]], path: P
         names = list(groups)
         data = [groups[r] for r in names]
         if data:
-            ax.violinplot(data, showmeans=True, showextrema=True)
+            parts = ax.violinplot(data, showmeans=True, showextrema=True)
+            for body in parts["bodies"]:  # the method's colour, as in every other figure
+                body.set_facecolor(method_colour(method))
+                body.set_label(method)
             ax.set_xticks(np.arange(1, len(names) + 1))
             ax.set_xticklabels(names, rotation=45, ha="right", fontsize=7)
         ax.axhline(threshold, color="red", linestyle="--", linewidth=1, label=f"threshold {threshold:g}")
         ax.set_ylabel("CS2")
-        ax.set_title(f"KN consistency (CS2) by relation — {method}", fontsize=9)
+        n = sum(map(len, data))
+        ax.set_title(run_title(f"003 Fig. 3: KN consistency (CS2) by relation — {method}", path, n),
+                     fontsize=9)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
+    return _save(fig, path)
 
 
 @TASK_CLASSES.register("kn-consistency")
@@ -131,7 +133,7 @@ class KNConsistencyTask(Task):
         for r in rows:
             if r["cs2"] is not None and r["cs2"] == r["cs2"]:
                 by_relation[r["method"]].setdefault(r["relation"], []).append(r["cs2"])
-        if methods:
+        if any(by_relation.values()):  # no placeholder figure when no CS2 is defined
             summary.figures.append(violin_by_relation(by_relation, output / "cs2_violin.png",
                                                       self.options["figure_threshold"]))
         return summary

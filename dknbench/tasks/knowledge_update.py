@@ -471,7 +471,7 @@ def _binned(neurons, n_layers, n_neurons, bins):
 
 def heatmap(delta: np.ndarray, delta_n, training: dict, path: Path, bins: int) -> str:
     """000 Fig. 5: layer x neuron-bin maps of ΔP (mean per bin) and of the sets ΔN, D, N, Rnd."""
-    from ..results.figures import _plt
+    from ..results.figures import _plt, _save, run_title
 
     plt = _plt()
     n_layers, n_neurons = delta.shape
@@ -480,7 +480,10 @@ def heatmap(delta: np.ndarray, delta_n, training: dict, path: Path, bins: int) -
     mean_dp = np.stack([[delta[l, edges[b]: edges[b + 1]].mean() for b in range(bins)] for l in range(n_layers)])
     method = training["methods"][0]
     sets = training["sets"][method]["sets"]
-    panels = [("ΔP (mean per bin)", mean_dp), ("ΔN", _binned(delta_n, n_layers, n_neurons, bins))]
+    share = len(delta_n or []) / delta.size if delta.size else 0.0
+    degenerate = " — degenerate" if share > DELTA_N_MAX_SHARE else ""  # the overlaps are undefined then
+    panels = [("ΔP (mean per bin)", mean_dp),
+              (f"ΔN ({100 * share:.0f} % of neurons{degenerate})", _binned(delta_n, n_layers, n_neurons, bins))]
     panels += [(f"{name} ({method})", _binned(sets.get(name), n_layers, n_neurons, bins)) for name in ("D", "N", "Rnd")]
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6), sharey=True)
     for ax, (title, grid) in zip(axes, panels):
@@ -490,7 +493,7 @@ def heatmap(delta: np.ndarray, delta_n, training: dict, path: Path, bins: int) -
         ax.set_xlabel("neuron index")
         fig.colorbar(image, ax=ax, fraction=0.046)
     axes[0].set_ylabel("layer")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
+    fig.suptitle(run_title(f"000 Fig. 5: ΔP and the neuron sets ΔN, D, N, Rnd (τ_ΔN = "
+                           f"{(training['settings'].get('All') or {}).get('delta_ratio')} x max ΔP)",
+                           path, len(training.get("facts") or [])), fontsize=9)
+    return _save(fig, path)

@@ -184,7 +184,7 @@ class LinguisticControlTask(Task):
             n_layers = int(self.ctx.run_info.get("n_layers") or 0) or 1 + max(found, default=0)
             names.append(layer_distribution(neurons, n_layers, output / f"kn_layers_{method}.png",
                                             title=f"KNs of facts vs of number agreement over layers ({method})"))
-        return names
+        return [name for name in names if name]  # None: nothing to plot, no file
 
 
 def _with_queries(item, queries):

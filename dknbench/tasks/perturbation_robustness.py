@@ -231,7 +231,7 @@ class PerturbationRobustnessTask(Task):
                             ci=(ci.low, ci.high) if ci else (None, None),
                             higher_is_better=True))
                         if metric in ("delta_prob", "delta_acc_enhance", "delta_acc_suppress") and mean is not None:
-                            bars.setdefault(f"{metric}\n{kind}", {})[LABELS[name]] = mean
+                            bars.setdefault(f"{metric}\n{kind}", {})[LABELS[name]] = values  # mean ± CI
                     table.append(row)
                 for metric, setting in (("delta_prob", "Suppressing"), ("delta_acc_enhance", "Enhancing"),
                                         ("delta_acc_suppress", "Suppressing (ΔAcc, App. I)")):
