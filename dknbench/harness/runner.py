@@ -17,6 +17,7 @@ from .progress import progress
 
 from ..selection import select_facts  # scripts import it from here too
 from ..errors import ConfigError, UnknownNameError
+from ..tasks.base import Task
 from ..io import read_json, write_json
 from ..results.store import SAMPLES_FILE, write_samples
 from .provenance import config_hash, git_commit, seed_everything, versions
@@ -106,17 +107,34 @@ def run(spec: RunSpec) -> Path:
     write_json(run_file, {"config_hash": digest, "resolved": resolved, "versions": versions(),
                           "task_file": str(config.path)})
 
+    task = None
     if spec.executor == "ray":
         from .ray_executor import run_facts_on_ray
 
-        lm = None
         run_facts_on_ray(spec, facts, output)
     else:
         lm = load_model(spec.model, device=spec.device, dtype=spec.dtype)
         record_model(output, lm)
         task = build_task(spec, lm, facts, output)
         run_facts(task, facts, output, spec.seed, quiet=spec.quiet, desc=f"{config.task}")
+    if (type(task) if task is not None else cls).after_facts is not Task.after_facts:
+        # the post-facts phase runs here, on the driver, once every shard has finished
+        if task is None:
+            task = build_task(spec, load_model(spec.model, device=spec.device, dtype=spec.dtype),
+                              facts, output)
+        task.prepare()
+        task.after_facts(finished_rows(output, len(facts)))
     return finish(spec, output)
+
+
+def finished_rows(output: Path, n_facts: int) -> list[dict]:
+    """Every finished fact's rows, in fact order."""
+    rows = []
+    for index in range(n_facts):
+        path = fact_file(output, index)
+        if path.is_file():
+            rows.extend(read_json(path)["rows"])
+    return rows
 
 
 def record_model(output: Path, lm) -> None:
@@ -135,8 +153,14 @@ def build_task(spec: RunSpec, lm, facts: list, output: Path):
     cache = AttributionCache(spec.cache_dir, enabled=not spec.no_cache)
     ctx = RunContext(config=config, options=options, methods=methods, lm=lm, seed=spec.seed,
                      output=Path(output), facts=facts, cache=cache, batch_size=spec.batch_size,
-                     max_memory=spec.max_memory, dataset=dataset)
+                     max_memory=spec.max_memory, dataset=dataset,
+                     finished_rows=lambda index: _rows_if_finished(Path(output), index))
     return cls(ctx)
+
+
+def _rows_if_finished(output: Path, index: int):
+    path = fact_file(output, index)
+    return read_json(path)["rows"] if path.is_file() else None
 
 
 def fact_file(output: Path, index: int) -> Path:

@@ -74,6 +74,11 @@ class Task:
     def run_fact(self, fact, index: int) -> list[dict]:
         raise NotImplementedError
 
+    def after_facts(self, rows: list[dict]) -> None:
+        """Work that needs every fact's rows (e.g. fine-tuning on the union of DKNs). The harness
+        calls it once, on the driver, after every fact is finished, whatever the executor; it
+        writes its own outputs under ``ctx.output`` atomically and must be resumable."""
+
     def summarize(self, rows: list[dict], output: Path) -> Summary:
         raise NotImplementedError
 
@@ -92,6 +97,7 @@ class RunContext:
     max_memory: int | str | None = None  # the IG engine's memory budget (see localization/memory.py)
     run_info: dict = field(default_factory=dict)  # run.json: fingerprint, n_layers, ...
     dataset: str | None = None  # the fact-set spec, for tasks that draw from the whole set (not only --limit's)
+    finished_rows: Any = None  # index -> that fact's rows if it is already finished, else None (harness)
     _scorers: dict = field(default_factory=dict)
     _locators: dict = field(default_factory=dict)
 

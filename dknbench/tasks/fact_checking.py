@@ -10,7 +10,7 @@ Design (relation-level work split across run_fact and summarize):
 * run_fact on a "tune"/"eval" fact: the relation's DKN-neuron set S = neurons present in more than
   ``t`` % of the relation's "dkn" facts' DKNs (counted over the dkn facts that were not skipped;
   when no neuron passes, the most frequent neurons are used and the row says ``fallback``). S is
-  computed lazily from the dkn facts' rows (memory, the run folder's fact files, or — when a dkn
+  computed lazily from the dkn facts' rows (memory, the harness's finished facts, or — when a dkn
   fact is not done yet, e.g. under another executor — recomputed), so the result does not depend on
   the processing order. Then, for the true object and the wrong object (the fact's
   ``wrong_object``, else a seeded other object of the same relation in the run; never the gold),
@@ -38,7 +38,6 @@ from ..interventions import record_activations, target_positions
 from ..metrics import precision_recall_f1
 from ..results.figures import grouped_bars
 from ..scoring import SkipQuery
-from ..io import read_json
 from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
 from .common import mean_prob, neurons_from_json, neurons_json, usable_queries
 from .dkn_common import FactDKNs
@@ -172,12 +171,9 @@ class FactCheckingTask(Task):
     def dkn_rows(self, index: int) -> list[dict]:
         if index in self._dkn_rows:
             return self._dkn_rows[index]
-        from ..harness.runner import fact_file
-
-        path = fact_file(self.ctx.output, index)
-        record = read_json(path) if path.is_file() else None
-        if record is not None:
-            rows = record["rows"]
+        finished = self.ctx.finished_rows(index) if self.ctx.finished_rows else None
+        if finished is not None:
+            rows = finished
         else:
             try:
                 rows = self.fit_dkns(self.ctx.facts[index])

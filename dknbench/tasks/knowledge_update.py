@@ -3,9 +3,8 @@
 Per fact (``run_fact``): KNs and each method's DKN D from the fact's 2018 TempNarrativeLAMA query
 (split ``dkn_2018``, the run's fact set), on the pre-trained model.
 
-Once, when ``run_fact`` reaches the LAST fact index of the run (the runner processes facts in
-index order and has already written every earlier fact's rows atomically to
-``<output>/facts/*.json``, which this task reads back), the training phase runs:
+Once, in ``after_facts`` (the harness calls it on the driver after every fact is finished,
+whatever the executor, with every fact's rows), the training phase runs:
 
 1. incremental fine-tuning (all parameters) on the 2018 queries filled with their true answers,
    so that Q_old is known (000 §4.2); its weights are the common start of every setting;
@@ -39,7 +38,7 @@ from ..errors import ConfigError
 from ..io import read_json, write_json
 from ..scoring import SkipQuery
 from ..stats import compare_groups
-from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
+from .base import TASK_CLASSES, Summary, Task, metric_record
 from .common import neurons_from_json, neurons_json
 from .dkn_common import FactDKNs
 from .finetune import (TrainConfig, changed_neurons, neuron_vectors, overlap, parameter_change,
@@ -63,8 +62,7 @@ def dataset_folder(ctx) -> Path:
     from ..data.cards import read_card
     from ..data.loading import BUILD_PREFIX, built_folder
 
-    run_file = ctx.output / "run.json"
-    spec = (read_json(run_file).get("resolved") or {}).get("dataset") if run_file.is_file() else None
+    spec = ctx.dataset or (ctx.run_info.get("resolved") or {}).get("dataset")
     spec = str(spec or ctx.config.dataset)
     folder = built_folder(spec) if spec.startswith(BUILD_PREFIX) else Path(spec).expanduser()
     card = read_card(folder) if folder.is_dir() else None
@@ -196,27 +194,21 @@ class KnowledgeUpdateTask(Task):
 
     # per fact -------------------------------------------------------------------------------------
     def run_fact(self, fact, index):
-        last = index == len(self.ctx.facts) - 1
-        rows, skipped = [], None
-        try:
-            shared = FactDKNs(self.ctx, fact)
-            for method in self.ctx.methods:
-                dkn = shared.fit(method, self.options)
-                neurons = sorted({tuple(n) for b in dkn.bdcs for n in b})
-                rows.append({"fact_id": fact.id, "relation": fact.relation, "method": method,
-                             "localizer": self.options["localizer"], "kns": neurons_json(shared.kns),
-                             "n_kns": len(shared.kns), "dkn": neurons_json(neurons), "n_dkn": len(neurons),
-                             "n_bdcs": len(dkn.bdcs), "prob_base": shared.scorer.base_prob,
-                             "skipped_queries": shared.skipped})
-        except SkipFact as skip:
-            if not last:
-                raise
-            skipped = skip
-        if last:  # every earlier fact's rows are on disk now: train once (see the module doc)
-            self.train_all(rows)
-        if skipped is not None:
-            raise skipped
+        shared = FactDKNs(self.ctx, fact)
+        rows = []
+        for method in self.ctx.methods:
+            dkn = shared.fit(method, self.options)
+            neurons = sorted({tuple(n) for b in dkn.bdcs for n in b})
+            rows.append({"fact_id": fact.id, "relation": fact.relation, "method": method,
+                         "localizer": self.options["localizer"], "kns": neurons_json(shared.kns),
+                         "n_kns": len(shared.kns), "dkn": neurons_json(neurons), "n_dkn": len(neurons),
+                         "n_bdcs": len(dkn.bdcs), "prob_base": shared.scorer.base_prob,
+                         "skipped_queries": shared.skipped})
         return rows
+
+    def after_facts(self, rows):
+        """The training phase (module doc), once every fact's DKN is known."""
+        self.train_all(rows)
 
     # training phase -------------------------------------------------------------------------------
     def _config(self, epochs: int) -> TrainConfig:
@@ -256,14 +248,6 @@ class KnowledgeUpdateTask(Task):
                            "n_non_dkn_kns": len(set(kn_union) - set(d))}
         return out
 
-    def _earlier_rows(self) -> list[dict]:
-        rows = []
-        for path in sorted((self.ctx.output / "facts").glob("*.json")):
-            record = read_json(path)
-            if record["index"] != len(self.ctx.facts) - 1:
-                rows.extend(record["rows"])
-        return rows
-
     def evaluate(self) -> dict:
         scorer = self.ctx.scorer("first")
         out = {}
@@ -273,11 +257,10 @@ class KnowledgeUpdateTask(Task):
             out[qt] = {"per_fact": per_fact, "skipped_queries": skipped}
         return out
 
-    def train_all(self, current_rows: list[dict]) -> None:
+    def train_all(self, rows: list[dict]) -> None:
         target = self.ctx.output / "training.json"
         if target.is_file():
             return
-        rows = self._earlier_rows() + current_rows
         lm, o = self.ctx.lm, self.options
         work = self.ctx.output / "training"
         work.mkdir(parents=True, exist_ok=True)
@@ -373,7 +356,7 @@ class KnowledgeUpdateTask(Task):
         path = output / "training.json"
         if not path.is_file():
             summary.tables["knowledge_update_accuracy"] = [
-                {"setting": "(training not run: the run's last fact has not been processed)"}]
+                {"setting": "(training not run: it starts once every fact of the run has finished)"}]
             return summary
         training = json.loads(path.read_text())
         table, per_fact = [], {}
