@@ -265,7 +265,7 @@ class KnowledgeEditingTask(Task):
                                       "Rel_known": vals.get("rel_known"), "Gen_known": vals.get("gen_known"),
                                       "empty sets": empty, "facts": len(facts),
                                       "mean #neurons": mean_or_none([e["n_neurons"] for e in edits])})
-                        bars.setdefault(f"{op}:{set_name}", {})[f"{method}:{kind}"] = vals["avg"] if vals["avg"] is not None else np.nan
+                        bars.setdefault(f"{op}:{set_name}", {})[f"{method}:{kind}"] = per_fact[f"Avg {group}"]  # mean ± CI
             summary.per_fact[method] = per_fact
             summary.metrics.append(metric_record(method, "threshold", thr, len(mine), group=self.options["split"]))
             for op in OPERATIONS:

@@ -82,7 +82,7 @@ class QueryKNMappingTask(Task):
                                   "outliers": len(effects) - len(kept), "empty sets": empty,
                                   "facts": len(facts),
                                   "mean #neurons": float(np.mean([e["n"] for e in kept])) if kept else None})
-                    bars.setdefault(f"{kind}:{name}", {})[method] = vals["avg"] if vals["avg"] is not None else np.nan
+                    bars.setdefault(f"{kind}:{name}", {})[method] = per_fact[f"avg {group}"]  # mean ± CI
             summary.per_fact[method] = per_fact
             summary.metrics.append(metric_record(method, "threshold", thr, len(mine), group=self.options["split"]))
             for kind in ("K_I", "K_II"):
