@@ -119,7 +119,7 @@ class AnswerScorer:
             positions = torch.arange(e.target, e.target + len(e.answer_ids), device=logits.device)
             logp = torch.log_softmax(logits[row, positions].float(), dim=-1)
             gold = torch.tensor(e.answer_ids, device=logits.device)
-            out.append(logp[torch.arange(len(gold)), gold].sum())
+            out.append(logp[torch.arange(len(gold), device=logits.device), gold].sum())
         return torch.stack(out)
 
     @torch.no_grad()

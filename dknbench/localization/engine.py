@@ -119,7 +119,9 @@ class IGEngine:
         with record_activations(adapter) as records:
             self.scorer.logits(*self.scorer.collate([encoded]))
         self.forward_passes += 1
-        return torch.stack([records[l][0] for l in range(adapter.n_layers)]).float()
+        # on the CPU like the baselines and gradient sums (they meet in attribute()); the rows'
+        # interpolation points move to the model's device in _points
+        return torch.stack([records[l][0] for l in range(adapter.n_layers)]).float().cpu()
 
     @torch.no_grad()
     def prob(self, encoded: EncodedQuery) -> float:
@@ -201,7 +203,7 @@ class IGEngine:
         n = len(encoded.answer_ids)
         logp = torch.log_softmax(logits[:, offset : offset + n].float(), dim=-1)
         gold = torch.tensor(encoded.answer_ids, device=logits.device)
-        return logp[:, torch.arange(n), gold].sum(-1).exp()
+        return logp[:, torch.arange(n, device=logits.device), gold].sum(-1).exp()
 
     def _run_full(self, encoded, chunk, points, context):
         ids, mask, _ = self.scorer.collate([encoded])

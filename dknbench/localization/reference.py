@@ -46,7 +46,7 @@ def reference_attribute(lm, encoded: EncodedQuery, baselines: torch.Tensor, step
                 finally:
                     handle.remove()
                 logp = torch.log_softmax(logits[0, encoded.target : encoded.target + n].float(), -1)
-                prob = logp[torch.arange(n), gold].sum().exp()
+                prob = logp[torch.arange(n, device=logp.device), gold].sum().exp()
                 (grad,) = torch.autograd.grad(prob, point)
                 grads[layer, b] += grad.float().cpu()
     return (activations[:, None, :] - baselines) * grads / steps
