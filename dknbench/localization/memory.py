@@ -31,6 +31,10 @@ FLOAT32_NORM_TENSORS = 4
 # its log-softmax and their grads (float32)
 LOGIT_DTYPE_TENSORS = 2
 LOGIT_FLOAT32_TENSORS = 3
+# scratch the libraries hold during a batch beyond the counted tensors (GEMM packing buffers,
+# cuBLAS workspace, attention masks, rotary tables, the allocator's rounding): benchmarks/scale.py
+# measured up to ~17 MB above the counted tensors on the bf16 LLaMA-2-7B-width stack on a CPU
+WORKSPACE_BYTES = 32 * 2**20
 AUTO_FRACTION = 0.5  # --max-memory auto: this share of the free RAM (or free VRAM on CUDA)
 
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
@@ -156,15 +160,15 @@ class RowMemory:
         return self.blocks_run(layer) * self.block_bytes() + self.head_bytes() + entry
 
     def fixed_bytes(self, n_rows_layers: int, n_baselines: int) -> int:
-        """Memory held across batches: the gradient sums, the prefix cache and the plain forward's
-        per-layer records."""
+        """Memory held across batches: the gradient sums, the prefix cache, the plain forward's
+        per-layer records and the libraries' scratch (WORKSPACE_BYTES)."""
         s = self.shape
         grads = n_rows_layers * n_baselines * s.n_neurons * 4
         cache = s.n_layers * 2 * s.n_kv_heads * s.head_dim * max(self.prefix, 1) * s.dtype_bytes * 2
         records = s.n_layers * (self.tail + 2) * s.d_model * s.dtype_bytes
         one_forward = (self.prefix + self.tail) * (s.d_model * 4 + s.n_neurons) * s.dtype_bytes \
             + (self.prefix + self.tail) * s.vocab * s.dtype_bytes
-        return grads + cache + records + one_forward
+        return grads + cache + records + one_forward + WORKSPACE_BYTES
 
 
 class MemoryBudgetError(ConfigError):
