@@ -4,6 +4,7 @@ and the cached/full paths, on tiny GPT-2, LLaMA and NeoX models, first and joint
 import pytest
 import torch
 
+from conftest import ALL_CAUSAL
 from dknbench.localization.engine import IGEngine
 from dknbench.localization.reference import reference_attribute
 from dknbench.models.tiny import tiny_loaded
@@ -14,7 +15,7 @@ STEPS = 4
 
 
 
-@pytest.fixture(scope="module", params=["gpt2", "llama", "gpt_neox"])
+@pytest.fixture(scope="module", params=ALL_CAUSAL)
 def lm(request):
     return tiny_loaded(request.param, seed=1)
 
@@ -36,16 +37,25 @@ def test_fast_equals_reference_and_other_paths(lm, mode):
     ref = reference_attribute(lm, encoded, baselines, steps=STEPS, scorer=scorer)
     assert ref.abs().max() > 0
     results = {}
-    for path, batch in [("fast", 5), ("fast", 128), ("cached", 7), ("full", 128)]:
+    # families whose blocks cannot run the fast staircase (adapter.fast_path False) refuse it
+    fast = [("fast", 5), ("fast", 128)] if lm.adapter.fast_path else []
+    if not lm.adapter.fast_path:
+        with pytest.raises(ValueError, match="fast path"):
+            IGEngine(lm, scorer, path="fast")
+    for path, batch in fast + [("cached", 7), ("cached", 128), ("full", 128)]:
         engine = IGEngine(lm, scorer, steps=STEPS, batch_size=batch, path=path)
         results[(path, batch)] = engine.attribute(encoded, baselines)
         assert results[(path, batch)].shape == ref.shape
         assert _rel(results[(path, batch)], ref) <= 1e-4, (path, batch)
-    assert _rel(results[("fast", 5)], results[("cached", 7)]) <= 1e-4
-    assert _rel(results[("fast", 128)], results[("full", 128)]) <= 1e-4
+    assert _rel(results[("cached", 7)], results[("full", 128)]) <= 1e-4
+    if fast:
+        assert _rel(results[("fast", 5)], results[("cached", 7)]) <= 1e-4
+        assert _rel(results[("fast", 128)], results[("full", 128)]) <= 1e-4
 
 
 def test_fast_layer_subset_and_first_position_target(lm):
+    if not lm.adapter.fast_path:
+        pytest.skip(f"{lm.adapter.family.name} runs the cached path (adapter.fast_path is False)")
     scorer = AnswerScorer(lm)
     zero = torch.zeros(lm.adapter.n_layers, 1, lm.adapter.n_neurons)
     encoded = scorer.encode("Paris is in [Y].", "France")
@@ -65,7 +75,7 @@ def test_fast_leaves_model_intact_and_auto_choice(lm):
     blocks = lm.adapter.blocks
     scorer = AnswerScorer(lm)
     engine = IGEngine(lm, scorer, steps=2)
-    assert engine.path == "fast"
+    assert engine.path == ("fast" if lm.adapter.fast_path else "cached")
     encoded = scorer.encode("The capital of Japan is [Y].", "Tokyo")
     before = scorer.probs_encoded([encoded])
     engine.attribute(encoded, torch.zeros(lm.adapter.n_layers, 1, lm.adapter.n_neurons))

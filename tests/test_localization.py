@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import CAUSAL, FAMILIES
+from conftest import ALL_CAUSAL, ALL_FAMILIES, FAMILIES
 from dknbench.data.schema import Fact
 from dknbench.interventions import suppress_activations
 from dknbench.localization import (AttributionCache, IGEngine, KNLocator, build_localizer,
@@ -40,7 +40,7 @@ def reference_ig(lm, encoded, steps):
     return out
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", ALL_FAMILIES)
 def test_engine_agrees_with_reference_loop(tiny, family):
     lm = tiny(family)
     encoded = AnswerScorer(lm).encode(QUERY, ANSWER)
@@ -51,13 +51,15 @@ def test_engine_agrees_with_reference_loop(tiny, family):
 
 
 # joint scoring (a multi-token answer) is defined for causal LMs only
-@pytest.mark.parametrize("family,mode", [(f, "first") for f in FAMILIES] + [(f, "joint") for f in CAUSAL])
+@pytest.mark.parametrize("family,mode", [(f, "first") for f in ALL_FAMILIES] + [(f, "joint") for f in ALL_CAUSAL])
 def test_completeness(tiny, family, mode):
-    """Sum of a layer's attributions = Prob(a) - Prob(zero baseline) within 2% at 100 steps."""
+    """Sum of a layer's attributions = Prob(a) - Prob(zero baseline) within 2% at 200 steps (the
+    Riemann error falls as 1/steps; tiny-gpt_neo's layer 1 nets 1% of its attribution mass and needs
+    200)."""
     lm = tiny(family)
     scorer = AnswerScorer(lm, mode=mode)
     encoded = scorer.encode(QUERY, "Paris city" if mode == "joint" else ANSWER)
-    engine = IGEngine(lm, scorer, steps=100)
+    engine = IGEngine(lm, scorer, steps=200)
     zero = torch.zeros(lm.adapter.n_layers, 1, lm.adapter.n_neurons)
     attributions = engine.attribute(encoded, zero)[:, 0]
     prob = scorer.probs_encoded([encoded])[0]
@@ -65,10 +67,12 @@ def test_completeness(tiny, family, mode):
         with suppress_activations(lm.adapter, [(layer, i) for i in range(lm.adapter.n_neurons)]):
             prob_zero = scorer.probs_encoded([encoded])[0]
         expected = prob - prob_zero
-        assert float(attributions[layer].sum()) == pytest.approx(expected, rel=0.02, abs=1e-12)
+        # expected is a difference of two float32 probabilities: a few ulps of prob is its floor
+        floor = max(1e-12, 1e-6 * prob)
+        assert float(attributions[layer].sum()) == pytest.approx(expected, rel=0.02, abs=floor)
 
 
-@pytest.mark.parametrize("family", CAUSAL)
+@pytest.mark.parametrize("family", ALL_CAUSAL)
 def test_cached_path_equals_full_path(tiny, family):
     lm = tiny(family)
     for mode in ("first", "joint"):

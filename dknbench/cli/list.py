@@ -24,11 +24,23 @@ def main(args) -> int:
             for entry in registry.entries():
                 print(f"{entry.name:16s} [{kind}] {entry.description}")
     elif args.what == "models":
-        from ..models import EMBEDDED_MODELS, supported_model_types
+        from ..models import EMBEDDED_MODELS
+        from ..models.adapters import FAMILIES, MOE_FIELDS
+        from ..models.tiny import REFUSED, TINY_FAMILIES
 
         for name, spec in EMBEDDED_MODELS.items():
             print(f"{name:16s} [embedded, default] {spec.description}")
-        print(f"{'<hub id or path>':16s} any causal or masked LM of type: {', '.join(supported_model_types())}")
+        for family in FAMILIES:
+            tiny = [f"tiny-{t}" for t in family.model_types if t in TINY_FAMILIES]
+            kind = "masked" if family.masked_lm else "causal"
+            print(f"{family.name:16s} [family, {kind}] types: {', '.join(family.model_types)}; neurons: "
+                  f"{family.rule}; IG path: {'full' if family.masked_lm else 'fast' if family.fast else 'cached'}"
+                  + (f"; tiny: {', '.join(tiny)}" if tiny else ""))
+        print(f"{'<other type>':16s} [generic] found by introspection when the down projection's input "
+              "checks as act(fc) or act(gate)*up on a probe; else refused")
+        for name, why in REFUSED.items():
+            print(f"{'tiny-' + name:16s} [refused] {why}")
+        print(f"{'<mixture of experts>':16s} [refused] configs with {' / '.join(MOE_FIELDS)} > 1")
     else:
         from data_builders import BUILDERS
 

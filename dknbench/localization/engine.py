@@ -101,9 +101,13 @@ class IGEngine:
         self.lm = lm
         self.scorer = scorer or AnswerScorer(lm)
         self.steps, self.batch_size = steps, batch_size
-        self.path = ("full" if lm.is_masked_lm else "fast") if path == "auto" else path
+        fast = "fast" if lm.adapter.fast_path else "cached"  # a norm after the MLP breaks "fast"
+        self.path = ("full" if lm.is_masked_lm else fast) if path == "auto" else path
         if self.path in ("cached", "fast") and lm.is_masked_lm:
             raise ValueError(f"the {self.path} path needs a causal LM")
+        if self.path == "fast" and not lm.adapter.fast_path:
+            raise ValueError(f"the fast path needs block output = R + down(x); {lm.adapter.family.name} "
+                             "normalises after the MLP: use cached or full")
         # bytes an attribution may add to what is allocated (None: only batch_size bounds a batch)
         self.budget = resolve_budget(max_memory, lm.device)
         self.forward_passes = 0  # counted so tests can prove the attribution cache works

@@ -13,6 +13,7 @@ import torch
 from ..errors import DKNBenchError
 from .adapters import ArchitectureAdapter
 from .embedded import DEFAULT_MODEL, EMBEDDED_MODELS, ensure_embedded
+from .tiny import TINY_FAMILIES
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
           "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
@@ -52,7 +53,7 @@ def model_fingerprint(model: torch.nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
-TINY_MODELS = ("tiny-gpt2", "tiny-llama", "tiny-gpt_neox", "tiny-bert")
+TINY_MODELS = tuple(f"tiny-{family}" for family in TINY_FAMILIES)
 MODEL_FORMS = (f"a model is an embedded name ({', '.join(EMBEDDED_MODELS)}), a tiny test model "
                f"({', '.join(TINY_MODELS)}), a local folder, or a Hugging Face Hub id with or without "
                "its organisation (gpt2, bert-base-uncased, openai-community/gpt2, EleutherAI/pythia-70m)")
@@ -78,7 +79,7 @@ def _is_masked_config(config) -> bool:
     archs = getattr(config, "architectures", None) or []
     if any("MaskedLM" in a for a in archs):
         return True
-    return getattr(config, "model_type", "") in {"bert", "roberta", "distilbert", "electra"}
+    return getattr(config, "model_type", "") in {"bert", "roberta", "xlm-roberta", "distilbert", "electra"}
 
 
 def load_model(name: str = DEFAULT_MODEL, device: str = "cpu", dtype: str | None = None,

@@ -49,41 +49,56 @@ def _masked_tokenizer():
                                    cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
 
 
+# One tiny random config per family: model type -> its config's own field names. Widths are set
+# by tiny_model; dropout is 0 so the attribution paths are deterministic.
+_ROPE = dict(hidden_size="d", intermediate_size="ff", num_hidden_layers="L", num_attention_heads="H",
+             max_position_embeddings=128)
+_GQA = dict(_ROPE, num_key_value_heads="KV")
+_ENCODER = dict(_ROPE, max_position_embeddings=130, hidden_dropout_prob=0.0,
+                attention_probs_dropout_prob=0.0)
+TINY_CONFIGS = {
+    "gpt2": dict(n_positions=128, n_embd="d", n_layer="L", n_head="H", n_inner="ff", resid_pdrop=0.0,
+                 embd_pdrop=0.0, attn_pdrop=0.0),
+    "gpt_neo": dict(max_position_embeddings=128, hidden_size="d", num_layers="L", num_heads="H",
+                    intermediate_size="ff", attention_types=[[["global", "local"], 1], [["global"], 1]],
+                    window_size=8, embed_dropout=0.0, attention_dropout=0.0, resid_dropout=0.0),
+    "gptj": dict(n_positions=128, n_embd="d", n_layer="L", n_head="H", n_inner="ff", rotary_dim=4,
+                 resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0),
+    "gpt_neox": dict(_ROPE, hidden_dropout=0.0, attention_dropout=0.0),
+    # refused at load (adapters' check): OPT layers flatten [batch, positions] before the MLP
+    "opt": dict(hidden_size="d", ffn_dim="ff", num_hidden_layers="L", num_attention_heads="H",
+                max_position_embeddings=128, word_embed_proj_dim="d", dropout=0.0),
+    "bloom": dict(hidden_size="d", n_layer="L", n_head="H"),  # MLP width is 4 * hidden
+    "falcon": dict(hidden_size="d", num_hidden_layers="L", num_attention_heads="H", ffn_hidden_size="ff"),
+    "llama": _GQA, "mistral": _GQA, "qwen2": _GQA, "qwen3": dict(_GQA, head_dim=8),
+    "gemma": dict(_GQA, head_dim=8), "gemma2": dict(_GQA, head_dim=8), "phi": _ROPE, "phi3": _GQA,
+    "olmo": _ROPE, "stablelm": dict(_GQA, num_key_value_heads="H"),
+    "bert": _ENCODER, "roberta": _ENCODER, "xlm-roberta": _ENCODER,
+}
+MASKED = ("bert", "roberta", "xlm-roberta")
+# tiny models that exist to show a refusal (the adapters' probe check refuses them at load)
+REFUSED = {"opt": "OPT layers flatten [batch, positions] before the MLP, so neurons cannot be hooked "
+                  "per position"}
+TINY_FAMILIES = tuple(TINY_CONFIGS)
+
+
 def tiny_model(family: str, seed: int = 0, n_layers: int = 3, d_model: int = 32,
                d_ff: int = 64, n_heads: int = 4):
-    """(model, tokenizer) for family in gpt2 | llama | gpt_neox | bert, random weights."""
-    from transformers import (BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel,
-                              GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM)
+    """(model, tokenizer) for a family of TINY_CONFIGS, random weights."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM
 
-    tokenizer = _masked_tokenizer() if family == "bert" else _causal_tokenizer()
-    vocab = len(tokenizer)
+    if family not in TINY_CONFIGS:
+        raise ValueError(f"unknown tiny family {family!r}; allowed: {', '.join(TINY_FAMILIES)}")
+    tokenizer = _masked_tokenizer() if family in MASKED else _causal_tokenizer()
+    sizes = {"d": d_model, "ff": d_ff, "L": n_layers, "H": n_heads, "KV": max(n_heads // 2, 1)}
+    fields = {k: sizes.get(v, v) if isinstance(v, str) else v for k, v in TINY_CONFIGS[family].items()}
+    pad = tokenizer.pad_token_id  # position ids of RoBERTa skip the pad id: keep the two in step
+    config = AutoConfig.for_model(family, vocab_size=len(tokenizer), bos_token_id=0, eos_token_id=0,
+                                  pad_token_id=pad, **fields)
+    config._attn_implementation = "eager"
     torch.manual_seed(seed)
-    if family == "gpt2":
-        config = GPT2Config(vocab_size=vocab, n_positions=128, n_embd=d_model, n_layer=n_layers,
-                            n_head=n_heads, n_inner=d_ff, resid_pdrop=0.0, embd_pdrop=0.0,
-                            attn_pdrop=0.0, bos_token_id=0, eos_token_id=0)
-        model = GPT2LMHeadModel(config)
-    elif family == "llama":
-        config = LlamaConfig(vocab_size=vocab, hidden_size=d_model, intermediate_size=d_ff,
-                             num_hidden_layers=n_layers, num_attention_heads=n_heads,
-                             num_key_value_heads=n_heads // 2, max_position_embeddings=128,
-                             bos_token_id=0, eos_token_id=0, pad_token_id=0)
-        model = LlamaForCausalLM(config)
-    elif family == "gpt_neox":
-        config = GPTNeoXConfig(vocab_size=vocab, hidden_size=d_model, intermediate_size=d_ff,
-                               num_hidden_layers=n_layers, num_attention_heads=n_heads,
-                               max_position_embeddings=128, bos_token_id=0, eos_token_id=0,
-                               hidden_dropout=0.0, attention_dropout=0.0)
-        model = GPTNeoXForCausalLM(config)
-    elif family == "bert":
-        config = BertConfig(vocab_size=vocab, hidden_size=d_model, intermediate_size=d_ff,
-                            num_hidden_layers=n_layers, num_attention_heads=n_heads,
-                            max_position_embeddings=128, hidden_dropout_prob=0.0,
-                            attention_probs_dropout_prob=0.0, pad_token_id=0)
-        model = BertForMaskedLM(config)
-    else:
-        raise ValueError(f"unknown tiny family {family!r}; allowed: gpt2, llama, gpt_neox, bert")
-    model.config._attn_implementation = "eager"
+    auto = AutoModelForMaskedLM if family in MASKED else AutoModelForCausalLM
+    model = auto.from_config(config, attn_implementation="eager")
     return model.eval(), tokenizer
 
 
