@@ -25,7 +25,8 @@ def tiny_runs(monkeypatch, tmp_path, tiny, isolated_cache):
 
     monkeypatch.setattr(dknbench.models, "load_model", lambda *a, **k: tiny("gpt2"))
     facts = tmp_path / "facts.jsonl"
-    rows = FACTS + [{"id": "bad", "relation": "rel9", "subject": "X", "object": "", "queries": ["X is [Y]."]}]
+    # a fact no causal LM can use (slot first): skipped and counted, not an error
+    rows = FACTS + [{"id": "bad", "relation": "rel9", "subject": "X", "object": "Y", "queries": ["[Y] is X's capital."]}]
     facts.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     return facts
 

@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dknbench", description="Benchmark for knowledge neurons and degenerate knowledge neurons."
     )
     parser.add_argument("--version", action="version", version=f"dknbench {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error (also accepted after the command)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
@@ -31,17 +33,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Exceptions that bad input raises from the libraries (a file that is missing, unreadable, not
+# UTF-8, corrupt JSON/YAML/parquet): one line and exit 2 like a DKNBenchError; --debug re-raises.
+USER_ERRORS = (OSError, UnicodeError, ValueError, EOFError)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = [*(sys.argv[1:] if argv is None else argv)]  # (`list` here is the cli.list module)
+    debug = "--debug" in argv
+    args = parser.parse_args([a for a in argv if a != "--debug"])
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
     except DKNBenchError as error:
+        if debug:
+            raise
         print(f"dknbench: error: {error}", file=sys.stderr)
         return error.exit_code
+    except USER_ERRORS as error:
+        if debug:
+            raise
+        first = (str(error).strip().splitlines() or [""])[0]
+        print(f"dknbench: error: {type(error).__name__}: {first} (--debug shows the traceback)",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("dknbench: interrupted; finished work is saved, rerun the same command to resume",
               file=sys.stderr)

@@ -23,7 +23,7 @@ from ..paths import shared_data_dir
 from .cards import read_card
 from datasets import Value
 
-from .schema import FACT_FEATURES, Fact, fact_from_row
+from .schema import FACT_FEATURES, SLOT, Fact, fact_from_row
 from ..selection import select_facts
 
 BUILTIN = Path(__file__).resolve().parent / "builtin" / "facts.jsonl"
@@ -105,13 +105,44 @@ def _to_fact(row: dict, where: str) -> Fact:
             raise DKNBenchError(f"{where}: field {name!r} must be a list of strings, got {value!r}")
         if not is_list and not isinstance(value, str):
             raise DKNBenchError(f"{where}: field {name!r} must be a string, got {value!r}")
+    check_fact_text(row, where)
     return fact_from_row(row)
+
+
+MAX_QUERY_CHARS = 1000  # far above any cloze prompt; a longer one is a broken row, not a query
+
+
+def check_fact_text(row: dict, where: str) -> None:
+    """A fact the tasks can use: an answer, and queries with one [Y] slot of sane length."""
+    if not row["object"].strip():
+        raise DKNBenchError(f"{where}: field 'object' is empty; every fact needs an answer")
+    if not row["queries"]:
+        raise DKNBenchError(f"{where}: field 'queries' is empty; give at least one query with {SLOT}")
+    for query in row["queries"]:
+        if query.count(SLOT) != 1:
+            raise DKNBenchError(f"{where}: query {query[:60]!r} must contain {SLOT} exactly once")
+        if len(query) > MAX_QUERY_CHARS:
+            raise DKNBenchError(f"{where}: a query has {len(query)} characters; at most "
+                                f"{MAX_QUERY_CHARS} allowed")
+
+
+def check_answers(facts: list[Fact], tokenizer) -> None:
+    """Refuse a fact whose answer the model's tokenizer turns into no token at all."""
+    for fact in facts:
+        if not tokenizer(" " + fact.object.strip(), add_special_tokens=False)["input_ids"]:
+            raise DKNBenchError(f"fact {fact.id!r}: answer {fact.object!r} tokenizes to no token "
+                                "for this model; fix or drop the fact")
 
 
 def _read_fact_lines(path: Path, missing: str = "") -> list[Fact]:
     if not path.is_file():
         raise DKNBenchError(f"{missing or 'fact file'} {path} does not exist")
-    facts = [_to_fact(row, f"{path}:{number}") for number, row in read_jsonl(path)]
+    try:
+        facts = [_to_fact(row, f"{path}:{number}") for number, row in read_jsonl(path)]
+    except UnicodeDecodeError as error:
+        raise DKNBenchError(f"{path}: not UTF-8 text (byte {error.start}); fact files must be UTF-8") from None
+    except EOFError:
+        raise DKNBenchError(f"{path}: truncated gzip file") from None
     if not facts:
         raise DKNBenchError(f"{path}: no facts in this file")
     return facts
@@ -122,7 +153,11 @@ def _read_parquet(files: list[Path], where: str) -> list[Fact]:
 
     facts = []
     for file in files:
-        for number, row in enumerate(pq.read_table(file).to_pylist()):
+        try:
+            table = pq.read_table(file)
+        except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+            raise DKNBenchError(f"{file}: not a readable parquet file ({str(error).splitlines()[0]})") from None
+        for number, row in enumerate(table.to_pylist()):
             facts.append(_to_fact(row, f"{where} row {number}"))
     return facts
 

@@ -70,6 +70,9 @@ def resolve(spec: RunSpec):
     if not methods:
         raise ConfigError(f"{config.path.name}: task {config.task!r} needs --method")
     registry = method_registry(config.method_kind)
+    repeated = sorted({m for m in methods if methods.count(m) > 1})
+    if repeated:
+        raise ConfigError(f"--method lists {', '.join(repeated)} more than once; give each method once")
     for method in methods:
         if method not in registry:
             raise UnknownNameError(f"{config.method_kind} method (task {config.task!r} benchmarks "
@@ -77,6 +80,8 @@ def resolve(spec: RunSpec):
     options = config.resolve_options(spec.preset, spec.overrides)
     if spec.limit is not None and spec.limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {spec.limit}")
+    if spec.batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {spec.batch_size}")
     from ..models.device import check_device
 
     check_device(spec.device)
@@ -90,41 +95,47 @@ def resolve(spec: RunSpec):
 
 
 def run(spec: RunSpec) -> Path:
-    from ..data.loading import load_facts
-    from ..models import load_model
+    from .start import start_checked
 
     config, cls, methods, options, dataset, resolved, digest, output = resolve(spec)
-    run_file = output / "run.json"
-    if run_file.is_file():
-        previous = read_json(run_file)
-        if previous.get("config_hash") != digest:
-            raise ConfigError(f"{output} holds a run with another configuration "
-                              f"({previous.get('config_hash')} != {digest}); choose another --output")
-    facts = select_facts(load_facts(dataset), spec.limit, spec.seed)
-    if not facts:
-        raise ConfigError(f"dataset {dataset!r} has no facts")
-    output.mkdir(parents=True, exist_ok=True)
-    write_json(run_file, {"config_hash": digest, "resolved": resolved, "versions": versions(),
-                          "task_file": str(config.path)})
+    with start_checked(output, digest):
+        facts, lm, task = prepare_start(spec, config, dataset, output)
+        output.mkdir(parents=True, exist_ok=True)  # only now: every check above has passed
+        write_json(output / "run.json", {"config_hash": digest, "resolved": resolved,
+                                         "versions": versions(), "task_file": str(config.path)})
+        if spec.executor == "ray":
+            from .ray_executor import run_facts_on_ray
 
-    task = None
-    if spec.executor == "ray":
-        from .ray_executor import run_facts_on_ray
-
-        run_facts_on_ray(spec, facts, output)
-    else:
-        lm = load_model(spec.model, device=spec.device, dtype=spec.dtype)
-        record_model(output, lm)
-        task = build_task(spec, lm, facts, output)
-        run_facts(task, facts, output, spec.seed, quiet=spec.quiet, desc=f"{config.task}")
+            run_facts_on_ray(spec, facts, output)
+        else:
+            record_model(output, lm)
+            run_facts(task, facts, output, spec.seed, quiet=spec.quiet, desc=f"{config.task}")
     if (type(task) if task is not None else cls).after_facts is not Task.after_facts:
         # the post-facts phase runs here, on the driver, once every shard has finished
         if task is None:
+            from ..models import load_model
+
             task = build_task(spec, load_model(spec.model, device=spec.device, dtype=spec.dtype),
                               facts, output)
         task.prepare()
         task.after_facts(finished_rows(output, len(facts)))
     return finish(spec, output)
+
+
+def prepare_start(spec: RunSpec, config, dataset, output: Path):
+    """Load the facts, the model and the task before anything is written: every user error of
+    the start (dataset, model, option a task checks itself) is raised here."""
+    from ..data.loading import check_answers, load_facts
+    from ..models import load_model
+
+    facts = select_facts(load_facts(dataset), spec.limit, spec.seed)
+    if not facts:
+        raise ConfigError(f"dataset {dataset!r} has no facts")
+    if spec.executor == "ray":
+        return facts, None, None
+    lm = load_model(spec.model, device=spec.device, dtype=spec.dtype)
+    check_answers(facts, lm.tokenizer)
+    return facts, lm, build_task(spec, lm, facts, output)
 
 
 def finished_rows(output: Path, n_facts: int) -> list[dict]:

@@ -35,6 +35,46 @@ METHOD_KINDS = ("localizer", "dkn")
 REFERENCE_FIELDS = {"source", "model", "method", "metric", "group", "value", "note"}
 METRIC_DIRECTIONS = ("higher_is_better", "lower_is_better", "none")  # none: descriptive, not ranked
 
+# Allowed values of options, by name, for every task that has the option: (low, high, sentinels).
+# Checked on the resolved options (YAML default, preset, --set) before a run writes anything, so a
+# typo such as steps=0 is one error line instead of a crash after run.json exists.
+_SHARE = (0.0, 1.0, ())
+OPTION_RANGES: dict[str, tuple[float | None, float | None, tuple]] = {
+    "steps": (1, None, ()), "max_queries": (1, None, ()), "max_kns": (1, None, ()),
+    "max_subsets": (1, None, ()), "edit_queries": (1, None, ()), "heatmap_bins": (1, None, ()),
+    "train_batch_size": (1, None, ()), "grad_accum": (1, None, ()), "ppl_max_tokens": (1, None, ()),
+    "epochs": (0, None, ()), "incremental_epochs": (0, None, ()), "n_locality": (0, None, ()),
+    "ppl_rows": (0, None, ()), "wikitext_min_words": (0, None, ()),
+    "outlier_limit": (0, None, ()), "weight_decay": (0, None, ()), "clip": (0, None, ()),
+    "lambda1": (0, None, ()), "lambda2": (0, None, ()), "lr": (0, None, ()), "t": (0, 100, ()),
+    "tau": _SHARE, "tau1": _SHARE, "tau2": _SHARE, "refine_p": _SHARE, "known_min_prob": _SHARE,
+    "cas_beta1": _SHARE, "cas_beta2": _SHARE, "cas_threshold": _SHARE, "static_threshold": _SHARE,
+    "figure_threshold": _SHARE, "ratio": _SHARE, "holdout": _SHARE, "warmup": _SHARE, "alpha": _SHARE,
+    "dropout": (0.0, 1.0, (-1,)),  # -1: the model's own dropout rates
+}
+# Options with a fixed set of string values (the task YAMLs' comments document them).
+OPTION_CHOICES: dict[str, tuple[str, ...]] = {
+    "engine": ("auto", "fast", "cached", "full"), "filter_mode": ("relative", "absolute"),
+    "filter_scope": ("candidates", "kns"), "read": ("gate", "up", "both"),
+    "positions": ("target", "all"), "prob_mode": ("first", "joint"),
+    "amig_norm": ("abs", "signed", "none"), "split": ("static", "otsu"),
+    "intervention": ("values", "weights", "both"),
+}
+
+
+def check_option(key: str, value: Any, where: str) -> None:
+    """Refuse a value outside OPTION_RANGES / OPTION_CHOICES (ConfigError naming what is allowed)."""
+    if key in OPTION_CHOICES and value not in OPTION_CHOICES[key]:
+        raise ConfigError(f"{where}: {value!r} is not allowed; choose one of {', '.join(OPTION_CHOICES[key])}")
+    if key not in OPTION_RANGES or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    low, high, sentinels = OPTION_RANGES[key]
+    if value in sentinels or ((low is None or value >= low) and (high is None or value <= high)):
+        return
+    allowed = (f"[{low}, {high}]" if high is not None else f">= {low}") + \
+        "".join(f" or {s}" for s in sentinels)
+    raise ConfigError(f"{where}: {value!r} is out of range; allowed: {allowed}")
+
 
 @dataclass
 class TaskConfig:
@@ -72,6 +112,12 @@ class TaskConfig:
                 raise ConfigError(f"--set {key}: unknown option of task {self.task!r}; options: "
                                   f"{', '.join(sorted(options))}")
             options[key] = coerce(raw.strip(), options[key], f"--set {key}")
+        given = {item.partition("=")[0].strip() for item in overrides or []}
+        for key, value in options.items():
+            where = f"--set {key}" if key in given else (
+                f"{self.path.name}: preset {preset!r} option {key}" if key in self.presets.get(preset, {})
+                else f"{self.path.name}: option {key}")
+            check_option(key, value, where)
         return options
 
 
