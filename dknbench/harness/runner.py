@@ -46,6 +46,9 @@ class RunSpec:
     quiet: bool = False
 
 
+LOCALIZER_OPTIONS = ("localizer", "random_match")
+
+
 def method_registry(kind: str):
     if kind == "localizer":
         from ..localization import LOCALIZERS
@@ -78,6 +81,10 @@ def resolve(spec: RunSpec):
             raise UnknownNameError(f"{config.method_kind} method (task {config.task!r} benchmarks "
                                    f"{config.method_kind} methods)", method, registry.names())
     options = config.resolve_options(spec.preset, spec.overrides)
+    localizers = method_registry("localizer")
+    for key in LOCALIZER_OPTIONS:  # options that name a localizer: checked like --method
+        if key in options and options[key] not in localizers:
+            raise UnknownNameError(f"localizer in --set {key}", options[key], localizers.names())
     if spec.limit is not None and spec.limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {spec.limit}")
     if spec.batch_size < 1:

@@ -89,7 +89,7 @@ class KNLocator:
     def localize(self, fact, max_queries: int | None = None) -> FactKNs:
         result = FactKNs(fact.id, [], [], [])
         for query in fact.queries:
-            if max_queries is not None and len(result.queries) >= max_queries:
+            if max_queries and len(result.queries) >= max_queries:  # None or 0: every query
                 break
             try:
                 kns = self.query_kns(query, fact.object, fact.subject)

@@ -40,8 +40,9 @@ METRIC_DIRECTIONS = ("higher_is_better", "lower_is_better", "none")  # none: des
 # typo such as steps=0 is one error line instead of a crash after run.json exists.
 _SHARE = (0.0, 1.0, ())
 OPTION_RANGES: dict[str, tuple[float | None, float | None, tuple]] = {
-    "steps": (1, None, ()), "max_queries": (1, None, ()), "max_kns": (1, None, ()),
-    "max_subsets": (1, None, ()), "edit_queries": (1, None, ()), "heatmap_bins": (1, None, ()),
+    "steps": (1, None, ()), "max_kns": (1, None, ()), "max_subsets": (1, None, ()),
+    "max_queries": (1, None, (0,)), "edit_queries": (1, None, (0,)),  # 0: all of the fact's queries
+    "heatmap_bins": (1, None, ()),
     "train_batch_size": (1, None, ()), "grad_accum": (1, None, ()), "ppl_max_tokens": (1, None, ()),
     "epochs": (0, None, ()), "incremental_epochs": (0, None, ()), "n_locality": (0, None, ()),
     "ppl_rows": (0, None, ()), "wikitext_min_words": (0, None, ()),

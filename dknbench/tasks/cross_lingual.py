@@ -122,7 +122,7 @@ class CrossLingualEditingTask(Task):
     def _scores(self, locator, fact) -> tuple[list[str], list[np.ndarray]]:
         queries, scores = [], []
         for query in fact.queries:
-            if len(queries) >= self.options["max_queries"]:
+            if self.options["max_queries"] and len(queries) >= self.options["max_queries"]:  # 0: all
                 break
             try:
                 scores.append(locator.query_scores(query, fact.object, fact.subject))
@@ -173,7 +173,7 @@ class CrossLingualEditingTask(Task):
                    "n_queries": {lang: len(q) for lang, q in queries.items()}, "edits": []}
             for lang in self.languages:
                 rel_q = queries[lang]
-                irr_q = [q for q in self.by_id[lang][other.id].queries][: self.options["max_queries"]]
+                irr_q = [q for q in self.by_id[lang][other.id].queries][: self.options["max_queries"] or None]
                 irr_obj = self.by_id[lang][other.id].object
                 irr_q = [q for q in irr_q if _usable(scorer, q, irr_obj)]
                 if not irr_q:
