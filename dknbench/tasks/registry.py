@@ -24,11 +24,10 @@ _INDEX: dict[tuple, dict[str, TaskConfig]] = {}  # one scan per set of files and
 
 def import_task_classes() -> None:
     """Import every module of this package so task classes register themselves."""
-    from .. import tasks as package
-
-    for info in pkgutil.iter_modules(package.__path__):
+    # the folder is scanned by path: importing the package back from here would be a cycle
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
         if info.name not in ("base", "config", "registry"):
-            importlib.import_module(f"{package.__name__}.{info.name}")
+            importlib.import_module(f"{__package__}.{info.name}")
 
 
 def _task_files(include_paths) -> list[Path]:
