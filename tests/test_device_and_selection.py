@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -34,6 +36,7 @@ class Chosen(Exception):
 
 @pytest.mark.parametrize("limit,seed", [(5, 42), (3, 7)])
 def test_load_facts_picks_the_facts_run_picks(limit, seed, tmp_path, monkeypatch):
+    import dknbench.data.loading
     import dknbench.models
 
     picked = []
@@ -42,7 +45,8 @@ def test_load_facts_picks_the_facts_run_picks(limit, seed, tmp_path, monkeypatch
         picked.extend(f.id for f in facts)
         raise Chosen  # the facts are chosen: no model work needed
 
-    monkeypatch.setattr(dknbench.models, "load_model", lambda *a, **k: None)
+    monkeypatch.setattr(dknbench.models, "load_model", lambda *a, **k: SimpleNamespace(tokenizer=None))
+    monkeypatch.setattr(dknbench.data.loading, "check_answers", lambda *a: None)  # needs a real tokenizer
     monkeypatch.setattr(runner, "record_model", lambda *a: None)
     monkeypatch.setattr(runner, "build_task", capture)
     with pytest.raises(Chosen):

@@ -17,7 +17,7 @@ from dknbench.cli import main
 from dknbench.errors import DKNBenchError
 from dknbench.interventions import record_activations
 from dknbench.models import ArchitectureAdapter
-from dknbench.models.adapters import FAMILIES
+from dknbench.models.families import FAMILIES
 from dknbench.models.tiny import TINY_FAMILIES, tiny_model
 
 

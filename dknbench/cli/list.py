@@ -25,7 +25,7 @@ def main(args) -> int:
                 print(f"{entry.name:16s} [{kind}] {entry.description}")
     elif args.what == "models":
         from ..models import EMBEDDED_MODELS
-        from ..models.adapters import FAMILIES, MOE_FIELDS
+        from ..models.families import FAMILIES, MOE_FIELDS
         from ..models.tiny import REFUSED, TINY_FAMILIES
 
         for name, spec in EMBEDDED_MODELS.items():

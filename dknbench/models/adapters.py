@@ -5,104 +5,25 @@ post-gating for every family; hooking GPT-2's ``c_fc`` output would be pre-GELU 
 ``gate_proj`` would ignore ``up_proj``). Its *read vector* is the row of the up-projection that
 produces it and its *write vector* the column of the down-projection that consumes it.
 
-A family is one line of data (``FAMILIES``): model types, the block list, the input embedding and
-its MLP rule ``act(fc) -> down`` or ``act(gate)*up -> down`` with module paths inside one block
-(``name[0]``/``name[1]``: first/second half of a fused gate-and-up projection). A model of any
-other type gets a spec found by introspection (``generic.py``). Every adapter checks its rule on
-a probe input when built: the tensor the hooks see must equal the rule recomputed from the read
+A family is one line of data (``families.FAMILIES``): model types, the block list, the input
+embedding and its MLP rule ``act(fc) -> down`` or ``act(gate)*up -> down`` with module paths inside
+one block. A model of any other type gets a spec found by introspection (``generic.py``). Every
+adapter checks its rule on a probe input when built: the tensor the hooks see must equal the rule recomputed from the read
 modules' outputs, so a wrong path (a pre-activation hook) fails at load, not in the results.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..errors import DKNBenchError
+from .families import _HALF, FAMILIES, MOE_FIELDS, FamilySpec, _get, supported_line, supported_model_types
+from .generic import check_rule, introspect_family
 
-_RULE = re.compile(r"^(?P<act>[\w.]+)\((?P<gate>[\w.\[\]]+)\)(?:\*(?P<up>[\w.\[\]]+))? -> (?P<write>[\w.]+)$")
-_HALF = re.compile(r"^(?P<path>[\w.]+)\[(?P<half>[01])\]$")
-
-
-@dataclass(frozen=True)
-class FamilySpec:
-    name: str
-    model_types: tuple[str, ...]
-    layers: str  # path from the top-level model to the ModuleList of blocks
-    embeddings: str  # path from the top-level model to the input embedding
-    rule: str  # "act(fc) -> down" or "act(gate)*up -> down", paths within one block
-    conv1d: bool = False  # GPT-2's Conv1D stores weight as [in_features, out_features]
-    masked_lm: bool = False
-    # The fast IG path needs block output = (something independent of the neurons) + down(x) and
-    # blocks that run as a staircase over a shared cache. False: a norm follows the down
-    # projection (gemma2) or the blocks' attention does not take that call (gpt_neo, bloom, falcon:
-    # they use the cached path).
-    fast: bool = True
-
-    def parsed(self) -> dict:
-        match = _RULE.match(self.rule)
-        if match is None:
-            raise ValueError(f"family {self.name}: rule {self.rule!r} is not 'act(fc) -> down' "
-                             "or 'act(gate)*up -> down'")
-        return match.groupdict()
-
-    @property
-    def read(self) -> dict:
-        """"gate"/"up" -> module path (within a block) of the up-projection(s)."""
-        rule = self.parsed()
-        return {"gate": rule["gate"], "up": rule["up"]} if rule["up"] else {"up": rule["gate"]}
-
-    @property
-    def write(self) -> str:
-        return self.parsed()["write"]
-
-    @property
-    def act(self) -> str:
-        return self.parsed()["act"]
-
-
-def _family(name, types, layers, embeddings, rule, **kw) -> FamilySpec:
-    return FamilySpec(name, tuple(types.split()), layers, embeddings, rule, **kw)
-
-
-FAMILIES = (
-    _family("gpt2", "gpt2", "transformer.h", "transformer.wte", "mlp.act(mlp.c_fc) -> mlp.c_proj", conv1d=True),
-    _family("gpt_neo", "gpt_neo", "transformer.h", "transformer.wte", "mlp.act(mlp.c_fc) -> mlp.c_proj", fast=False),
-    _family("gptj", "gptj", "transformer.h", "transformer.wte", "mlp.act(mlp.fc_in) -> mlp.fc_out"),
-    _family("gpt_neox", "gpt_neox", "gpt_neox.layers", "gpt_neox.embed_in",
-            "mlp.act(mlp.dense_h_to_4h) -> mlp.dense_4h_to_h"),
-    _family("bloom", "bloom", "transformer.h", "transformer.word_embeddings",
-            "mlp.gelu_impl(mlp.dense_h_to_4h) -> mlp.dense_4h_to_h", fast=False),
-    _family("falcon", "falcon", "transformer.h", "transformer.word_embeddings",
-            "mlp.act(mlp.dense_h_to_4h) -> mlp.dense_4h_to_h", fast=False),
-    _family("llama", "llama mistral qwen2 qwen3 smollm3 gemma olmo stablelm", "model.layers", "model.embed_tokens",
-            "mlp.act_fn(mlp.gate_proj)*mlp.up_proj -> mlp.down_proj"),
-    _family("gemma2", "gemma2", "model.layers", "model.embed_tokens",
-            "mlp.act_fn(mlp.gate_proj)*mlp.up_proj -> mlp.down_proj", fast=False),  # post-FFN norm
-    _family("phi", "phi", "model.layers", "model.embed_tokens", "mlp.activation_fn(mlp.fc1) -> mlp.fc2"),
-    _family("phi3", "phi3", "model.layers", "model.embed_tokens",
-            "mlp.activation_fn(mlp.gate_up_proj[0])*mlp.gate_up_proj[1] -> mlp.down_proj"),
-    _family("bert", "bert", "bert.encoder.layer", "bert.embeddings.word_embeddings",
-            "intermediate.intermediate_act_fn(intermediate.dense) -> output.dense", masked_lm=True),
-    _family("roberta", "roberta xlm-roberta", "roberta.encoder.layer", "roberta.embeddings.word_embeddings",
-            "intermediate.intermediate_act_fn(intermediate.dense) -> output.dense", masked_lm=True),
-)
-
-# Config fields that give a mixture-of-experts MLP more than one expert (Mixtral, Qwen-MoE,
-# DeepSeek, OLMoE, ...): their neurons live in routed experts, which no path here attributes.
-MOE_FIELDS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
-
-
-def supported_model_types() -> list[str]:
-    return sorted(t for family in FAMILIES for t in family.model_types)
-
-
-def supported_line() -> str:
-    return ("supported model types: " + ", ".join(supported_model_types())
-            + " (others: dense MLPs whose down projection's input is act(fc) or act(gate)*up)")
+__all__ = ["ArchitectureAdapter", "FAMILIES", "FamilySpec", "ParamSlice", "find_family", "supported_model_types"]
 
 
 def find_family(model: nn.Module) -> FamilySpec:
@@ -116,8 +37,6 @@ def find_family(model: nn.Module) -> FamilySpec:
     for family in FAMILIES:
         if model_type in family.model_types:
             return family
-    from .generic import introspect_family
-
     return introspect_family(model)
 
 
@@ -141,8 +60,6 @@ class ArchitectureAdapter:
         self.n_neurons = self._weight_shape(self.write_module(0))[0]
         self.d_model = self._weight_shape(self.write_module(0))[1]
         if check:
-            from .generic import check_rule
-
             check_rule(self)
 
     # --- modules -------------------------------------------------------------------------------
@@ -229,10 +146,3 @@ class ArchitectureAdapter:
                 slices.append(ParamSlice(module.bias, 0, "read"))
         slices.append(ParamSlice(self.write_module(layer).weight, self._neuron_axis("write"), "write"))
         return slices
-
-
-def _get(root: nn.Module, path: str):
-    obj = root
-    for part in path.split("."):
-        obj = getattr(obj, part)
-    return obj

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import DKNBenchError
-from .adapters import FamilySpec, _get, supported_line
+from .families import _HALF, FamilySpec, _get, supported_line
 
 
 def _probe_ids(model: nn.Module) -> torch.Tensor:
@@ -55,8 +55,6 @@ def _half(output: torch.Tensor, half: int | None) -> torch.Tensor:
 
 def _recompute(act, outputs: dict, read: dict) -> torch.Tensor:
     """act(gate)*up or act(fc) from the captured read outputs (read: name -> (path, half))."""
-    from .adapters import _HALF
-
     def value(path):
         half = _HALF.match(path)
         return _half(outputs[half["path"]], int(half["half"])) if half else outputs[path]
