@@ -54,8 +54,8 @@ def _masked_tokenizer():
 _ROPE = dict(hidden_size="d", intermediate_size="ff", num_hidden_layers="L", num_attention_heads="H",
              max_position_embeddings=128)
 _GQA = dict(_ROPE, num_key_value_heads="KV")
-_ENCODER = dict(_ROPE, max_position_embeddings=130, hidden_dropout_prob=0.0,
-                attention_probs_dropout_prob=0.0)
+_ENCODER = dict(_ROPE, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+_ROBERTA = dict(_ENCODER, max_position_embeddings=130)  # positions start after the pad id
 TINY_CONFIGS = {
     "gpt2": dict(n_positions=128, n_embd="d", n_layer="L", n_head="H", n_inner="ff", resid_pdrop=0.0,
                  embd_pdrop=0.0, attn_pdrop=0.0),
@@ -73,7 +73,7 @@ TINY_CONFIGS = {
     "llama": _GQA, "mistral": _GQA, "qwen2": _GQA, "qwen3": dict(_GQA, head_dim=8),
     "gemma": dict(_GQA, head_dim=8), "gemma2": dict(_GQA, head_dim=8), "phi": _ROPE, "phi3": _GQA,
     "olmo": _ROPE, "stablelm": dict(_GQA, num_key_value_heads="H"),
-    "bert": _ENCODER, "roberta": _ENCODER, "xlm-roberta": _ENCODER,
+    "bert": _ENCODER, "roberta": _ROBERTA, "xlm-roberta": _ROBERTA,
 }
 MASKED = ("bert", "roberta", "xlm-roberta")
 # tiny models that exist to show a refusal (the adapters' probe check refuses them at load)
@@ -93,8 +93,8 @@ def tiny_model(family: str, seed: int = 0, n_layers: int = 3, d_model: int = 32,
     sizes = {"d": d_model, "ff": d_ff, "L": n_layers, "H": n_heads, "KV": max(n_heads // 2, 1)}
     fields = {k: sizes.get(v, v) if isinstance(v, str) else v for k, v in TINY_CONFIGS[family].items()}
     pad = tokenizer.pad_token_id  # position ids of RoBERTa skip the pad id: keep the two in step
-    config = AutoConfig.for_model(family, vocab_size=len(tokenizer), bos_token_id=0, eos_token_id=0,
-                                  pad_token_id=pad, **fields)
+    ends = {} if family in MASKED else {"bos_token_id": 0, "eos_token_id": 0}
+    config = AutoConfig.for_model(family, vocab_size=len(tokenizer), pad_token_id=pad, **ends, **fields)
     config._attn_implementation = "eager"
     torch.manual_seed(seed)
     auto = AutoModelForMaskedLM if family in MASKED else AutoModelForCausalLM
