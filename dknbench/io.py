@@ -1,4 +1,5 @@
-"""Atomic file writes: a crash never leaves a half-written result behind."""
+"""Atomic file writes (a crash never leaves a half-written result behind), and reading files that
+come from outside (run folders, datasets, YAML) so that bad content is one clear error."""
 
 from __future__ import annotations
 
@@ -7,6 +8,31 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
+
+import yaml
+
+# A YAML document may expand to at most this many nodes once its aliases are followed: task files
+# and claims are a few hundred; an alias bomb ("billion laughs") is refused before anything expands it.
+YAML_MAX_NODES = 100_000
+
+
+def umask() -> int:
+    """The process umask, read without changing it where /proc allows (os.umask is process-wide)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def apply_umask(path: str | Path, directory: bool = False) -> None:
+    """Give ``path`` the mode a plain open()/mkdir() would: tempfile creates 0600 files and 0700
+    folders, which another user (a web server) could not read after the rename."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~umask())
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -17,11 +43,28 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     os.close(fd)
     try:
         write(Path(tmp))
+        apply_umask(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def inside(root: str | Path, name, where: str) -> Path:
+    """``root / name`` resolved (symlinks followed); a DKNBenchError when it leaves ``root``.
+
+    Every path that a run folder or dataset names (summary.json ``figures``, runs.parquet) goes
+    through here, so ``../../etc/passwd`` or a symlink to ``~/.bashrc`` is never read or copied."""
+    from .errors import DKNBenchError
+
+    root = Path(root).resolve()
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise DKNBenchError(f"{where}: path {name!r} must be a non-empty string relative to {root}")
+    target = (root / name).resolve()
+    if not target.is_relative_to(root):
+        raise DKNBenchError(f"{where}: path {name!r} points outside {root}; only files inside it are allowed")
+    return target
 
 
 def _json_default(value: Any):
@@ -43,8 +86,26 @@ def write_json(path: str | Path, data: Any) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text + "\n"))
 
 
+def read_text(path: str | Path) -> str:
+    """A UTF-8 text file; other bytes are a DKNBenchError naming the file and offset."""
+    from .errors import DKNBenchError
+
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DKNBenchError(f"{path}: not UTF-8 text (byte {error.start}); the file is corrupt "
+                            "or not what dknbench wrote") from None
+
+
 def read_json(path: str | Path) -> Any:
-    return json.loads(Path(path).read_text())
+    """A JSON file; non-UTF-8 or invalid JSON is a DKNBenchError naming the file (a missing file
+    stays FileNotFoundError for callers that handle it)."""
+    from .errors import DKNBenchError
+
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as error:
+        raise DKNBenchError(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from None
 
 
 def write_parquet(path: str | Path, frame) -> Path:
@@ -52,23 +113,94 @@ def write_parquet(path: str | Path, frame) -> Path:
     return atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
+def read_parquet(path: str | Path):
+    """A parquet file as a pyarrow Table; a truncated or foreign file is a DKNBenchError."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .errors import DKNBenchError
+
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        raise DKNBenchError(f"{path}: not a readable parquet file ({str(error).splitlines()[0]})") from None
+
+
 def read_jsonl(path: str | Path):
     """Yield (line number, object) for each non-empty line of a .jsonl or .jsonl.gz file; a line
-    that is not a JSON object is a DKNBenchError naming the file and line."""
+    that is not a JSON object, non-UTF-8 bytes or a corrupt .gz are a DKNBenchError naming the file."""
     import gzip
+    import zlib
 
     from .errors import DKNBenchError
 
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DKNBenchError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-            if not isinstance(row, dict):
-                raise DKNBenchError(f"{path}:{number}: expected one JSON object per line")
-            yield number, row
+    try:
+        with opener(path, "rb") as handle:  # bytes, decoded per line: errors name the line
+            for number, raw in enumerate(handle, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    raise DKNBenchError(f"{path}:{number}: not UTF-8 text (byte {error.start} of the line)") from None
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise DKNBenchError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+                if not isinstance(row, dict):
+                    raise DKNBenchError(f"{path}:{number}: expected one JSON object per line")
+                yield number, row
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        raise DKNBenchError(f"{path}: corrupt gzip file ({error})") from None
+
+
+class YAMLTooLarge(yaml.YAMLError):
+    """Raised by ``load_yaml`` for a document whose aliases expand beyond ``YAML_MAX_NODES``."""
+
+    def __init__(self, nodes: int, mark=None):
+        self.problem = (f"aliases expand to more than {YAML_MAX_NODES:,} nodes ({nodes:,}); "
+                        "refusing a possible alias bomb")
+        self.problem_mark = mark
+        super().__init__(self.problem)
+
+
+def _expanded_size(node, memo: dict) -> int:
+    """Nodes of ``node`` with every alias followed, computed without expanding (memoised by id)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = YAML_MAX_NODES + 1  # a recursive alias counts as unbounded
+    if isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(child, memo) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    else:
+        size = 1
+    memo[key] = min(size, 10 * YAML_MAX_NODES)
+    return memo[key]
+
+
+class BoundedSafeLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses documents whose aliases expand past ``YAML_MAX_NODES``."""
+
+    def compose_document(self):
+        node = super().compose_document()
+        size = _expanded_size(node, {}) if node is not None else 0
+        if size > YAML_MAX_NODES:
+            raise YAMLTooLarge(size, node.start_mark)
+        return node
+
+
+def load_yaml(text):
+    """``yaml.safe_load`` with aliases bounded: the one YAML loader of dknbench. Errors stay
+    ``yaml.YAMLError`` (with ``problem``/``problem_mark``) so callers name file and line."""
+    return yaml.load(text, Loader=BoundedSafeLoader)
+
+
+def compose_yaml(text):
+    """The node tree (for line numbers), with the same bound as ``load_yaml``."""
+    return yaml.compose(text, Loader=BoundedSafeLoader)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import yaml
 
 from ..errors import DKNBenchError
+from ..io import load_yaml
 
 
 def parse_options(items: list[str] | None) -> dict:
@@ -15,7 +16,7 @@ def parse_options(items: list[str] | None) -> dict:
         if not sep or not key.strip():
             raise DKNBenchError(f"--option expects key=value, got {item!r}")
         try:
-            parsed = yaml.safe_load(value) if value.strip() else ""
+            parsed = load_yaml(value) if value.strip() else ""
         except yaml.YAMLError:
             parsed = value
         # numbers, booleans and null are typed; everything else stays the raw text (spaces kept,

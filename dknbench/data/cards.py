@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import DKNBenchError
+from ..io import apply_umask, load_yaml
 
 DATA_DIR = "data"
 
@@ -202,6 +203,7 @@ def write_dataset(dataset_dict, output_dir: str | Path, card_info: dict | None =
     groups = _config_groups(dataset_dict, card_info.pop("configs", None))
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
+    apply_umask(tmp, directory=True)  # mkdtemp makes it 0700; the built folder is meant to be shared
     try:
         sizes = {}
         for split, dataset in dataset_dict.items():
@@ -255,7 +257,7 @@ def read_card(folder: str | Path) -> dict | None:
     if end < 0:
         return None
     try:
-        data = yaml.safe_load(text[3:end])
+        data = load_yaml(text[3:end])
     except yaml.YAMLError as error:
         raise DKNBenchError(f"{readme}: the YAML header of the dataset card is malformed: {error}") from None
     return data if isinstance(data, dict) else None

@@ -149,15 +149,11 @@ def _read_fact_lines(path: Path, missing: str = "") -> list[Fact]:
 
 
 def _read_parquet(files: list[Path], where: str) -> list[Fact]:
-    import pyarrow.parquet as pq
+    from ..io import read_parquet
 
     facts = []
     for file in files:
-        try:
-            table = pq.read_table(file)
-        except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
-            raise DKNBenchError(f"{file}: not a readable parquet file ({str(error).splitlines()[0]})") from None
-        for number, row in enumerate(table.to_pylist()):
+        for number, row in enumerate(read_parquet(file).to_pylist()):
             facts.append(_to_fact(row, f"{where} row {number}"))
     return facts
 

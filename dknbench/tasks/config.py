@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
+from ..io import compose_yaml, load_yaml
 
 # field -> (allowed python types, required)
 SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
@@ -138,7 +139,7 @@ def coerce(raw: str, default: Any, where: str) -> Any:
             return float(raw)
         if isinstance(default, str):
             return raw
-        value = yaml.safe_load(raw)
+        value = load_yaml(raw)
         if isinstance(default, list) and isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if default is not None and not isinstance(value, type(default)):
@@ -163,8 +164,8 @@ MERGED_FIELDS = ("options", "presets")  # an included base's mappings are merged
 def _read_yaml(path: Path) -> tuple[yaml.Node, dict]:
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = compose_yaml(text)
+        data = load_yaml(text)
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except OSError as error:
