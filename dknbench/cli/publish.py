@@ -32,10 +32,16 @@ def find_token() -> str:
 
 
 def dataset_files(folder: Path) -> list[tuple[str, int]]:
-    """(relative path, size) of the files to upload; hidden files (temporary builds) are left out."""
+    """(relative path, size) of the files to upload; hidden files (temporary builds) are left out.
+    A symlink whose target lies outside ``folder`` is refused: the upload would follow it and
+    publish a local file."""
+    root = folder.resolve()
     files = []
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
+        if path.is_symlink() and not path.resolve().is_relative_to(root):
+            raise DKNBenchError(f"{path}: symlink to {os.readlink(path)!r} points outside {folder}; "
+                                "remove it or copy the file in")
         if path.is_file() and not any(part.startswith(".") for part in relative.parts):
             files.append((relative.as_posix(), path.stat().st_size))
     return files

@@ -21,7 +21,7 @@ from typing import Iterable
 import pandas as pd
 
 from ..errors import DKNBenchError
-from ..io import atomic_write, write_parquet
+from ..io import atomic_write, inside, read_json, read_parquet, write_parquet
 
 RESULT_COLUMNS = [
     "task", "metric", "group", "method", "model", "model_fingerprint", "dataset", "seed", "value",
@@ -107,9 +107,7 @@ def _json_list(value):
 def read_samples(path: str | Path) -> pd.DataFrame:
     """``samples.parquet`` with list columns as Python lists; a file written before list columns
     (nested values JSON-encoded as text) reads the same, its JSON lists decoded."""
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path)
+    table = read_parquet(path)
     data = {}
     for name in table.column_names:
         column = table.column(name)
@@ -165,19 +163,26 @@ def _validate(summary, path: Path) -> dict:
 
 
 def load_run(run_dir: str | Path) -> Run:
-    """Read and check ``run_dir/summary.json``."""
+    """Read and check ``run_dir/summary.json``; its figures must lie inside ``run_dir``."""
     run_dir = Path(run_dir).resolve()
     path = run_dir / "summary.json"
     try:
-        summary = json.loads(path.read_text())
+        summary = read_json(inside(run_dir, "summary.json", str(path)))
     except FileNotFoundError:
         raise DKNBenchError(f"{run_dir}: no summary.json; is this a finished run directory?") from None
-    except json.JSONDecodeError as error:
-        raise _fail(path, f"not valid JSON ({error})") from None
     _validate(summary, path)
-    names = summary.get("figures") or []
-    figures = [run_dir / name for name in names if isinstance(name, str) and (run_dir / name).is_file()]
-    return Run(run_dir, summary, figures)
+    return Run(run_dir, summary, _figures(run_dir, summary.get("figures"), f"{path} figures"))
+
+
+def _figures(root: Path, names, where: str) -> list[Path]:
+    """The figure files named (relative to ``root``) that exist; a name leading outside ``root``
+    (``..``, an absolute path, a symlink out) is an error, so no outside file is ever copied."""
+    if names is None:
+        return []
+    if not isinstance(names, list):
+        raise DKNBenchError(f"{where}: must be a list of file names, got {type(names).__name__}")
+    paths = [inside(root, name, where) for name in names]
+    return [p for p in paths if p.is_file()]
 
 
 def _summary_files(path: Path) -> list[Path]:
@@ -403,11 +408,16 @@ def read_results(out_dir: str | Path) -> tuple[pd.DataFrame, list[Run]]:
     out_dir = Path(out_dir).resolve()
     if not _is_dataset(out_dir):
         raise DKNBenchError(f"{out_dir}: not a results dataset (no {RESULTS_FILE.as_posix()})")
-    frame = _typed(pd.read_parquet(out_dir / RESULTS_FILE))
+    frame = _typed(read_parquet(inside(out_dir, RESULTS_FILE.as_posix(), str(out_dir))).to_pandas())
     runs: list[Run] = []
     if (out_dir / RUNS_FILE).is_file():
-        for row in pd.read_parquet(out_dir / RUNS_FILE).itertuples(index=False):
-            summary = json.loads(row.summary)
-            figures = [out_dir / p for p in json.loads(row.figures) if (out_dir / p).is_file()]
-            runs.append(Run(Path(row.run_dir), summary, figures))
+        where = str(out_dir / RUNS_FILE)
+        table = read_parquet(inside(out_dir, RUNS_FILE.as_posix(), where)).to_pandas()
+        for number, row in enumerate(table.itertuples(index=False)):
+            try:
+                summary, names = json.loads(row.summary), json.loads(row.figures)
+            except (AttributeError, TypeError, json.JSONDecodeError) as error:
+                raise DKNBenchError(f"{where} row {number}: summary/figures are not JSON ({error})") from None
+            _validate(summary, Path(f"{where} row {number}"))
+            runs.append(Run(Path(row.run_dir), summary, _figures(out_dir, names, f"{where} row {number} figures")))
     return frame, runs
