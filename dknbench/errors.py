@@ -22,3 +22,13 @@ class UnknownNameError(DKNBenchError):
         known = sorted(known)
         super().__init__(f"unknown {kind} {name!r}; available: {', '.join(known) or '(none)'}")
         self.kind, self.name, self.known = kind, name, known
+
+
+class NothingUsable(DKNBenchError):
+    """Every fact was skipped: there is no result to report (exit code 3, not a silent 0)."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message  # short: "all 5 facts skipped (no_usable_query: 5)"

@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import yaml
-
-from .errors import ConfigError, DKNBenchError
+from .errors import ConfigError, DKNBenchError, NothingUsable
+from .io import load_yaml
 
 CLAIMS_FILE = Path(__file__).resolve().parent / "claims.yaml"
 STATUSES = ("supports", "contradicts", "unavailable")
@@ -34,7 +33,7 @@ LABEL_COLUMNS = ("method", "kind", "language", "variant", "intervention", "set",
 def load_claims(path: str | Path | None = None) -> dict:
     path = Path(path) if path else CLAIMS_FILE
     with open(path, encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+        data = load_yaml(handle)
     if not isinstance(data, dict) or not isinstance(data.get("papers"), dict):
         raise ConfigError(f"{path}: expected a mapping with 'papers' and 'claims'")
     for i, claim in enumerate(data.get("claims") or []):
@@ -172,6 +171,12 @@ class Reproduction:
     def failed(self) -> list[str]:
         return [o.task for o in self.outcomes if o.status == "failed"]
 
+    @property
+    def nothing_usable(self) -> bool:
+        """No task produced a result and at least one had every fact skipped (exit 3)."""
+        return (any(o.status == "nothing usable" for o in self.outcomes)
+                and not any(o.status == "ran" for o in self.outcomes))
+
 
 def paper_plan(paper: str, claims: dict | None = None) -> dict:
     claims = claims or load_claims()
@@ -202,8 +207,9 @@ def run_paper(paper: str, model: str = "smollm2-135m", preset: str | None = "cpu
     claims = load_claims()
     plan = paper_plan(paper, claims)
     output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
     available = discover_tasks()
+    check_preset(preset, [available[t] for t in plan["tasks"] if t in available], paper)
+    output.mkdir(parents=True, exist_ok=True)
     runner = runner or harness_run
     tasks = list(plan["tasks"].items())
     outcomes: list[TaskOutcome] = []
@@ -235,6 +241,8 @@ def run_paper(paper: str, model: str = "smollm2-135m", preset: str | None = "cpu
             # the partial report: tasks done, this one interrupted, the rest pending
             print(f"reproduce {paper}: interrupted in {task}; partial report: {report()}", file=sys.stderr)
             raise
+        except NothingUsable as error:  # the harness's exit-3 case, reported with its reasons
+            outcome.status, outcome.error = "nothing usable", error.reason
         except (DKNBenchError, Exception) as error:  # a failed task is reported, the others still run
             outcome.status, outcome.error = "failed", f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
         outcomes.append(outcome)
@@ -242,6 +250,14 @@ def run_paper(paper: str, model: str = "smollm2-135m", preset: str | None = "cpu
              + (f" ({outcome.error})" if outcome.error else ""), quiet)
         report()
     return Reproduction(report(), outcomes)
+
+
+def check_preset(preset: str | None, configs: list, paper: str) -> None:
+    """A preset no task of the paper defines is a typo, not "run the defaults" (exit 2)."""
+    known = sorted({name for config in configs for name in (config.presets or {})})
+    if preset is not None and preset not in known:
+        raise ConfigError(f"--preset {preset!r}: no task of paper {paper!r} defines it; "
+                          f"presets: {', '.join(known) or '(none)'}")
 
 
 def write_report(paper: str, plan: dict, outcomes: list[TaskOutcome], claims: dict, output: Path,

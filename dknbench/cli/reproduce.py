@@ -32,4 +32,10 @@ def main(args) -> int:
     if done.failed:  # the report lists them too; a script must not take the run for a success
         print(f"dknbench: reproduce: task(s) failed: {', '.join(done.failed)}; see {path}", file=sys.stderr)
         return 1
+    if done.nothing_usable:  # the harness's exit 3, with each task's reason
+        from ..errors import NothingUsable
+
+        reasons = "; ".join(f"{o.task}: {o.error}" for o in done.outcomes if o.status == "nothing usable")
+        print(f"dknbench: reproduce: no task had a usable fact ({reasons}); see {path}", file=sys.stderr)
+        return NothingUsable.exit_code
     return 0

@@ -45,3 +45,16 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+# Settings that change the numbers but not what was asked for: not in the config hash (the default
+# folder name stays), recorded in run.json, and a resume that differs in any of them is refused
+# (harness/resume.py). Threads matter because CPU reductions differ by ~1e-5 across thread counts.
+RUN_SETTINGS = ("threads", "device", "dtype", "batch_size")
+
+
+def run_settings(spec) -> dict:
+    import torch
+
+    return {"threads": torch.get_num_threads(), "device": str(spec.device), "dtype": spec.dtype,
+            "batch_size": spec.batch_size}

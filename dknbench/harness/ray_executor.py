@@ -29,9 +29,30 @@ def _ray():
     return ray
 
 
+RAY_CONNECT_TIMEOUT_S = 10.0
+
+
+def check_reachable(address: str, timeout: float = RAY_CONNECT_TIMEOUT_S) -> None:
+    """Fail in seconds when nothing listens at a Ray ``host:port`` (ray.init itself retries the
+    GCS forever). ``auto`` and addresses without a port are left to Ray."""
+    import socket
+
+    target = address.split("://", 1)[-1]
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise ConfigError(f"--address {address}: cannot reach a Ray cluster there "
+                          f"({error.strerror or error}; waited at most {timeout:g} s); start one with `ray start --head` or check the address") from None
+
+
 def _init(ray, spec, num_cpus: int | None):
     if ray.is_initialized():
         return
+    if spec.ray_address:
+        check_reachable(spec.ray_address)
     root = str(Path(__file__).resolve().parents[2])  # lets workers import an uninstalled checkout
     env = {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}}
     if spec.ray_address:

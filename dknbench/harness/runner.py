@@ -16,11 +16,12 @@ from pathlib import Path
 from .progress import progress
 
 from ..selection import select_facts  # scripts import it from here too
-from ..errors import ConfigError, UnknownNameError
+from ..errors import ConfigError, NothingUsable, UnknownNameError
 from ..tasks.base import Task
 from ..io import read_json, write_json
 from ..results.store import SAMPLES_FILE, write_samples
-from .provenance import config_hash, git_commit, seed_everything, versions
+from .provenance import config_hash, git_commit, run_settings, seed_everything, versions
+from .resume import check_fact_files, check_settings
 
 
 @dataclass
@@ -105,11 +106,14 @@ def run(spec: RunSpec) -> Path:
     from .start import start_checked
 
     config, cls, methods, options, dataset, resolved, digest, output = resolve(spec)
+    settings = run_settings(spec)
     with start_checked(output, digest):
+        check_settings(output, settings)
         facts, lm, task = prepare_start(spec, config, dataset, output)
+        check_fact_files(output, facts)
         output.mkdir(parents=True, exist_ok=True)  # only now: every check above has passed
-        write_json(output / "run.json", {"config_hash": digest, "resolved": resolved,
-                                         "versions": versions(), "task_file": str(config.path)})
+        write_json(output / "run.json", {"config_hash": digest, "resolved": resolved, "versions": versions(),
+                                         "task_file": str(config.path), "settings": settings})
         if spec.executor == "ray":
             from .ray_executor import run_facts_on_ray
 
@@ -220,6 +224,10 @@ def finish(spec: RunSpec, output: Path) -> Path:
     for r in records:  # queries a task could not use are reported by the first row of a fact
         for reason, count in (r["rows"][0].get("skipped_queries") or {} if r["rows"] else {}).items():
             skipped[f"query:{reason}"] += count
+    if not any(r["rows"] for r in records):
+        reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(skipped.items())) or "no rows"
+        reason = f"all {len(records)} facts skipped ({reasons})"
+        raise NothingUsable(f"{output}: no usable fact, {reason}; no summary written", reason)
     run_info = read_json(output / "run.json")
     ctx = RunContext(config=config, options=options, methods=methods, lm=None, seed=spec.seed,
                      output=output, facts=[], cache=None, run_info=run_info)
