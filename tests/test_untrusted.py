@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dknbench.cli import main
-from dknbench.errors import ConfigError, DKNBenchError, NothingUsable
+from dknbench.errors import ConfigError
 
 from test_harness import FACTS
 from test_results_store import write_run
@@ -218,7 +218,9 @@ def test_ray_address_that_nothing_listens_on_fails_fast(tmp_path):
     pytest.importorskip("ray")
     facts = tmp_path / "facts.jsonl"
     facts.write_text("\n".join(json.dumps(r) for r in FACTS) + "\n")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    import dknbench
+
+    env = {**os.environ, "PYTHONPATH": str(Path(dknbench.__file__).parents[1]), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-m", "dknbench", "run", "--task", "kn-localization", "--method", "random",
                            "--dataset", str(facts), "--output", str(tmp_path / "run"), "--executor", "ray",
                            "--address", "127.0.0.1:1", "--quiet"],
