@@ -50,8 +50,13 @@ def test_localizers_on_device(device, path):
 
 def _run(tmp_path, task, method, device, tag):
     out = tmp_path / f"{task}-{tag}"
-    run(RunSpec(task=task, methods=[method], model="tiny-gpt2", limit=2, seed=1, device=device,
-                overrides=["steps=3"], output=str(out), no_cache=True, quiet=True))
+    from dknbench.errors import NothingUsable
+
+    try:
+        run(RunSpec(task=task, methods=[method], model="tiny-gpt2", limit=2, seed=1, device=device,
+                    overrides=["steps=3"], output=str(out), no_cache=True, quiet=True))
+    except NothingUsable:  # random weights know no fact (exit 3): the per-fact records still compare
+        pass
     return {p.name: json.loads(p.read_text()) for p in sorted((out / "facts").glob("*.json"))}
 
 
