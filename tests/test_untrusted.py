@@ -170,11 +170,12 @@ def test_a_corrupt_fact_file_in_the_folder_is_one_line(facts_file, tmp_path, cap
 
 
 def test_a_run_whose_every_fact_is_skipped_exits_3(facts_file, tmp_path, capsys):
-    unusable = tmp_path / "unusable.jsonl"
-    unusable.write_text("".join(json.dumps({**f, "object": ""}) + "\n" for f in FACTS))
-    code = run_cli(unusable, tmp_path / "run")
-    err = one_line_error(capsys, code, 3, "no usable fact", f"all {len(FACTS)} facts skipped", "no_usable_query")
+    # GCR keeps only facts the model knows; the tiny model's random weights know none
+    code = main(["run", "--task", "gcr", "--method", "ntc", "--dataset", str(facts_file),
+                 "--output", str(tmp_path / "run"), "--set", "steps=2", "--quiet"])
+    err = one_line_error(capsys, code, 3, "no usable fact", f"all {len(FACTS)} facts skipped", "not_known")
     assert not (tmp_path / "run" / "summary.json").exists(), err
+    assert len(list((tmp_path / "run" / "facts").glob("*.json"))) == len(FACTS)  # the skips are kept
 
 
 def test_reproduce_reports_the_reason_per_task_and_exits_3_when_nothing_was_usable(tmp_path, capsys, monkeypatch):

@@ -13,7 +13,7 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DKNBenchError
 from ..io import read_json
 
 
@@ -27,7 +27,7 @@ def check_output(output: Path, digest: str) -> None:
             try:
                 previous = read_json(run_file)
                 previous_hash = previous.get("config_hash") if isinstance(previous, dict) else None
-            except (OSError, ValueError):
+            except (OSError, ValueError, DKNBenchError):  # io.read_json: non-UTF-8 / invalid JSON
                 raise ConfigError(f"{run_file} is not a readable run.json; choose another --output") from None
             if previous_hash != digest:
                 raise ConfigError(f"{output} holds a run with another configuration "
