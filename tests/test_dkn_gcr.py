@@ -269,21 +269,21 @@ def test_gold_rank_and_prob_match_a_direct_forward_pass(tiny):
         assert prob == pytest.approx(float(torch.softmax(logits.double(), -1)[e.answer_ids[0]]), rel=1e-4)
 
 
-def test_known_only_gate_drops_and_counts_unknown_facts(tmp_path, isolated_cache):
+def test_known_only_gate_drops_and_counts_unknown_facts(tmp_path, isolated_cache, capsys):
     def run(name, *sets):
         out = tmp_path / name
         args = ["run", "--task", "gcr", "--method", "ntc", "--model", "tiny-gpt2", "--limit", "3",
                 "--set", "localizer=ig", "--set", "steps=2", "--output", str(out), "--quiet"]
         for s in sets:
             args += ["--set", s]
-        assert main(args) == 0
-        return json.loads((out / "summary.json").read_text())
+        code = main(args)
+        summary = out / "summary.json"
+        return code, json.loads(summary.read_text()) if summary.exists() else None
 
-    everything = run("all", "known_min_prob=0")  # Prob >= 0 always: nothing dropped
-    assert "not_known" not in everything["skipped"]
-    strict = run("strict", "known_min_prob=1.0")  # only rank-1 facts pass (Prob never reaches 1.0 exactly)
-    off = run("off", "known_only=false", "known_min_prob=1.0")
-    assert "not_known" not in off["skipped"]
+    code, everything = run("all", "known_min_prob=0")  # Prob >= 0 always: nothing dropped
+    assert code == 0 and "not_known" not in everything["skipped"]
+    code, off = run("off", "known_only=false", "known_min_prob=1.0")
+    assert code == 0 and "not_known" not in off["skipped"]
     # the number dropped equals the facts whose gold is not ranked first (a direct check)
     from dknbench.data.loading import load_facts
     from dknbench.models import load_model
@@ -292,7 +292,13 @@ def test_known_only_gate_drops_and_counts_unknown_facts(tmp_path, isolated_cache
     scorer = AnswerScorer(load_model("tiny-gpt2"))
     facts = load_facts("builtin", limit=3, seed=42)
     unknown = sum(gold_rank_and_prob(scorer, usable_queries(scorer, f, 1)[0], f.object)[0][0] != 1 for f in facts)
-    assert strict["skipped"].get("not_known", 0) == unknown
+    capsys.readouterr()
+    code, strict = run("strict", "known_min_prob=1.0")  # only rank-1 facts pass (Prob never reaches 1.0)
+    if unknown == len(facts):  # every fact dropped: no summary, exit 3 naming the count
+        assert code == 3 and strict is None
+        assert f"not_known: {unknown}" in capsys.readouterr().err
+    else:
+        assert code == 0 and strict["skipped"].get("not_known", 0) == unknown
 
 
 @pytest.mark.parametrize("family", ["gpt2", "llama", "gpt_neox", "bert"])
