@@ -10,7 +10,8 @@ run then costs only its enhance/suppress measurements, and the timing is of a co
 processed in order, every method on a fact before the next fact (so whatever n is reached covers all
 methods); one JSON line per (fact, method) is appended, and a rerun skips the lines already there.
 ``random`` is timed after its reference localizer, whose scores it reads from the cache.
-Wall-clock seconds on a shared machine: compare methods within one file, not across machines.
+``seconds`` is wall-clock, ``cpu_seconds`` the process's CPU time (with OMP_NUM_THREADS=1 the
+better figure on a shared machine): compare methods within one file, not across machines.
 """
 
 from __future__ import annotations
@@ -58,10 +59,11 @@ def main(argv=None) -> int:
             if (index, method) in done:
                 continue
             locator = task.ctx.locator(method)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             located = locator.localize(fact, options.get("max_queries"))
-            seconds = time.perf_counter() - start
+            seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
             row = {"index": index, "fact_id": fact.id, "method": method, "seconds": seconds,
+                   "cpu_seconds": cpu_seconds,
                    "n_queries": len(located.queries), "n_kns": len(located.kns)}
             with out.open("a") as handle:
                 handle.write(json.dumps(row) + "\n")
