@@ -61,6 +61,7 @@ def kill_after_first_fact(output: Path) -> int:
 def comparable(summary_path: Path) -> dict:
     summary = json.loads(summary_path.read_text())
     summary.pop("created")  # the wall-clock time of writing
+    summary.pop("git_commit", None)  # the checkout may move between the two runs
     return summary
 
 
