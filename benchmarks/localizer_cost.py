@@ -3,6 +3,7 @@
     python benchmarks/localizer_cost.py --methods ig,amig,atp --limit 100 --cache-dir C --out cost.jsonl \
         [--set max_queries=1 ...]
     dknbench run --task kn-localization --method ig,amig,atp --limit 100 --cache-dir C [--set ...]
+    python benchmarks/localizer_cost.py --summarize cost.jsonl [more.jsonl ...] [--limit 100]
 
 The locators are built exactly as the run builds them (the harness's task context, same options,
 seed and fact order), so every attribution timed here is a cache hit for the run that follows: the
@@ -10,6 +11,9 @@ run then costs only its enhance/suppress measurements, and the timing is of a co
 processed in order, every method on a fact before the next fact (so whatever n is reached covers all
 methods); one JSON line per (fact, method) is appended, and a rerun skips the lines already there.
 ``random`` is timed after its reference localizer, whose scores it reads from the cache.
+``--summarize`` prints mean seconds per fact with t-based 95 % CIs per method; when several files
+time the same (fact, method), the first file's line counts (a later file replaying a filled cache
+would time cache hits).
 ``seconds`` is wall-clock, ``cpu_seconds`` the process's CPU time (with OMP_NUM_THREADS=1 the
 better figure on a shared machine): compare methods within one file, not across machines.
 """
@@ -26,7 +30,36 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def summarize(files: list[str], limit: int | None) -> int:
+    from dknbench.stats import mean_ci
+
+    first: dict = {}
+    for name in files:
+        for line in Path(name).read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                if limit is None or row["index"] < limit:
+                    first.setdefault((row["index"], row["method"]), row)
+    methods = sorted({m for _, m in first})
+    print(f"{'method':16s} {'n':>4s} {'cpu s/fact [95 % CI]':>26s} {'wall s/fact':>12s} {'KNs/fact':>9s}")
+    for method in methods:
+        rows = [r for (_, m), r in sorted(first.items()) if m == method]
+        cpu = mean_ci([r.get("cpu_seconds", r["seconds"]) for r in rows])
+        wall = sum(r["seconds"] for r in rows) / len(rows)
+        kns = sum(r["n_kns"] for r in rows) / len(rows)
+        print(f"{method:16s} {len(rows):4d} {cpu.estimate:9.2f} [{cpu.low:6.2f}, {cpu.high:6.2f}] {wall:12.2f} {kns:9.1f}")
+    return 0
+
+
 def main(argv=None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] == "--summarize":
+        limit = None
+        if "--limit" in argv:
+            at = argv.index("--limit")
+            limit, argv = int(argv[at + 1]), argv[:at] + argv[at + 2:]
+        return summarize(argv[1:], limit)
     from dknbench.data.loading import load_facts
     from dknbench.harness.runner import RunSpec, build_task, resolve, select_facts
     from dknbench.models import load_model
