@@ -41,7 +41,7 @@ def test_hf_token_never_written_or_printed(tmp_path):
         outputs.append(done.stdout + done.stderr)
         assert done.returncode == 0, done.stderr[-2000:]
 
-    cli("run", "--task", "kn-localization", "--method", "ig", "--model", "tiny-gpt2", "--limit", "1",
+    cli("run", "--task", "kn-localization", "--method", "ig", "--model", "tiny-gpt2", "--limit", "2",
         "--set", "steps=3", "--output", str(tmp_path / "runs" / "one"))
     cli("results", str(tmp_path / "runs"), "--output", str(tmp_path / "results"))
     cli("publish", str(tmp_path / "results"), "--repo-id", "org/name", "--dry-run")
