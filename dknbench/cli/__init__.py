@@ -14,10 +14,22 @@ import sys
 from ..errors import DKNBenchError
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's usage errors (missing or unknown argument, `--limit abc`, a bad choice) as the
+    one ``dknbench: error:`` line and exit 2 of every other user error (issue 16), not the usage
+    block plus an error line; the sub-commands' parsers inherit it."""
+
+    def error(self, message: str):
+        command = self.prog.partition(" ")[2]
+        where = f"{command}: " if command else ""
+        help_hint = f"dknbench {command} --help" if command else "dknbench --help"
+        self.exit(2, f"dknbench: error: {where}{message}; see `{help_hint}`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="dknbench", description="Benchmark for knowledge neurons and degenerate knowledge neurons."
     )
     parser.add_argument("--version", action="version", version=f"dknbench {__version__}")
@@ -42,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = [*(sys.argv[1:] if argv is None else argv)]  # (`list` here is the cli.list module)
     debug = "--debug" in argv
-    args = parser.parse_args([a for a in argv if a != "--debug"])
+    try:
+        args = parser.parse_args([a for a in argv if a != "--debug"])
+    except SystemExit as done:  # --help, --version, or OneLineParser.error: its exit code
+        return done.code if isinstance(done.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
