@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from ..errors import ConfigError
 from ..io import read_json
 
 
@@ -49,7 +50,11 @@ def main(args) -> int:
         transformers.logging.set_verbosity_info()
         datasets.logging.set_verbosity_info()
 
-    spec = RunSpec(task=args.task, methods=[m.strip() for m in args.method.split(",") if m.strip()],
+    methods = [m.strip() for m in args.method.split(",")] if args.method.strip() else []
+    if "" in methods:  # "ig," or ",": an empty name would silently fall back to the default
+        raise ConfigError(f"--method {args.method!r}: empty method name; give names separated by "
+                          "commas, e.g. ig,amig (or leave --method out for the task's default)")
+    spec = RunSpec(task=args.task, methods=methods,
                    model=args.model, dataset=args.dataset, limit=args.limit, seed=args.seed,
                    output=args.output, overrides=args.overrides, preset=args.preset,
                    include_paths=args.include_path, device=args.device, dtype=args.dtype,
