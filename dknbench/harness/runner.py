@@ -48,6 +48,7 @@ class RunSpec:
 
 
 LOCALIZER_OPTIONS = ("localizer", "random_match")
+MAX_SEED = 2**32
 
 
 def method_registry(kind: str):
@@ -88,6 +89,8 @@ def resolve(spec: RunSpec):
             raise UnknownNameError(f"localizer in --set {key}", options[key], localizers.names())
     if spec.limit is not None and spec.limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {spec.limit}")
+    if not 0 <= spec.seed < MAX_SEED:  # numpy takes 32-bit seeds; a huge one overflows in torch
+        raise ConfigError(f"--seed must be in [0, {MAX_SEED - 1}], got {spec.seed}")
     if spec.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {spec.batch_size}")
     from ..models.device import check_device
