@@ -15,6 +15,7 @@ concatenated and once repeated to every query head by grouped-query attention).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -35,7 +36,8 @@ LOGIT_FLOAT32_TENSORS = 3
 # cuBLAS workspace, attention masks, rotary tables, the allocator's rounding): benchmarks/scale.py
 # measured up to ~17 MB above the counted tensors on the bf16 LLaMA-2-7B-width stack on a CPU
 WORKSPACE_BYTES = 32 * 2**20
-AUTO_FRACTION = 0.5  # --max-memory auto: this share of the free RAM (or free VRAM on CUDA)
+AUTO_FRACTION = 0.5
+MAX_MEMORY_BYTES = 2**63 - 1  # what an int64 size holds (far above any machine)  # --max-memory auto: this share of the free RAM (or free VRAM on CUDA)
 
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
           "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40, "K": 10**3, "M": 10**6, "G": 10**9}
@@ -52,7 +54,10 @@ def parse_memory(text: str | int | None) -> int | str | None:
     if not match or match.group(2).upper() not in _UNITS:
         raise ConfigError(f"--max-memory {text!r}: expected a size such as 8GB, 512MB, 2GiB, "
                           "a number of bytes, 'auto' or 'none'")
-    size = int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+    size = float(match.group(1)) * _UNITS[match.group(2).upper()]
+    if not math.isfinite(size) or size > MAX_MEMORY_BYTES:  # 9999...TB: int(inf) would be an OverflowError
+        raise ConfigError(f"--max-memory {text!r}: too large; at most {MAX_MEMORY_BYTES // 10**15:,} PB")
+    size = int(size)
     if size <= 0:
         raise ConfigError(f"--max-memory {text!r}: must be > 0")
     return size
