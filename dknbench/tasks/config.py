@@ -6,6 +6,10 @@ Options take their type from the default in the YAML, so ``--set steps=50`` beco
 
 from __future__ import annotations
 
+import errno
+import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +58,11 @@ OPTION_RANGES: dict[str, tuple[float | None, float | None, tuple]] = {
     "figure_threshold": _SHARE, "ratio": _SHARE, "holdout": _SHARE, "warmup": _SHARE, "alpha": _SHARE,
     "dropout": (0.0, 1.0, (-1,)),  # -1: the model's own dropout rates
 }
+# Options of OPTION_RANGES that count things: an integer, never 2.5 (the others may be floats).
+INTEGER_OPTIONS = frozenset({
+    "steps", "max_kns", "max_subsets", "max_queries", "edit_queries", "heatmap_bins", "train_batch_size",
+    "grad_accum", "ppl_max_tokens", "epochs", "incremental_epochs", "n_locality", "ppl_rows",
+    "wikitext_min_words"})
 # Options with a fixed set of string values (the task YAMLs' comments document them).
 OPTION_CHOICES: dict[str, tuple[str, ...]] = {
     "engine": ("auto", "fast", "cached", "full"), "filter_mode": ("relative", "absolute"),
@@ -68,8 +77,15 @@ def check_option(key: str, value: Any, where: str) -> None:
     """Refuse a value outside OPTION_RANGES / OPTION_CHOICES (ConfigError naming what is allowed)."""
     if key in OPTION_CHOICES and value not in OPTION_CHOICES[key]:
         raise ConfigError(f"{where}: {value!r} is not allowed; choose one of {', '.join(OPTION_CHOICES[key])}")
-    if key not in OPTION_RANGES or isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}: {value!r} is not allowed; give a finite number")
+    if key not in OPTION_RANGES:
         return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            key in INTEGER_OPTIONS and not isinstance(value, int)):
+        # a task YAML (or preset) that sets steps: "two" or steps: 2.5 would crash inside the task
+        kind = "an integer" if key in INTEGER_OPTIONS else "a number"
+        raise ConfigError(f"{where}: {value!r} is not {kind}")
     low, high, sentinels = OPTION_RANGES[key]
     if value in sentinels or ((low is None or value >= low) and (high is None or value <= high)):
         return
@@ -161,9 +177,26 @@ def _line_of(node: yaml.Node, key: str) -> int:
 MERGED_FIELDS = ("options", "presets")  # an included base's mappings are merged key by key
 
 
+MAX_TASK_FILE_BYTES = 2**20  # task files are a few KB; /dev/zero or a huge file is refused unread
+
+
+def read_task_text(path: Path) -> str:
+    """The text of a task file: a regular file (a FIFO would block, /dev/zero never ends) of at
+    most MAX_TASK_FILE_BYTES."""
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        raise ConfigError(f"{path}: not a regular file; a task file must be a .yaml file")
+    if info.st_size > MAX_TASK_FILE_BYTES:
+        raise ConfigError(f"{path}: {info.st_size:,} bytes; a task file may have at most "
+                          f"{MAX_TASK_FILE_BYTES:,}")
+    return path.read_text(encoding="utf-8")
+
+
 def _read_yaml(path: Path) -> tuple[yaml.Node, dict]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_task_text(path)
         node = compose_yaml(text)
         data = load_yaml(text)
     except UnicodeDecodeError:
