@@ -14,6 +14,9 @@ import yaml
 # A YAML document may expand to at most this many nodes once its aliases are followed: task files
 # and claims are a few hundred; an alias bomb ("billion laughs") is refused before anything expands it.
 YAML_MAX_NODES = 100_000
+# A line of a .jsonl file may be at most this long: a fact is a few KB; a longer line is refused
+# before it is read whole (a one-line gzip bomb would otherwise fill the memory).
+MAX_LINE_BYTES = 16 * 2**20
 
 
 def umask() -> int:
@@ -90,8 +93,11 @@ def read_text(path: str | Path) -> str:
     """A UTF-8 text file; other bytes are a DKNBenchError naming the file and offset."""
     from .errors import DKNBenchError
 
+    path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO would block, /dev/zero never ends
+        raise DKNBenchError(f"{path}: not a regular file")
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise DKNBenchError(f"{path}: not UTF-8 text (byte {error.start}); the file is corrupt "
                             "or not what dknbench wrote") from None
@@ -106,6 +112,8 @@ def read_json(path: str | Path) -> Any:
         return json.loads(read_text(path))
     except json.JSONDecodeError as error:
         raise DKNBenchError(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from None
+    except RecursionError:
+        raise DKNBenchError(f"{path}: JSON nested too deeply") from None
 
 
 def write_parquet(path: str | Path, frame) -> Path:
@@ -140,7 +148,11 @@ def read_jsonl(path: str | Path):
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as handle:  # bytes, decoded per line: errors name the line
-            for number, raw in enumerate(handle, 1):
+            # readline with a bound: a huge line (a gzip bomb of one line) is refused, not read whole
+            for number, raw in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), 1):
+                if len(raw) > MAX_LINE_BYTES:
+                    raise DKNBenchError(f"{path}:{number}: line longer than {MAX_LINE_BYTES:,} bytes; "
+                                        "one JSON object per line is expected")
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as error:
@@ -151,6 +163,8 @@ def read_jsonl(path: str | Path):
                     row = json.loads(line)
                 except json.JSONDecodeError as error:
                     raise DKNBenchError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+                except RecursionError:
+                    raise DKNBenchError(f"{path}:{number}: JSON nested too deeply") from None
                 if not isinstance(row, dict):
                     raise DKNBenchError(f"{path}:{number}: expected one JSON object per line")
                 yield number, row
@@ -184,14 +198,44 @@ def _expanded_size(node, memo: dict) -> int:
     return memo[key]
 
 
+class YAMLDuplicateKey(yaml.YAMLError):
+    """Raised by ``load_yaml`` for a mapping that names one key twice (PyYAML keeps the last one
+    silently, so `class: a` then `class: b` would run b without a word)."""
+
+    def __init__(self, key: str, mark=None):
+        self.problem = f"key {key!r} appears more than once in one mapping"
+        self.problem_mark = mark
+        super().__init__(self.problem)
+
+
+def _check_duplicate_keys(node, seen: set) -> None:
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        keys = set()
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                if (key.tag, key.value) in keys:
+                    raise YAMLDuplicateKey(key.value, key.start_mark)
+                keys.add((key.tag, key.value))
+            _check_duplicate_keys(value, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            _check_duplicate_keys(child, seen)
+
+
 class BoundedSafeLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that refuses documents whose aliases expand past ``YAML_MAX_NODES``."""
+    """yaml.SafeLoader that refuses documents whose aliases expand past ``YAML_MAX_NODES`` and
+    mappings with a duplicate key."""
 
     def compose_document(self):
         node = super().compose_document()
         size = _expanded_size(node, {}) if node is not None else 0
         if size > YAML_MAX_NODES:
             raise YAMLTooLarge(size, node.start_mark)
+        if node is not None:
+            _check_duplicate_keys(node, set())
         return node
 
 
