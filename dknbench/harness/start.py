@@ -19,6 +19,10 @@ from ..io import read_json
 
 def check_output(output: Path, digest: str) -> None:
     """Refuse an --output that is a file, cannot be written, or holds another run."""
+    for path in (output, *output.parents):  # exists() is False for a symlink loop or a dangling link
+        if path.is_symlink() and not path.exists():
+            raise ConfigError(f"--output {output}: {path} is a symlink that leads nowhere (a loop or a "
+                              "missing target); give a real folder")
     if output.exists() and not output.is_dir():
         raise ConfigError(f"--output {output} is a file; give a folder (new or holding this run)")
     if output.is_dir():
