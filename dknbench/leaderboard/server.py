@@ -18,6 +18,8 @@ def make_server(site: str | Path, port: int = 0, quiet: bool = False) -> Threadi
     """An HTTP server for ``site`` bound to 127.0.0.1 (port 0 = any free port; read
     ``server.server_address[1]``). The caller runs ``serve_forever`` and ``shutdown``."""
     site = Path(site)
+    if not 0 <= port <= 65535:  # socket.bind raises OverflowError, not OSError, past this range
+        raise DKNBenchError(f"--port {port}: must be in 0..65535 (0 = any free port)")
     if not (site / "index.html").is_file():
         raise DKNBenchError(f"{site}: no index.html; build it first with `dknbench leaderboard build`")
     handler = functools.partial(_QuietHandler if quiet else SimpleHTTPRequestHandler, directory=str(site))
