@@ -39,7 +39,13 @@ def dataset_files(folder: Path) -> list[tuple[str, int]]:
     files = []
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
-        if path.is_symlink() and not path.resolve().is_relative_to(root):
+        if path.is_symlink():
+            try:
+                target = path.resolve(strict=True)
+            except (OSError, RuntimeError):  # a loop (RuntimeError before Python 3.13) or dangling
+                raise DKNBenchError(f"{path}: symlink to {os.readlink(path)!r} leads nowhere (a loop or a "
+                                    "missing target); remove it") from None
+        if path.is_symlink() and not target.is_relative_to(root):
             raise DKNBenchError(f"{path}: symlink to {os.readlink(path)!r} points outside {folder}; "
                                 "remove it or copy the file in")
         if path.is_file() and not any(part.startswith(".") for part in relative.parts):
