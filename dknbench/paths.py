@@ -16,7 +16,14 @@ def cache_dir() -> Path:
         path = Path(root)
     else:
         path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dknbench"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # the variable names a file, or a path under one
+        from .errors import DKNBenchError
+
+        source = "DKNBENCH_CACHE" if root else "XDG_CACHE_HOME" if os.environ.get("XDG_CACHE_HOME") else "~/.cache"
+        raise DKNBenchError(f"cache folder {path} (from {source}) is a file or lies under one; "
+                            "point it at a folder") from None
     return path
 
 
