@@ -1,0 +1,140 @@
+"""More bad input (the adversarial sweep's findings): argparse's own errors, non-finite or
+mistyped option values, JSON nested too deeply, duplicate YAML keys, files that are not regular
+files, symlink loops, out-of-range ports, seeds and sizes. Each is one ``dknbench: error:`` line,
+exit 2, no traceback, and the watched folders are left as they were."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from dknbench.cli import main
+
+from test_bad_inputs import TASK_YAML, facts_file, kn_run, run, task_dir
+
+GCR = str(Path(__file__).resolve().parents[1] / "tasks" / "gcr.yaml")
+
+
+def snapshot(root: Path) -> dict:
+    """Names and contents under ``root``, links not followed, the isolated cache left out."""
+    seen = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(folder) / name
+            relative = str(path.relative_to(root))
+            if relative.split(os.sep)[0] == "cache":
+                continue
+            seen[relative] = (f"link:{os.readlink(path)}" if path.is_symlink() else
+                              hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "other")
+    return seen
+
+
+def site(tmp: Path) -> str:
+    (tmp / "site").mkdir()
+    (tmp / "site" / "index.html").write_text("x")
+    return str(tmp / "site")
+
+
+def loop(tmp: Path, name="loop") -> Path:
+    os.symlink(tmp / name, tmp / name)
+    return tmp / name
+
+
+def publish_folder_with_loop(tmp: Path) -> str:
+    folder = tmp / "d"
+    folder.mkdir()
+    (folder / "README.md").write_text("card")
+    loop(folder, "l")
+    return str(folder)
+
+
+def derived_task(tmp: Path, extra: str) -> list[str]:
+    return ["run", "--task", "t", "--include-path", task_dir(tmp, f"include: {GCR}\n" + TASK_YAML + extra),
+            "--model", "tiny-gpt2", "--limit", "1", "--quiet"]
+
+
+# id -> (argv builder taking tmp_path, key words the message must contain)
+CASES = {
+    # argparse's errors: one line naming the command, not the usage block
+    "limit-not-int": (lambda t: ["run", "--task", "gcr", "--limit", "abc"], ["run:", "--limit", "'abc'", "--help"]),
+    "missing-required": (lambda t: ["run"], ["run:", "required", "--task"]),
+    "unknown-command": (lambda t: ["nosuch"], ["invalid choice", "'nosuch'", "run"]),
+    "unknown-flag": (lambda t: run("--frobnicate"), ["unrecognized arguments", "--frobnicate"]),
+    "executor-choice": (lambda t: run("--executor", "nosuch"), ["--executor", "'nosuch'", "local"]),
+    "port-not-int": (lambda t: ["leaderboard", "serve", "site", "--port", "x"], ["leaderboard serve:", "--port"]),
+    # run options
+    "method-empty-entry": (lambda t: run("--method", "ntc,"), ["--method", "empty method name"]),
+    "method-only-comma": (lambda t: run("--method", ","), ["--method", "empty method name"]),
+    "seed-negative": (lambda t: run("--seed", "-1"), ["--seed", "[0, 4294967295]", "-1"]),
+    "seed-huge": (lambda t: run("--seed", "9" * 40), ["--seed", "[0, 4294967295]"]),
+    "max-memory-huge": (lambda t: run("--max-memory", "9" * 400 + "TB"), ["--max-memory", "too large"]),
+    "option-inf": (lambda t: run("--set", "tau=inf"), ["tau", "inf", "finite"]),
+    "option-nan": (lambda t: run("--set", "tau=nan"), ["tau", "nan", "finite"]),
+    "yaml-option-not-number": (lambda t: derived_task(t, "options: {steps: two}\n"), ["steps", "'two'", "integer"]),
+    "yaml-option-float-count": (lambda t: derived_task(t, "options: {steps: 2.5}\n"), ["steps", "2.5", "integer"]),
+    "yaml-preset-not-number": (lambda t: derived_task(t, "presets: {cpu: {steps: many}}\n") + ["--preset", "cpu"],
+                               ["preset 'cpu'", "steps", "'many'"]),
+    "yaml-option-inf": (lambda t: ["run", "--task", "t", "--include-path",
+                                   task_dir(t, TASK_YAML + "options: {tau: .inf}\n")], ["tau", "finite"]),
+    "yaml-duplicate-key": (lambda t: ["run", "--task", "t", "--include-path",
+                                      task_dir(t, TASK_YAML + "class: nope\n")],
+                           ["t.yaml:6", "'class'", "more than once"]),
+    "yaml-duplicate-option": (lambda t: ["run", "--task", "t", "--include-path",
+                                         task_dir(t, TASK_YAML + "options:\n  steps: 2\n  steps: 3\n")],
+                              ["t.yaml:8", "'steps'", "more than once"]),
+    "validate-dev-zero": (lambda t: ["validate", "/dev/zero"], ["/dev/zero", "not a regular file"]),
+    "validate-fifo": (lambda t: os.mkfifo(t / "p.yaml") or ["validate", str(t / "p.yaml")],
+                      ["p.yaml", "not a regular file"]),
+    "validate-huge": (lambda t: (t / "h.yaml").write_text("#" * (2**20 + 1)) and ["validate", str(t / "h.yaml")],
+                      ["h.yaml", "at most"]),
+    # fact files
+    "facts-deeply-nested": (lambda t: kn_run(facts_file(t, raw=b"[" * 200_000 + b"\n")),
+                            ["facts.jsonl:1", "nested too deeply"]),
+    "facts-huge-line": (lambda t: kn_run(facts_file(t, raw=b" " * (16 * 2**20 + 1) + b"\n")),
+                        ["facts.jsonl:1", "longer than"]),
+    # output folders and sites
+    "output-symlink-loop": (lambda t: run("--output", str(loop(t))), ["--output", "leads nowhere"]),
+    "output-below-symlink-loop": (lambda t: run("--output", str(loop(t) / "x")), ["--output", "leads nowhere"]),
+    "output-dangling-symlink": (lambda t: os.symlink(t / "nowhere", t / "dl") or run("--output", str(t / "dl")),
+                                ["--output", "leads nowhere"]),
+    "serve-port-too-large": (lambda t: ["leaderboard", "serve", site(t), "--port", "99999"], ["--port 99999", "0..65535"]),
+    "serve-port-negative": (lambda t: ["leaderboard", "serve", site(t), "--port=-1"], ["--port -1", "0..65535"]),
+    "publish-symlink-loop": (lambda t: ["publish", publish_folder_with_loop(t), "--repo-id", "a/b", "--dry-run"],
+                             ["symlink", "leads nowhere"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_more_bad_input_is_one_line_exit_2_and_leaves_nothing(case, tmp_path, monkeypatch, capsys, isolated_cache):
+    monkeypatch.chdir(tmp_path)
+    build, words = CASES[case]
+    argv = build(tmp_path)
+    if "--output" not in argv and argv[0] == "run":
+        argv = [*argv, "--output", str(tmp_path / "out")]
+    before = snapshot(tmp_path)
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("dknbench: error: "), err
+    for word in words:
+        assert word in err, (word, err)
+    assert snapshot(tmp_path) == before
+
+
+def test_cache_env_pointing_at_a_file_is_one_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "cachefile").write_text("mine")
+    monkeypatch.setenv("DKNBENCH_CACHE", str(tmp_path / "cachefile"))
+    code = main(["build-data", "perturbed", "--source", "builtin"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "DKNBENCH_CACHE" in err and "cachefile" in err, err
+    assert (tmp_path / "cachefile").read_text() == "mine"
+
+
+def test_help_still_exits_0(capsys):
+    assert main(["run", "--help"]) == 0
+    assert "--task" in capsys.readouterr().out
