@@ -90,6 +90,9 @@ CASES = {
                       ["p.yaml", "not a regular file"]),
     "validate-huge": (lambda t: (t / "h.yaml").write_text("#" * (2**20 + 1)) and ["validate", str(t / "h.yaml")],
                       ["h.yaml", "at most"]),
+    "device-meta": (lambda t: run("--device", "meta"), ["--device 'meta'", "not supported", "cpu"]),
+    "device-xla": (lambda t: run("--device", "xla"), ["--device 'xla'", "cuda:N"]),
+    "device-mps-absent": (lambda t: run("--device", "mps"), ["--device 'mps'", "no usable MPS"]),
     # fact files
     "facts-deeply-nested": (lambda t: kn_run(facts_file(t, raw=b"[" * 200_000 + b"\n")),
                             ["facts.jsonl:1", "nested too deeply"]),

@@ -13,6 +13,12 @@ def check_device(device: str) -> str:
         parsed = torch.device(device)
     except (RuntimeError, TypeError) as error:
         raise ConfigError(f"--device {device!r}: not a torch device ({error}); use cpu, cuda or cuda:N") from None
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"--device {device!r}: this torch {torch.__version__} has no usable MPS device; "
+                          "use --device cpu")
+    if parsed.type not in ("cpu", "cuda", "mps"):  # meta, xla, hpu...: no model runs there
+        raise ConfigError(f"--device {device!r}: device type {parsed.type!r} is not supported; "
+                          "use cpu, cuda, cuda:N (or mps on a Mac)")
     if parsed.type == "cuda":
         if not torch.cuda.is_available():
             raise ConfigError(f"--device {device!r}: this torch {torch.__version__} has no usable CUDA "
