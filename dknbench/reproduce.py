@@ -209,6 +209,13 @@ def run_paper(paper: str, model: str = "smollm2-135m", preset: str | None = "cpu
     output = Path(output)
     available = discover_tasks()
     check_preset(preset, [available[t] for t in plan["tasks"] if t in available], paper)
+    # what every task's run would refuse: refused once here, before the report folder exists
+    if not str(model).strip():
+        raise DKNBenchError("--model is empty; give an embedded model name, a local folder or a Hub id")
+    if limit is not None and limit < 1:
+        raise DKNBenchError(f"--limit must be >= 1, got {limit}")
+    if output.exists() and not output.is_dir():
+        raise DKNBenchError(f"--output {output} is a file; give a folder for the report")
     output.mkdir(parents=True, exist_ok=True)
     runner = runner or harness_run
     tasks = list(plan["tasks"].items())

@@ -93,6 +93,14 @@ CASES = {
     "device-meta": (lambda t: run("--device", "meta"), ["--device 'meta'", "not supported", "cpu"]),
     "device-xla": (lambda t: run("--device", "xla"), ["--device 'xla'", "cuda:N"]),
     "device-mps-absent": (lambda t: run("--device", "mps"), ["--device 'mps'", "no usable MPS"]),
+    "model-empty": (lambda t: run()[:4] + [""] + run()[5:], ["--model is empty"]),
+    # reproduce: refused once before the report folder exists (each task used to fail on its own)
+    "reproduce-limit-zero": (lambda t: ["reproduce", "--paper", "dkn", "--model", "tiny-gpt2", "--limit", "0"],
+                             ["--limit", ">= 1"]),
+    "reproduce-model-empty": (lambda t: ["reproduce", "--paper", "dkn", "--model", ""], ["--model is empty"]),
+    "reproduce-output-file": (lambda t: (t / "rf").write_text("mine") and
+                              ["reproduce", "--paper", "dkn", "--model", "tiny-gpt2", "--output", str(t / "rf")],
+                              ["--output", "is a file"]),
     # fact files
     "facts-deeply-nested": (lambda t: kn_run(facts_file(t, raw=b"[" * 200_000 + b"\n")),
                             ["facts.jsonl:1", "nested too deeply"]),

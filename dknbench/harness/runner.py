@@ -89,6 +89,8 @@ def resolve(spec: RunSpec):
             raise UnknownNameError(f"localizer in --set {key}", options[key], localizers.names())
     if spec.limit is not None and spec.limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {spec.limit}")
+    if not spec.model.strip():
+        raise ConfigError("--model is empty; give an embedded model name, a local folder or a Hub id")
     if not 0 <= spec.seed < MAX_SEED:  # numpy takes 32-bit seeds; a huge one overflows in torch
         raise ConfigError(f"--seed must be in [0, {MAX_SEED - 1}], got {spec.seed}")
     if spec.batch_size < 1:
