@@ -65,6 +65,8 @@ CASES = {
     "unknown-flag": (lambda t: run("--frobnicate"), ["unrecognized arguments", "--frobnicate"]),
     "executor-choice": (lambda t: run("--executor", "nosuch"), ["--executor", "'nosuch'", "local"]),
     "port-not-int": (lambda t: ["leaderboard", "serve", "site", "--port", "x"], ["leaderboard serve:", "--port"]),
+    "leaderboard-no-action": (lambda t: ["leaderboard"], ["choose an action", "build or serve"]),
+    "no-command": (lambda t: [], ["no command given"]),
     # run options
     "method-empty-entry": (lambda t: run("--method", "ntc,"), ["--method", "empty method name"]),
     "method-only-comma": (lambda t: run("--method", ","), ["--method", "empty method name"]),
@@ -123,7 +125,7 @@ def test_more_bad_input_is_one_line_exit_2_and_leaves_nothing(case, tmp_path, mo
     monkeypatch.chdir(tmp_path)
     build, words = CASES[case]
     argv = build(tmp_path)
-    if "--output" not in argv and argv[0] == "run":
+    if "--output" not in argv and argv[:1] == ["run"]:
         argv = [*argv, "--output", str(tmp_path / "out")]
     before = snapshot(tmp_path)
     code = main(argv)

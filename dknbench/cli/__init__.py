@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         return done.code if isinstance(done.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
+        print("dknbench: error: no command given; choose one of the commands above", file=sys.stderr)
         return 2
     try:
         return int(args.func(args) or 0)

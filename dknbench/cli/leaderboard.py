@@ -26,7 +26,13 @@ def register(subparsers) -> None:
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
     serve.set_defaults(func=_serve)
 
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+    parser.set_defaults(func=_no_action)
+
+
+def _no_action(args: argparse.Namespace) -> int:
+    from ..errors import DKNBenchError
+
+    raise DKNBenchError("leaderboard: choose an action, build or serve; see `dknbench leaderboard --help`")
 
 
 def _build(args: argparse.Namespace) -> int:
