@@ -95,6 +95,9 @@ CASES = {
     "device-meta": (lambda t: run("--device", "meta"), ["--device 'meta'", "not supported", "cpu"]),
     "device-xla": (lambda t: run("--device", "xla"), ["--device 'xla'", "cuda:N"]),
     "device-mps-absent": (lambda t: run("--device", "mps"), ["--device 'mps'", "no usable MPS"]),
+    "output-empty": (lambda t: run("--output", ""), ["--output is empty"]),
+    "cache-dir-file": (lambda t: (t / "cf").write_text("mine") and run("--cache-dir", str(t / "cf")),
+                       ["--cache-dir", "cf", "not a file"]),
     "model-empty": (lambda t: run()[:4] + [""] + run()[5:], ["--model is empty"]),
     # reproduce: refused once before the report folder exists (each task used to fail on its own)
     "reproduce-limit-zero": (lambda t: ["reproduce", "--paper", "dkn", "--model", "tiny-gpt2", "--limit", "0"],

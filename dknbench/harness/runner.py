@@ -91,6 +91,12 @@ def resolve(spec: RunSpec):
         raise ConfigError(f"--limit must be >= 1, got {spec.limit}")
     if not spec.model.strip():
         raise ConfigError("--model is empty; give an embedded model name, a local folder or a Hub id")
+    if spec.output is not None and not str(spec.output).strip():  # '' would mean the default folder
+        raise ConfigError("--output is empty; give a folder, or leave --output out for runs/<task>/...")
+    if spec.cache_dir is not None and (not str(spec.cache_dir).strip() or (
+            Path(spec.cache_dir).exists() and not Path(spec.cache_dir).is_dir())):
+        raise ConfigError(f"--cache-dir {spec.cache_dir!r}: must name a folder (new or existing), "
+                          "not a file or ''")
     if not 0 <= spec.seed < MAX_SEED:  # numpy takes 32-bit seeds; a huge one overflows in torch
         raise ConfigError(f"--seed must be in [0, {MAX_SEED - 1}], got {spec.seed}")
     if spec.batch_size < 1:
