@@ -106,6 +106,15 @@ CASES = {
     "reproduce-output-file": (lambda t: (t / "rf").write_text("mine") and
                               ["reproduce", "--paper", "dkn", "--model", "tiny-gpt2", "--output", str(t / "rf")],
                               ["--output", "is a file"]),
+    # build-data: --output checked before the build
+    "build-data-output-empty": (lambda t: ["build-data", "perturbed", "--source", "builtin", "--output", ""],
+                                ["--output is empty"]),
+    "build-data-output-file": (lambda t: (t / "o").write_text("mine") and
+                               ["build-data", "perturbed", "--source", "builtin", "--output", str(t / "o"), "--overwrite"],
+                               ["--output", "is a file"]),
+    "build-data-overwrite-foreign": (lambda t: (t / "o").mkdir() or (t / "o" / "thesis.tex").write_text("x") and
+                                     ["build-data", "perturbed", "--source", "builtin", "--output", str(t / "o"),
+                                      "--overwrite"], ["no README.md", "--overwrite"]),
     # fact files
     "facts-deeply-nested": (lambda t: kn_run(facts_file(t, raw=b"[" * 200_000 + b"\n")),
                             ["facts.jsonl:1", "nested too deeply"]),

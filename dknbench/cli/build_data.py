@@ -26,12 +26,30 @@ def parse_options(items: list[str] | None) -> dict:
     return options
 
 
+def check_output(output: str | None, overwrite: bool) -> None:
+    """Before the build: --output '' (it meant the cache), a file, or a folder that --overwrite
+    would replace although no build-data wrote it (a home folder, a checkout) is refused."""
+    from pathlib import Path
+
+    if output is None:
+        return
+    if not output.strip():
+        raise DKNBenchError("--output is empty; give a folder, or leave --output out for the dknbench cache")
+    path = Path(output)
+    if path.exists() and not path.is_dir():
+        raise DKNBenchError(f"--output {output} is a file; give a new folder (or a dataset folder with --overwrite)")
+    if overwrite and path.is_dir() and any(path.iterdir()) and not (path / "README.md").is_file():
+        raise DKNBenchError(f"--output {output} holds files but no README.md dataset card; --overwrite "
+                            "replaces only a folder written by build-data")
+
+
 def run(args) -> int:
     import inspect
 
     from data_builders import BUILDERS, build_dataset
 
     builder = BUILDERS.get(args.name)  # unknown name -> DKNBenchError listing the builders
+    check_output(args.output, args.overwrite)
     options = parse_options(args.option)
     accepted = inspect.signature(builder).parameters
     unknown = sorted(set(options) - set(accepted) - {"source", "seed"})
