@@ -83,6 +83,25 @@ class Task:
         raise NotImplementedError
 
 
+class TaskOptions(dict):
+    """A run's resolved options; reading one the task file does not set is a ConfigError naming
+    the file and the option (a task YAML with ``class: gcr`` but no ``options`` raised a bare
+    KeyError from inside the task)."""
+
+    def __init__(self, options: dict, where: str = "the task file"):
+        super().__init__(options)
+        self.where = where
+
+    def __missing__(self, key):
+        from ..errors import ConfigError
+
+        raise ConfigError(f"{self.where}: option {key!r} is not set, and its task class needs it; "
+                          f"add it under options: (options set: {', '.join(sorted(map(str, self))) or 'none'})")
+
+    def __reduce__(self):  # pickled for Ray workers: keep the class and the file name
+        return (TaskOptions, (dict(self), self.where))
+
+
 @dataclass
 class RunContext:
     config: Any  # TaskConfig
@@ -100,6 +119,11 @@ class RunContext:
     finished_rows: Any = None  # index -> that fact's rows if it is already finished, else None (harness)
     _scorers: dict = field(default_factory=dict)
     _locators: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.options, TaskOptions):
+            path = getattr(self.config, "path", None)
+            self.options = TaskOptions(self.options, str(path) if path else "the task file")
 
     def scorer(self, mode: str | None = None):
         from ..scoring import AnswerScorer
