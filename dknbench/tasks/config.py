@@ -274,6 +274,10 @@ def load_task_config(path: str | Path) -> TaskConfig:
                               f"field(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(REFERENCE_FIELDS))}")
     metrics = data.get("metrics") or []
     directions = metrics if isinstance(metrics, dict) else {}
+    for name in metrics:
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{path}:{_line_of(node, 'metrics')}: metric name {name!r} must be a "
+                              "non-empty string (a list of names, or a mapping name: direction)")
     for name, direction in directions.items():
         if direction not in METRIC_DIRECTIONS:
             raise ConfigError(f"{path}:{_line_of(node, 'metrics')}: metric {name!r} has direction "
