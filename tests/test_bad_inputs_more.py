@@ -32,6 +32,12 @@ def snapshot(root: Path) -> dict:
     return seen
 
 
+def card(tmp: Path, header: str) -> str:
+    (tmp / "ds").mkdir()
+    (tmp / "ds" / "README.md").write_text(f"---\n{header}---\n")
+    return "ok"
+
+
 def site(tmp: Path) -> str:
     (tmp / "site").mkdir()
     (tmp / "site" / "index.html").write_text("x")
@@ -126,6 +132,13 @@ CASES = {
                             ["facts.jsonl:1", "nested too deeply"]),
     "facts-huge-line": (lambda t: kn_run(facts_file(t, raw=b" " * (16 * 2**20 + 1) + b"\n")),
                         ["facts.jsonl:1", "longer than"]),
+    "facts-card-bad-yaml": (lambda t: card(t, "configs: [\n") and kn_run(str(t / "ds")),
+                            ["README.md:", "malformed"]),
+    "facts-card-configs-not-list": (lambda t: card(t, "configs: hello\n") and kn_run(str(t / "ds")),
+                                    ["README.md configs", "list of mappings"]),
+    "facts-card-path-not-string": (lambda t: card(t, "configs:\n- config_name: default\n  data_files:\n"
+                                                  "  - split: test\n    path: 5\n") and kn_run(str(t / "ds")),
+                                   ["README.md configs", "5", "non-empty string"]),
     # output folders and sites
     "output-symlink-loop": (lambda t: run("--output", str(loop(t))), ["--output", "leads nowhere"]),
     "output-below-symlink-loop": (lambda t: run("--output", str(loop(t) / "x")), ["--output", "leads nowhere"]),

@@ -259,5 +259,8 @@ def read_card(folder: str | Path) -> dict | None:
     try:
         data = load_yaml(text[3:end])
     except yaml.YAMLError as error:
-        raise DKNBenchError(f"{readme}: the YAML header of the dataset card is malformed: {error}") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f"{readme}:{mark.line + 2}" if mark else str(readme)  # +1 for the '---' line
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise DKNBenchError(f"{where}: the YAML header of the dataset card is malformed: {problem}") from None
     return data if isinstance(data, dict) else None

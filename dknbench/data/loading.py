@@ -184,13 +184,23 @@ def pick_split(available: list[str], split: str | None, default: str | None, whe
 
 def _card_splits(folder: Path, card: dict) -> dict[str, list[Path]]:
     """split -> parquet files, from the card's configs (fact splits only live in the default one)."""
+    from ..io import inside
+
+    where = f"{folder / 'README.md'} configs"
+    configs = card.get("configs") or []
+    if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
+        raise DKNBenchError(f"{where}: must be a list of mappings (config_name, data_files), got {configs!r}")
     splits: dict[str, list[Path]] = {}
-    for config in card.get("configs") or []:
+    for config in configs:
         files = config.get("data_files") or []
         for entry in files if isinstance(files, list) else []:
+            if not isinstance(entry, dict):
+                raise DKNBenchError(f"{where}: data_files entry {entry!r} must be a mapping with split and path")
             paths = entry.get("path")
             paths = paths if isinstance(paths, list) else [paths]
-            splits.setdefault(entry.get("split", "train"), []).extend(folder / p for p in paths if p)
+            # a card is untrusted: each path is a string naming a file inside the folder
+            splits.setdefault(str(entry.get("split", "train")), []).extend(
+                inside(folder, p, f"{where} data_files") for p in paths if p is not None)
     return splits
 
 
