@@ -13,7 +13,7 @@ import pytest
 
 from dknbench.cli import main
 
-from test_bad_inputs import TASK_YAML, facts_file, kn_run, run, task_dir
+from test_bad_inputs import TASK_YAML, fact, facts_file, kn_run, run, task_dir
 
 GCR = str(Path(__file__).resolve().parents[1] / "tasks" / "gcr.yaml")
 
@@ -130,6 +130,7 @@ CASES = {
     # fact files
     "facts-deeply-nested": (lambda t: kn_run(facts_file(t, raw=b"[" * 200_000 + b"\n")),
                             ["facts.jsonl:1", "nested too deeply"]),
+    "facts-empty-id": (lambda t: kn_run(facts_file(t, fact(id=" "))), ["facts.jsonl:1", "'id' is empty"]),
     "facts-huge-line": (lambda t: kn_run(facts_file(t, raw=b" " * (16 * 2**20 + 1) + b"\n")),
                         ["facts.jsonl:1", "longer than"]),
     "facts-card-bad-yaml": (lambda t: card(t, "configs: [\n") and kn_run(str(t / "ds")),

@@ -114,6 +114,8 @@ MAX_QUERY_CHARS = 1000  # far above any cloze prompt; a longer one is a broken r
 
 def check_fact_text(row: dict, where: str) -> None:
     """A fact the tasks can use: an answer, and queries with one [Y] slot of sane length."""
+    if not row["id"].strip():  # results, resume and the per-fact files are keyed by the id
+        raise DKNBenchError(f"{where}: field 'id' is empty; every fact needs an id")
     if not row["object"].strip():
         raise DKNBenchError(f"{where}: field 'object' is empty; every fact needs an answer")
     if not row["queries"]:
