@@ -265,3 +265,30 @@ def test_locality_draws_from_the_whole_fact_set(tmp_path):
     picked = KnowledgeEditingTask(ctx).locality_queries(FACTS[0], 0)
     assert len(picked) == 3
     assert not set(picked) & {q for f in FACTS for q in f.queries}
+
+
+def test_a_fact_with_one_usable_query_is_skipped_before_any_attribution_or_perplexity(tmp_path, monkeypatch):
+    from dknbench.localization.locate import KNLocator
+    from dknbench.tasks import knowledge_editing
+    from dknbench.tasks.base import SkipFact
+
+    lm, _ = _tiny("gpt2")
+    options = {"max_queries": 3, "edit_queries": 0, "lambda1": 2.0, "lambda2": 2.0, "cas_beta1": 0.7,
+               "cas_beta2": 0.3, "cas_threshold": 0.3, "n_locality": 2, "ppl_rows": 2, "ppl_max_tokens": 16,
+               "wikitext_min_words": 20, "wikitext_source": str(tmp_path / "missing"), "static_threshold": 0.1,
+               "split": "static", "steps": 4, "tau": 0.2, "engine": "auto"}
+    lonely = Fact(id="f9", relation="capital_of", subject="Italy", object="Rome",
+                  queries=["The capital of Italy is [Y].", "Italy [Y] has no slot at the end and [Y] two."])
+    with pytest.warns(UserWarning, match="WikiText-2"):
+        task = KnowledgeEditingTask(_ctx(lm, [*FACTS, lonely], options, tmp_path))
+        task.prepare()
+    task._wikitext = ["some text to score " * 5]  # a perplexity would be computed if reached
+
+    def paid(*a, **k):
+        raise AssertionError("work done for a fact that is skipped")
+
+    monkeypatch.setattr(KNLocator, "localize", paid)
+    monkeypatch.setattr(knowledge_editing, "perplexity", paid)
+    monkeypatch.setattr(task, "locality_queries", paid)
+    with pytest.raises(SkipFact, match="fewer_than_2_queries"):
+        task.run_fact(lonely, 3)

@@ -36,8 +36,8 @@ from ..results.figures import grouped_bars
 from ..scoring import SkipQuery
 from .base import TASK_CLASSES, Summary, Task, metric_record
 from .common import neurons_json
-from .query_common import (fact_cas_kns, fact_query_kns, first_answer_id, mean_or_none, split_by_type,
-                           top_token_ids)
+from .query_common import (fact_cas_kns, fact_query_kns, first_answer_id, mean_or_none, require_queries,
+                           split_by_type, top_token_ids)
 
 SETS = ("local", "global", "cas")
 OPERATIONS = ("erasure", "update")
@@ -168,6 +168,7 @@ class KnowledgeEditingTask(Task):
         if not self._wikitext_loaded:
             self.prepare()
         lm, scorer, adapter = self.ctx.lm, self.ctx.scorer(), self.ctx.lm.adapter
+        require_queries(self.ctx, fact, self.options["max_queries"])  # before the perplexities
         new_object = fact.target_object or fact.wrong_object
         loc_queries = self.locality_queries(fact, index)
         loc_before = top_token_ids(scorer, loc_queries) if loc_queries else []

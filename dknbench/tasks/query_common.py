@@ -14,14 +14,23 @@ from ..localization.cas import cas_neurons
 from ..metrics import consistency_scores
 from ..stats import otsu_threshold
 from .base import SkipFact
+from .common import usable_queries
 
 K_I, K_II = "K_I", "K_II"
 SPLITS = ("static", "otsu")
 OTSU_BINS = 256
 
 
+def require_queries(ctx, fact, max_queries: int | None, min_queries: int = 2) -> None:
+    """SkipFact unless at least ``min_queries`` queries encode: the localizers skip at least those,
+    so a fact that fails here is dropped before any attribution or intervention is paid for."""
+    if len(usable_queries(ctx.scorer(), fact, max_queries or None)[0]) < min_queries:
+        raise SkipFact(f"fewer_than_{min_queries}_queries")
+
+
 def fact_query_kns(ctx, method: str, fact, max_queries: int | None, min_queries: int = 2):
     """(FactKNs, CS1, CS2) for one fact and localizer; SkipFact when < ``min_queries`` usable."""
+    require_queries(ctx, fact, max_queries, min_queries)
     located = ctx.locator(method).localize(fact, max_queries or None)
     if len(located.queries) < min_queries:
         raise SkipFact(f"fewer_than_{min_queries}_queries")
