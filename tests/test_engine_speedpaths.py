@@ -4,7 +4,7 @@ and the cached/full paths, on tiny GPT-2, LLaMA and NeoX models, first and joint
 import pytest
 import torch
 
-from conftest import ALL_CAUSAL
+from conftest import ALL_CAUSAL, needs
 from dknbench.localization.engine import IGEngine
 from dknbench.localization.reference import reference_attribute
 from dknbench.models.tiny import tiny_loaded
@@ -112,8 +112,8 @@ def test_half_precision_paths_track_float32(family, path, dtype):
         try:
             scores[name] = IGEngine(lm, scorer, steps=STEPS, path=path).attribute(encoded, zero)[:, 0]
         except RuntimeError as error:  # an op this CPU build has no half kernel for
-            if name == "half" and "Half" in str(error):
-                pytest.skip(f"{dtype} on this CPU build of torch: {error}")
+            if name == "half" and "Half" in str(error):  # a skip here, a failure in CI
+                needs(False, f"{dtype} kernels in this build of torch ({error})")
             raise
     assert scores["half"].dtype == torch.float32 and torch.isfinite(scores["half"]).all()
     assert _rel(scores["half"], scores["fp32"]) <= 0.05  # measured ~0.01 (bf16)
