@@ -60,12 +60,12 @@ class Clock:
 
     @contextmanager
     def active(self):
-        from dknbench.harness import runner
+        from dknbench.harness import facts, runner
         from dknbench.localization.cache import AttributionCache
         from dknbench.localization.locate import KNLocator
 
         self.wrap(runner, "run_facts", "facts")
-        self.wrap(runner, "write_json", "io_json")  # the per-fact files (run_facts writes them)
+        self.wrap(facts, "write_json", "io_json")  # the per-fact files (run_facts writes them)
         self.wrap(KNLocator, "query_scores", "query_scores")
         self.wrap(AttributionCache, "get", "io_cache")
         self.wrap(AttributionCache, "put", "io_cache")

@@ -200,7 +200,7 @@ def run_paper(paper: str, model: str = "smollm2-135m", preset: str | None = "cpu
     from .harness import RunSpec
     from .harness import run as harness_run
     from .harness.progress import progress
-    from .harness.runner import method_registry
+    from .harness.spec import method_registry
     from .io import read_json
     from .tasks import discover_tasks
 

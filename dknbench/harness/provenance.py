@@ -49,7 +49,7 @@ def seed_everything(seed: int) -> None:
 
 # Settings that change the numbers but not what was asked for: not in the config hash (the default
 # folder name stays), recorded in run.json, and a resume that differs in any of them is refused
-# (harness/resume.py). Threads matter because CPU reductions differ by ~1e-5 across thread counts.
+# (harness/rundir.py). Threads matter because CPU reductions differ by ~1e-5 across thread counts.
 RUN_SETTINGS = ("threads", "device", "dtype", "batch_size")
 
 

@@ -2,7 +2,7 @@
 
 The fact indices are sharded round-robin over actors; each actor loads the model once (one GPU
 per actor with ``--device cuda`` on a cluster with GPUs, else CPU actors sharing the CPUs), builds the task exactly as the
-local executor does (``runner.build_task``) and calls ``runner.run_facts`` on its shard. Results go
+local executor does (``facts.build_task``) and calls ``facts.run_facts`` on its shard. Results go
 to the same per-fact files (``<output>/facts/<index>.json``, written atomically), so a Ray run is
 resumable, can be resumed locally and vice versa, and ``finish`` aggregates it the same way.
 Per-fact seeds depend on the fact index only, so results equal the local executor's.
@@ -79,7 +79,7 @@ class _FactWorker:
                 "n_neurons": self.lm.adapter.n_neurons}
 
     def run(self, facts, output: str, indices: list[int]) -> int:
-        from .runner import build_task, run_facts
+        from .facts import build_task, run_facts
 
         task = build_task(self.spec, self.lm, facts, Path(output))
         return run_facts(task, facts, Path(output), self.spec.seed, indices=indices, quiet=True)
@@ -93,7 +93,7 @@ def run_facts_on_ray(spec, facts: list, output, num_workers: int | None = None,
     per unfinished fact). ``num_cpus``: CPUs of a local cluster started here (default: all).
     """
     from ..io import read_json, write_json
-    from .runner import fact_file
+    from .rundir import fact_file
 
     ray = _ray()
     output = Path(output)

@@ -1,0 +1,55 @@
+"""The per-fact loop, shared by the local and the Ray executor.
+
+``build_task`` makes the task instance for a loaded model, ``run_facts`` runs it on each fact not
+finished yet and writes one record per fact (``rundir.fact_file``) atomically: a crash costs at
+most the fact in flight. Per-fact seeds depend on the fact index only, so any sharding of the
+indices gives the same results.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..io import write_json
+from .progress import progress
+from .provenance import seed_everything
+from .rundir import fact_file, rows_if_finished
+from .spec import RunSpec, resolve
+
+
+def build_task(spec: RunSpec, lm, facts: list, output: Path):
+    """The task instance for ``spec`` on a loaded model (local and Ray executors alike)."""
+    from ..localization import AttributionCache
+    from ..tasks import RunContext
+
+    config, cls, methods, options, dataset, *_ = resolve(spec)
+    cache = AttributionCache(spec.cache_dir, enabled=not spec.no_cache)
+    ctx = RunContext(config=config, options=options, methods=methods, lm=lm, seed=spec.seed,
+                     output=Path(output), facts=facts, cache=cache, batch_size=spec.batch_size,
+                     max_memory=spec.max_memory, dataset=dataset,
+                     finished_rows=lambda index: rows_if_finished(Path(output), index))
+    return cls(ctx)
+
+
+def run_facts(task, facts, output: Path, seed: int, indices=None, quiet=False, desc="facts") -> int:
+    """Run ``task`` on each fact not finished yet; returns how many were computed now."""
+    from ..scoring import SkipQuery
+    from ..tasks import SkipFact
+
+    indices = range(len(facts)) if indices is None else indices
+    todo = [i for i in indices if not fact_file(output, i).is_file()]
+    if not todo:
+        return 0
+    task.prepare()
+    done = 0
+    for index in progress(todo, desc=desc, unit="fact", quiet=quiet):
+        fact = facts[index]
+        seed_everything(seed * 100_003 + index)  # per fact: resuming reproduces the same draws
+        try:
+            record = {"index": index, "fact_id": fact.id, "rows": task.run_fact(fact, index),
+                      "skipped": None}
+        except (SkipFact, SkipQuery) as skip:
+            record = {"index": index, "fact_id": fact.id, "rows": [], "skipped": skip.reason}
+        write_json(fact_file(output, index), record)
+        done += 1
+    return done

@@ -1,0 +1,104 @@
+"""What a run is: its RunSpec, checked and resolved before any model is loaded.
+
+``resolve`` turns a spec into the task's config and class, the methods, the options after presets
+and ``--set``, the dataset, the config hash and the output folder. Everything a user can get wrong
+that does not need the model is refused here, with one line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError, UnknownNameError
+from .provenance import config_hash
+
+
+@dataclass
+class RunSpec:
+    task: str
+    methods: list[str] = field(default_factory=list)  # empty: the task's default method
+    model: str = "smollm2-135m"
+    dataset: str | None = None
+    limit: int | None = None
+    seed: int = 42
+    output: str | None = None
+    overrides: list[str] = field(default_factory=list)
+    preset: str | None = None
+    include_paths: list[str] = field(default_factory=list)
+    device: str = "cpu"
+    dtype: str | None = None
+    batch_size: int = 128
+    max_memory: int | str | None = None  # bytes, "auto" or None (no limit); results do not depend on it
+    cache_dir: str | None = None
+    no_cache: bool = False
+    executor: str = "local"
+    ray_address: str | None = None
+    quiet: bool = False
+
+
+LOCALIZER_OPTIONS = ("localizer", "random_match")
+MAX_SEED = 2**32
+
+
+def method_registry(kind: str):
+    if kind == "localizer":
+        from ..localization import LOCALIZERS
+
+        return LOCALIZERS
+    from ..dkn import DKN_METHODS
+
+    return DKN_METHODS
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
+
+
+def resolve(spec: RunSpec):
+    """Validate everything that can be validated before loading a model."""
+    from ..tasks import get_task, task_class
+
+    config = get_task(spec.task, spec.include_paths)
+    cls = task_class(config)
+    methods = spec.methods or ([config.default_method] if config.default_method else [])
+    if not methods:
+        raise ConfigError(f"{config.path.name}: task {config.task!r} needs --method")
+    registry = method_registry(config.method_kind)
+    repeated = sorted({m for m in methods if methods.count(m) > 1})
+    if repeated:
+        raise ConfigError(f"--method lists {', '.join(repeated)} more than once; give each method once")
+    for method in methods:
+        if method not in registry:
+            raise UnknownNameError(f"{config.method_kind} method (task {config.task!r} benchmarks "
+                                   f"{config.method_kind} methods)", method, registry.names())
+    options = config.resolve_options(spec.preset, spec.overrides)
+    localizers = method_registry("localizer")
+    for key in LOCALIZER_OPTIONS:  # options that name a localizer: checked like --method
+        if key in options and options[key] not in localizers:
+            raise UnknownNameError(f"localizer in --set {key}", options[key], localizers.names())
+    if spec.limit is not None and spec.limit < 1:
+        raise ConfigError(f"--limit must be >= 1, got {spec.limit}")
+    if not spec.model.strip():
+        raise ConfigError("--model is empty; give an embedded model name, a local folder or a Hub id")
+    if spec.output is not None and not str(spec.output).strip():  # '' would mean the default folder
+        raise ConfigError("--output is empty; give a folder, or leave --output out for runs/<task>/...")
+    if spec.cache_dir is not None and (not str(spec.cache_dir).strip() or (
+            Path(spec.cache_dir).exists() and not Path(spec.cache_dir).is_dir())):
+        raise ConfigError(f"--cache-dir {spec.cache_dir!r}: must name a folder (new or existing), "
+                          "not a file or ''")
+    if not 0 <= spec.seed < MAX_SEED:  # numpy takes 32-bit seeds; a huge one overflows in torch
+        raise ConfigError(f"--seed must be in [0, {MAX_SEED - 1}], got {spec.seed}")
+    if spec.batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {spec.batch_size}")
+    from ..models.device import check_device
+
+    check_device(spec.device)
+    dataset = spec.dataset or config.dataset
+    resolved = {"task": config.task, "methods": methods, "model": spec.model, "dataset": dataset,
+                "limit": spec.limit, "seed": spec.seed, "options": options, "dtype": spec.dtype}
+    digest = config_hash(resolved)
+    output = Path(spec.output) if spec.output else (
+        Path("runs") / config.task / _slug(spec.model) / f"{_slug('+'.join(methods))}-seed{spec.seed}-{digest[:8]}")
+    return config, cls, methods, options, dataset, resolved, digest, output
