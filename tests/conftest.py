@@ -50,7 +50,7 @@ def shared_path(*parts: str) -> Path:
 @pytest.fixture(scope="session")
 def tiny():
     """tiny(family) -> a LoadedModel with random weights (built once per family)."""
-    from dknbench.models.tiny import tiny_loaded
+    from dknbench.models.loading import tiny_loaded
 
     built = {}
 

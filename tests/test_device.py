@@ -11,7 +11,7 @@ import torch
 from dknbench.harness.runner import RunSpec, run
 from dknbench.localization import LOCALIZERS
 from dknbench.localization.locate import KNLocator
-from dknbench.models.tiny import tiny_loaded
+from dknbench.models.loading import tiny_loaded
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
                                                                  reason="no CUDA device"))]

@@ -9,7 +9,7 @@ import torch
 
 from dknbench.data.schema import Fact
 from dknbench.errors import ConfigError
-from dknbench.models.tiny import tiny_loaded
+from dknbench.models.loading import tiny_loaded
 from dknbench.scoring import AnswerScorer
 from dknbench.tasks.fact_checking import (evaluate, object_activations, relation_neuron_set,
                                           split_roles, tune_threshold)

@@ -7,7 +7,7 @@ import torch
 from conftest import ALL_CAUSAL, needs
 from dknbench.localization.engine import IGEngine
 from dknbench.localization.reference import reference_attribute
-from dknbench.models.tiny import tiny_loaded
+from dknbench.models.loading import tiny_loaded
 from dknbench.scoring import AnswerScorer
 
 STEPS = 4

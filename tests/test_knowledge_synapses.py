@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dknbench.models.tiny import tiny_loaded
+from dknbench.models.loading import tiny_loaded
 from dknbench.scoring import AnswerScorer
 from dknbench.tasks.knowledge_synapses import (attention_maps, knowledge_synapses, predominance,
                                                scale_attention)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from dknbench.errors import ConfigError
-from dknbench.models.tiny import tiny_loaded
+from dknbench.models.loading import tiny_loaded
 from dknbench.tasks.finetune import (TrainConfig, changed_neurons, neuron_masks, neuron_vectors,
                                      overlap, parameter_change, train_neurons)
 

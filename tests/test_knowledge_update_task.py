@@ -71,7 +71,7 @@ def run_task(output, dataset, model="tiny-gpt2", *extra):
 @pytest.mark.parametrize("family", ["gpt2", "llama"])
 def test_end_to_end_tables_figure_and_restored_weights(family, tnl, tmp_path, monkeypatch):
     import dknbench.models
-    from dknbench.models.tiny import tiny_loaded
+    from dknbench.models.loading import tiny_loaded
     from dknbench.tasks import knowledge_update as ku
 
     lm = tiny_loaded(family)

@@ -21,7 +21,7 @@ def _rel(a, b):
 
 @pytest.fixture(scope="module", params=["gpt2", "llama", "bert"])
 def lm(request):
-    from dknbench.models.tiny import tiny_loaded
+    from dknbench.models.loading import tiny_loaded
 
     return tiny_loaded(request.param, seed=1)
 

@@ -11,7 +11,7 @@ from dknbench.errors import ConfigError
 from dknbench.localization.engine import IGEngine
 from dknbench.localization.memory import (MemoryBudgetError, ModelShape, RowMemory, parse_memory,
                                           plan_batches, resolve_budget)
-from dknbench.models.tiny import tiny_loaded
+from dknbench.models.loading import tiny_loaded
 from dknbench.scoring import AnswerScorer
 
 SHAPE = ModelShape(n_layers=4, d_model=8, n_neurons=16, n_heads=2, n_kv_heads=1, head_dim=4,

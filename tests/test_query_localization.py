@@ -11,7 +11,7 @@ from dknbench.interventions import record_activations, target_positions
 from dknbench.localization import AttributionCache, LOCALIZERS
 from dknbench.localization.cas import cas_neurons, cas_scores
 from dknbench.metrics import consistency_scores, edit_scores
-from dknbench.models.tiny import tiny_loaded
+from dknbench.models.loading import tiny_loaded
 from dknbench.scoring import AnswerScorer
 from dknbench.tasks.base import RunContext
 from dknbench.tasks.kn_consistency import class_table, shared_kii

@@ -13,7 +13,7 @@ import torch
 from ..errors import DKNBenchError
 from .adapters import ArchitectureAdapter
 from .embedded import DEFAULT_MODEL, EMBEDDED_MODELS, ensure_embedded
-from .tiny import TINY_FAMILIES
+from .tiny import TINY_FAMILIES, tiny_model
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
           "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
@@ -94,8 +94,6 @@ def load_model(name: str = DEFAULT_MODEL, device: str = "cpu", dtype: str | None
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
     if name in TINY_MODELS:  # tiny random models (tests, Ray executor checks): seeded, no download
-        from .tiny import tiny_loaded
-
         if dtype not in (None, "float32", "fp32"):
             raise DKNBenchError(f"tiny model {name!r} is float32 only, got dtype {dtype!r}")
         lm = tiny_loaded(name[len("tiny-"):])
@@ -131,3 +129,9 @@ def wrap_model(name: str, model: torch.nn.Module, tokenizer, device: str = "cpu"
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     return LoadedModel(name=name, model=model, tokenizer=tokenizer, adapter=adapter,
                        fingerprint=model_fingerprint(model), device=torch.device(device))
+
+
+def tiny_loaded(family: str, **kwargs) -> LoadedModel:
+    """A LoadedModel around tiny.tiny_model(...): a seeded random model of ``family``."""
+    model, tokenizer = tiny_model(family, **kwargs)
+    return wrap_model(f"tiny-{family}", model, tokenizer)

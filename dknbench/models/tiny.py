@@ -100,11 +100,3 @@ def tiny_model(family: str, seed: int = 0, n_layers: int = 3, d_model: int = 32,
     auto = AutoModelForMaskedLM if family in MASKED else AutoModelForCausalLM
     model = auto.from_config(config, attn_implementation="eager")
     return model.eval(), tokenizer
-
-
-def tiny_loaded(family: str, **kwargs):
-    """A LoadedModel around tiny_model(...)."""
-    from .loading import wrap_model
-
-    model, tokenizer = tiny_model(family, **kwargs)
-    return wrap_model(f"tiny-{family}", model, tokenizer)
