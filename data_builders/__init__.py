@@ -1,7 +1,10 @@
 """Data builders: raw data -> ``datasets.DatasetDict`` in the fact schema, plus a dataset card.
 
 Each builder module registers a function ``build(source, seed=42, **options) -> DatasetDict`` in
-``BUILDERS``. Registry metadata describes the card: ``version``, ``license`` (Hub license id),
+``BUILDERS``. The entries are declared here lazily (``BUILDER_MODULES``) and a module is imported
+the first time its builder is used, when its ``@BUILDERS.register`` decorator adds the metadata:
+so ``dknbench.data.loading`` can build ``build:NAME:SOURCE`` specs while the builders that read
+any fact set (perturbed, fact-checking) import ``load_facts``, without an import cycle. Registry metadata describes the card: ``version``, ``license`` (Hub license id),
 ``default_split``, ``configs`` (extra configs for splits whose features differ), ``fields``.
 ``build_dataset`` runs a builder and writes the folder (see ``dknbench.data.cards``).
 """
@@ -14,6 +17,11 @@ from pathlib import Path
 from dknbench.registry import Registry
 
 BUILDERS = Registry("data builder")
+BUILDER_MODULES = {"agreement": "agreement", "editing": "editing", "fact-checking": "fact_checking",
+                   "multilingual": "multilingual", "pararel": "pararel", "perturbed": "perturbed",
+                   "templama": "templama", "tempnarrativelama": "tempnarrativelama", "wikitext": "wikitext"}
+for _name, _module in BUILDER_MODULES.items():
+    BUILDERS.add(_name, f"{__name__}.{_module}:build")
 
 
 def build(name: str, source, seed: int = 42, **options):
@@ -86,7 +94,7 @@ def source_info(source) -> dict:
 def card_info_for(name: str, source, seed: int, options: dict) -> dict:
     import inspect
 
-    entry = BUILDERS.entry(name)
+    entry = BUILDERS.loaded_entry(name)
     meta = entry.metadata
     # record every option with its effective value, defaults included, so the card alone rebuilds it
     defaults = {p.name: p.default for p in inspect.signature(entry.load()).parameters.values()
@@ -140,22 +148,5 @@ def build_dataset(name: str, source, output=None, seed: int = 42, overwrite: boo
     output = Path(output) if output else cache_dir() / "datasets" / f"{name}-seed{seed}"
     return write_dataset(dataset_dict, output, card_info, overwrite=overwrite)
 
-
-def _register_all() -> None:
-    # importing a builder module runs its @BUILDERS.register decorator
-    from . import (  # noqa: F401
-        agreement,
-        editing,
-        fact_checking,
-        multilingual,
-        pararel,
-        perturbed,
-        templama,
-        tempnarrativelama,
-        wikitext,
-    )
-
-
-_register_all()
 
 __all__ = ["BUILDERS", "build", "build_dataset"]

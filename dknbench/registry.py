@@ -41,7 +41,8 @@ class Registry:
         return decorator
 
     def add(self, name: str, target: Any, description: str = "", **metadata) -> None:
-        if name in self._entries and self._entries[name].target is not target:
+        previous = self._entries.get(name)
+        if previous is not None and previous.target is not target and not _names(previous.target, target):
             raise ValueError(f"{self.kind} {name!r} is registered twice")
         self._entries[name] = Entry(name, target, description, metadata)
 
@@ -54,11 +55,23 @@ class Registry:
     def get(self, name: str) -> Any:
         return self.entry(name).load()
 
+    def loaded_entry(self, name: str) -> Entry:
+        """The entry after its module is imported: a lazy entry that the module's own decorator
+        registers again comes back with the decorator's description and metadata."""
+        self.get(name)
+        return self.entry(name)
+
     def names(self) -> list[str]:
         return sorted(self._entries)
 
-    def entries(self) -> list[Entry]:
-        return [self._entries[n] for n in self.names()]
+    def entries(self, load: bool = False) -> list[Entry]:
+        return [self.loaded_entry(n) if load else self._entries[n] for n in self.names()]
 
     def __contains__(self, name: str) -> bool:
         return name in self._entries
+
+
+def _names(lazy: Any, target: Any) -> bool:
+    """A lazy ``"module:attribute"`` entry is replaced by the object it names, when that object's
+    module registers it (a decorator runs on import)."""
+    return isinstance(lazy, str) and lazy == f"{getattr(target, '__module__', '')}:{getattr(target, '__name__', '')}"

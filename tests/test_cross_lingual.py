@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import data_builders
-import data_builders.agreement  # noqa: F401  (registers the builder)
 from data_builders._common import slot_is_last
 from dknbench.errors import ConfigError, DKNBenchError
 from dknbench.tasks.cross_lingual import language_independent_kns, parse_languages, parse_taus

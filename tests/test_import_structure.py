@@ -21,19 +21,7 @@ PACKAGES = ("dknbench", "data_builders")
 
 # Cycles still present, with the reason; any other cycle fails the test. Remove an entry when the
 # cycle is broken (the test also fails when a listed cycle no longer exists).
-KNOWN_CYCLES: dict[frozenset, str] = {
-    frozenset({"data_builders", "data_builders.agreement", "data_builders.editing",
-               "data_builders.fact_checking", "data_builders.multilingual", "data_builders.pararel",
-               "data_builders.perturbed", "data_builders.templama", "data_builders.tempnarrativelama",
-               "data_builders.wikitext", "dknbench.data.loading"}):
-        "load_facts builds build:NAME:SOURCE specs and reads raw ParaRel through the builders, "
-        "while the perturbed and fact-checking builders read any fact set through load_facts; "
-        "breaking it is the data/builders move of issue 17",
-    frozenset({"dknbench.models.loading", "dknbench.models.tiny"}):
-        "tiny.py wraps its models with loading.wrap_model; loading resolves tiny-<family> names",
-    frozenset({"dknbench.harness.ray_executor", "dknbench.harness.runner"}):
-        "the Ray workers call the runner's per-fact loop, which the runner's Ray branch starts",
-}
+KNOWN_CYCLES: dict[frozenset, str] = {}
 
 
 def package_modules() -> dict[str, Path]:

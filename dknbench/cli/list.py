@@ -44,6 +44,6 @@ def main(args) -> int:
     else:
         from data_builders import BUILDERS
 
-        for entry in BUILDERS.entries():
+        for entry in BUILDERS.entries(load=True):
             print(f"{entry.name:20s} {entry.description}")
     return 0

@@ -50,7 +50,6 @@ def choice_flips(correct_before, wrong_before, correct_after, wrong_after) -> di
 @TASK_CLASSES.register("linguistic-control")
 class LinguisticControlTask(Task):
     def prepare(self) -> None:
-        import data_builders.agreement  # noqa: F401  (registers the builder)
         import data_builders
         from ..data.schema import fact_from_row
 
