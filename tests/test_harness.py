@@ -1,6 +1,7 @@
 """Task YAML validation, the CLI's exit codes, and resumable, deterministic runs."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -143,3 +144,32 @@ def test_gcr_end_to_end_on_a_tiny_model(tiny_runs, tmp_path):
     for _, row in with_dkn.iterrows():
         curve = row["delta_prob_curve"]  # a list column, not JSON text
         assert isinstance(curve, list) and len(curve) == row["cardinality"]
+
+
+def test_the_summary_a_run_writes_is_the_schema_the_readers_check(tiny_runs, tmp_path, monkeypatch, capsys):
+    """One schema (results/schema.py): the writer writes exactly SUMMARY_FIELDS and full metric
+    records; the reader loads it; a task returning a record without a field is refused at write time."""
+    from dknbench.results.schema import METRIC_FIELDS, OPTIONAL_METRIC_FIELDS, SUMMARY_FIELDS
+    from dknbench.results.store import load_run
+    from dknbench.tasks.kn_localization import KNLocalizationTask as KNLocalization
+
+    out = tmp_path / "run"
+    assert run_cli(tiny_runs, out) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary) == set(SUMMARY_FIELDS)
+    for record in summary["metrics"]:
+        assert set(METRIC_FIELDS) <= set(record) <= set(METRIC_FIELDS + OPTIONAL_METRIC_FIELDS)
+    assert load_run(out).summary == summary
+
+    original = KNLocalization.summarize
+
+    def without_ci(self, rows, output):
+        result = original(self, rows, output)
+        result.metrics[0].pop("ci_low")
+        return result
+
+    monkeypatch.setattr(KNLocalization, "summarize", without_ci)
+    capsys.readouterr()
+    assert run_cli(tiny_runs, tmp_path / "other") != 0
+    assert re.search(r"metrics\[0\] of .*summary.json: a metric record has .*ci_low", capsys.readouterr().err)
+    assert not (tmp_path / "other" / "summary.json").exists()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, NothingUsable
 from ..io import read_json, write_json
+from ..results.schema import summary_record
 from ..results.store import SAMPLES_FILE, write_samples
 from ..selection import select_facts  # scripts import it from here too
 from ..tasks.base import Task
@@ -90,17 +91,18 @@ def finish(spec: RunSpec, output: Path) -> Path:
     summary = cls(ctx).summarize(rows, output)
     write_samples(output / SAMPLES_FILE, rows)
     fingerprint = run_info.get("model_fingerprint")
-    data = {
-        "task": config.task, "task_kind": config.method_kind, "methods": methods,
-        "model": spec.model, "model_fingerprint": fingerprint, "dataset": dataset,
-        "seed": spec.seed, "limit": spec.limit, "config": resolved, "config_hash": digest,
-        "versions": versions(), "git_commit": git_commit(), "n_facts": len(records),
-        "n_used": len({r["fact_id"] for r in records if r["rows"]}),
-        "skipped": dict(skipped), "metrics": summary.metrics, "tables": summary.tables,
-        "comparisons": summary.comparisons, "references": config.references,
-        "figures": summary.figures, "per_fact": summary.per_fact,
-        "paper": config.paper, "description": config.description,
-        "metric_directions": config.metric_directions,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+    data = summary_record(
+        output / "summary.json",
+        task=config.task, task_kind=config.method_kind, methods=methods,
+        model=spec.model, model_fingerprint=fingerprint, dataset=dataset,
+        seed=spec.seed, limit=spec.limit, config=resolved, config_hash=digest,
+        versions=versions(), git_commit=git_commit(), n_facts=len(records),
+        n_used=len({r["fact_id"] for r in records if r["rows"]}),
+        skipped=dict(skipped), metrics=summary.metrics, tables=summary.tables,
+        comparisons=summary.comparisons, references=config.references,
+        figures=summary.figures, per_fact=summary.per_fact,
+        paper=config.paper, description=config.description,
+        metric_directions=config.metric_directions,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
     return write_json(output / "summary.json", data)

@@ -22,16 +22,8 @@ import pandas as pd
 
 from ..errors import DKNBenchError
 from ..io import atomic_write, inside, read_json, read_parquet, write_parquet
+from .schema import RESULT_COLUMNS, STRING_COLUMNS, validate_summary
 
-RESULT_COLUMNS = [
-    "task", "metric", "group", "method", "model", "model_fingerprint", "dataset", "seed", "value",
-    "n", "ci_low", "ci_high", "higher_is_better", "undefined", "config_hash", "dknbench_version",
-    "torch_version", "transformers_version", "run_dir", "created",
-]
-_STRING_COLUMNS = ["task", "metric", "group", "method", "model", "model_fingerprint", "dataset", "undefined",
-                   "config_hash", "dknbench_version", "torch_version", "transformers_version",
-                   "run_dir", "created"]
-_RECORD_FIELDS = "method, metric, group, value, n, ci_low, ci_high, higher_is_better (and undefined)"
 SAMPLES_FILE = "samples.parquet"
 RESULTS_FILE = Path("data") / "results.parquet"
 RUNS_FILE = Path("data") / "runs.parquet"
@@ -128,40 +120,6 @@ def pa_is_list(arrow_type) -> bool:
     return pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type)
 
 
-def _fail(path: Path, problem: str) -> DKNBenchError:
-    return DKNBenchError(f"{path}: {problem} (see docs/ARCHITECTURE.md, summary.json)")
-
-
-def _validate(summary, path: Path) -> dict:
-    if not isinstance(summary, dict):
-        raise _fail(path, f"expected a JSON object, got {type(summary).__name__}")
-    for key in ("task", "model"):
-        if not isinstance(summary.get(key), str) or not summary[key]:
-            raise _fail(path, f"field {key!r} must be a non-empty string, got {summary.get(key)!r}")
-    records = summary.get("metrics")
-    if not isinstance(records, list):
-        raise _fail(path, f"field 'metrics' must be a list of metric records, got {records!r}")
-    for i, record in enumerate(records):
-        if not isinstance(record, dict):
-            raise _fail(path, f"metrics[{i}] must be an object with {_RECORD_FIELDS}")
-        for key in ("method", "metric"):
-            if not isinstance(record.get(key), str) or not record[key]:
-                raise _fail(path, f"metrics[{i}].{key} must be a non-empty string, got {record.get(key)!r}")
-        if "value" not in record:
-            raise _fail(path, f"metrics[{i}].value is missing; a metric record has {_RECORD_FIELDS}")
-        value = record["value"]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise _fail(path, f"metrics[{i}].value must be a number or null, got {value!r}")
-        if "undefined" in record:
-            reason = record["undefined"]
-            if not isinstance(reason, str) or not reason.strip():
-                raise _fail(path, f"metrics[{i}].undefined must be a non-empty reason string, got {reason!r}")
-            if value is not None:
-                raise _fail(path, f"metrics[{i}] is undefined ({reason}) but has value {value!r}; "
-                                  "an undefined metric has value null")
-    return summary
-
-
 def load_run(run_dir: str | Path) -> Run:
     """Read and check ``run_dir/summary.json``; its figures must lie inside ``run_dir``."""
     run_dir = Path(run_dir).resolve()
@@ -170,7 +128,7 @@ def load_run(run_dir: str | Path) -> Run:
         summary = read_json(inside(run_dir, "summary.json", str(path)))
     except FileNotFoundError:
         raise DKNBenchError(f"{run_dir}: no summary.json; is this a finished run directory?") from None
-    _validate(summary, path)
+    validate_summary(summary, path)
     return Run(run_dir, summary, _figures(run_dir, summary.get("figures"), f"{path} figures"))
 
 
@@ -255,7 +213,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     """Fixed column order and dtypes, so an empty or all-null column still has a type in parquet
     (``datasets`` needs the same schema whatever the runs contained)."""
     frame = frame.reindex(columns=RESULT_COLUMNS)
-    for column in _STRING_COLUMNS:
+    for column in STRING_COLUMNS:
         frame[column] = frame[column].astype("string")
     for column in ("seed", "n"):
         frame[column] = pd.to_numeric(frame[column]).astype("Int64")
@@ -418,6 +376,6 @@ def read_results(out_dir: str | Path) -> tuple[pd.DataFrame, list[Run]]:
                 summary, names = json.loads(row.summary), json.loads(row.figures)
             except (AttributeError, TypeError, json.JSONDecodeError) as error:
                 raise DKNBenchError(f"{where} row {number}: summary/figures are not JSON ({error})") from None
-            _validate(summary, Path(f"{where} row {number}"))
+            validate_summary(summary, Path(f"{where} row {number}"))
             runs.append(Run(Path(row.run_dir), summary, _figures(out_dir, names, f"{where} row {number} figures")))
     return frame, runs

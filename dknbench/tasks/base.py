@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..registry import Registry
+from ..results.schema import estimate_record, metric_record  # noqa: F401  (tasks build records with these)
 
 TASK_CLASSES = Registry("task class")
 
@@ -31,34 +32,6 @@ class Summary:
     comparisons: list[dict] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
     per_fact: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # method -> metric -> values
-
-
-def metric_record(method: str, metric: str, value, n: int, group: str = "", ci=(None, None),
-                  higher_is_better: bool = True, undefined: str | None = None) -> dict:
-    """One metric record of summary.json (docs/ARCHITECTURE.md). ``undefined`` names why the
-    number does not exist (e.g. a ratio whose denominator's 95 % CI contains 0): the record then
-    carries ``"undefined": reason`` and null value and CI, so no reader can mistake it for a
-    measurement; a NaN value without a reason stays a plain null."""
-    if undefined is not None and not str(undefined).strip():
-        raise ValueError("undefined must name the reason, got an empty string")
-    if undefined is not None:
-        value, ci = None, (None, None)
-    clean = None if value is None or value != value else float(value)
-    record = {"method": method, "metric": metric, "group": str(group), "value": clean, "n": int(n),
-              "ci_low": None if ci[0] is None else float(ci[0]),
-              "ci_high": None if ci[1] is None else float(ci[1]),
-              "higher_is_better": bool(higher_is_better)}
-    if undefined is not None:
-        record["undefined"] = str(undefined)
-    return record
-
-
-def estimate_record(method: str, metric: str, estimate, group: str = "",
-                    higher_is_better: bool = True) -> dict:
-    """A metric record from a ``metrics.Estimate`` (value, CI, n, or the reason it is undefined)."""
-    return metric_record(method, metric, estimate.value, estimate.n, group=group,
-                         ci=(estimate.low, estimate.high), higher_is_better=higher_is_better,
-                         undefined=estimate.undefined)
 
 
 class Task:
