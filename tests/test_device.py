@@ -18,7 +18,7 @@ DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.i
 LOCALIZER_NAMES = ["ig", "amig", "grad-x-act", "atp", "causal-tracing"]
 QUERY, ANSWER, SUBJECT = "The capital of France is [Y] .", "Paris", "France"
 # knowledge-update needs a TempLAMA build from ../shared (tests/test_knowledge_update_task.py);
-# its fine-tuning moves every batch to lm.device (tasks/finetune.py)
+# its fine-tuning moves every batch to lm.device (interventions/finetune.py)
 TASKS = {"kn-localization": "ig", "kn-consistency": "ig", "knowledge-editing": "ig",
          "knowledge-synapses": "ig", "query-kn-mapping": "ig", "linguistic-control": "ig",
          "cross-lingual-editing": "ig", "gcr": "ntc", "fact-checking": "ntc",

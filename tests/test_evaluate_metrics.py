@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from dknbench import evaluate_metrics
+from dknbench.metrics import hf as evaluate_metrics
 from dknbench.errors import UnknownNameError
 from dknbench.metrics import (
     consistency_scores,

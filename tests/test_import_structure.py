@@ -144,3 +144,36 @@ def test_every_module_imports_alone():
         if message != "ok":
             failures[module] = message
     assert not failures, failures
+
+
+# The pipeline's layers, lowest first (docs/ARCHITECTURE.md). A module may import its own layer
+# and the layers below it, never one above: so the folders read as the pipeline, bottom up.
+LAYERS = [
+    {"dknbench", "errors", "io", "paths", "registry", "selection"},
+    {"data", "data_builders"},  # the builders read and write the fact schema; loading builds specs
+    {"models"},
+    {"interventions"},
+    {"scoring"},
+    {"localization"},
+    {"dkn"},
+    {"stats"},
+    {"metrics"},
+    {"results"},
+    {"tasks"},
+    {"harness"},
+    {"leaderboard"},
+    {"reproduce"},
+    {"cli", "__main__"},
+]
+
+
+def layer_of(module: str) -> int:
+    parts = module.split(".")
+    name = "data_builders" if parts[0] == "data_builders" else (parts[1] if len(parts) > 1 else "dknbench")
+    return next(i for i, names in enumerate(LAYERS) if name in names)
+
+
+def test_imports_run_down_the_pipeline_layers():
+    upward = sorted(f"{a} -> {b}" for a, targets in import_graph().items() for b in targets
+                    if layer_of(b) > layer_of(a))
+    assert not upward, "imports that run back up the pipeline:\n" + "\n".join(upward)

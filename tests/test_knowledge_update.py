@@ -8,7 +8,7 @@ import torch
 
 from dknbench.errors import ConfigError
 from dknbench.models.loading import tiny_loaded
-from dknbench.tasks.finetune import (TrainConfig, changed_neurons, neuron_masks, neuron_vectors,
+from dknbench.interventions.finetune import (TrainConfig, changed_neurons, neuron_masks, neuron_vectors,
                                      overlap, parameter_change, train_neurons)
 
 TEXTS = ["In 2019, France had its capital in Rome.", "In 2019, Japan used the euro.",

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from dknbench.tasks.finetune import changed_neurons
+from dknbench.interventions.finetune import changed_neurons
 from dknbench.tasks.knowledge_update import (DELTA_N_MAX_SHARE, KnowledgeUpdateTask, delta_n_degenerate,
                                              delta_p_distribution)
 

@@ -2,7 +2,7 @@
 
 Tasks measure probabilities, predictions and neuron sets; these functions turn them into the
 numbers the papers report, so that one definition serves the tasks, the ``evaluate`` metric
-modules (dknbench/evaluate_metrics) and the tests. References: 000 = DKN/GCR paper,
+modules (dknbench/metrics/hf) and the tests. References: 000 = DKN/GCR paper,
 002 = AMIG paper, 003 = query-localization paper; docs/SPEC.md §4 for the choices made.
 """
 

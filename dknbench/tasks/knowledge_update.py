@@ -41,7 +41,7 @@ from ..stats import compare_groups
 from .base import TASK_CLASSES, Summary, Task, metric_record
 from .common import neurons_from_json, neurons_json
 from .dkn_common import FactDKNs
-from .finetune import (TrainConfig, changed_neurons, neuron_vectors, overlap, parameter_change,
+from ..interventions.finetune import (TrainConfig, changed_neurons, neuron_vectors, overlap, parameter_change,
                        train_neurons)
 
 QUERY_TYPES = {"Qnew": "q_new", "Qold": "q_old", "Qau": "q_au"}

@@ -26,7 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError
-from ..interventions.activations import group_by_layer
+from .activations import group_by_layer
 
 
 @dataclass

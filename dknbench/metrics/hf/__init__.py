@@ -1,6 +1,6 @@
 """The benchmark's metrics as Hugging Face ``evaluate`` modules, one folder per metric.
 
-``evaluate.load(dknbench.evaluate_metrics.path("gcr"))`` loads one offline (``evaluate.load`` of a
+``evaluate.load(dknbench.metrics.hf.path("gcr"))`` loads one offline (``evaluate.load`` of a
 local folder needs the folder to contain ``<folder name>.py``, which each does). The modules call
 dknbench.metrics, so they compute exactly what the tasks report; they exist so that results can be
 recomputed from per-fact data with the tooling people already use.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import UnknownNameError
+from ...errors import UnknownNameError
 
 METRICS_DIR = Path(__file__).resolve().parent
 NAMES = ("consistency", "delta_ppl", "editing", "fact_checking", "gcr", "sr")
