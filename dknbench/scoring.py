@@ -158,7 +158,7 @@ class AnswerScorer:
 @torch.no_grad()
 def prefix_cache(lm, encoded: EncodedQuery):
     """The KV cache of the tokens before the target, or None when the target is the first token."""
-    if lm.is_masked_lm or encoded.target == 0:
+    if lm.is_masked_lm or encoded.target == 0 or not lm.adapter.supports_kv_cache:
         return None
     ids = torch.tensor([encoded.input_ids[: encoded.target]], device=lm.device)
     return returned_cache(lm.model(input_ids=ids, use_cache=True))

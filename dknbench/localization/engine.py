@@ -101,10 +101,11 @@ class IGEngine:
         self.lm = lm
         self.scorer = scorer or AnswerScorer(lm)
         self.steps, self.batch_size = steps, batch_size
+        cached = lm.adapter.supports_kv_cache and not lm.is_masked_lm
         fast = "fast" if lm.adapter.fast_path else "cached"  # a norm after the MLP breaks "fast"
-        self.path = ("full" if lm.is_masked_lm else fast) if path == "auto" else path
-        if self.path in ("cached", "fast") and lm.is_masked_lm:
-            raise ValueError(f"the {self.path} path needs a causal LM")
+        self.path = (fast if cached else "full") if path == "auto" else path
+        if self.path in ("cached", "fast") and not cached:
+            raise ValueError(f"the {self.path} path needs a causal LM with a Hugging Face KV cache")
         if self.path == "fast" and not lm.adapter.fast_path:
             raise ValueError(f"the fast path needs block output = R + down(x); {lm.adapter.family.name} "
                              "normalises after the MLP: use cached or full")

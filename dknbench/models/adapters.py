@@ -15,6 +15,7 @@ modules' outputs, so a wrong path (a pre-activation hook) fails at load, not in 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -23,7 +24,32 @@ from ..errors import DKNBenchError
 from .families import _HALF, FAMILIES, MOE_FIELDS, FamilySpec, _get, supported_line, supported_model_types
 from .generic import check_rule, introspect_family
 
-__all__ = ["ArchitectureAdapter", "FAMILIES", "FamilySpec", "ParamSlice", "find_family", "supported_model_types"]
+__all__ = ["ArchitectureAdapter", "FAMILIES", "FamilySpec", "NeuronAdapter", "ParamSlice", "find_family",
+           "supported_model_types"]
+
+
+class NeuronAdapter(Protocol):
+    """What the suite needs of a model's MLP neurons. ``ArchitectureAdapter`` implements it for
+    Hugging Face models, ``hooked.HookedAdapter`` for TransformerLens HookedTransformers."""
+
+    family: object  # .name (reports), .layers (the fast path's block list)
+    n_layers: int
+    n_neurons: int
+    d_model: int
+    is_masked_lm: bool
+    fast_path: bool  # block output = R + down(neurons): the engine's fast path holds
+    supports_kv_cache: bool  # Hugging Face past_key_values: the cached path and prefix caches
+
+    def write_module(self, layer: int) -> nn.Module:
+        """A module whose forward input is ``layer``'s neurons (every hook is a pre-hook on it)."""
+
+    def input_embeddings(self) -> nn.Module: ...
+
+    def read_vectors(self, layer: int, which: str = "gate") -> torch.Tensor: ...
+
+    def write_vectors(self, layer: int) -> torch.Tensor: ...
+
+    def neuron_params(self, layer: int) -> list["ParamSlice"]: ...
 
 
 def find_family(model: nn.Module) -> FamilySpec:
@@ -70,6 +96,10 @@ class ArchitectureAdapter:
     @property
     def is_masked_lm(self) -> bool:
         return self.family.masked_lm
+
+    @property
+    def supports_kv_cache(self) -> bool:
+        return not self.family.masked_lm
 
     @property
     def fast_path(self) -> bool:

@@ -24,7 +24,7 @@ class LoadedModel:
     name: str
     model: torch.nn.Module
     tokenizer: object
-    adapter: ArchitectureAdapter
+    adapter: ArchitectureAdapter  # or any NeuronAdapter (models/hooked.py)
     fingerprint: str
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
