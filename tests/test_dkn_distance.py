@@ -157,6 +157,21 @@ def test_floyd_warshall_equation_6():
     assert out[0, 2] == 3 and out[0, 3] == INF and out[3, 3] == 0
 
 
+def test_floyd_warshall_equals_the_triple_loop_of_equation_6():
+    """The scipy-backed wrapper against Eq. 6 written out literally, on random sparse graphs."""
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 5, 12):
+        d = np.where(rng.random((n, n)) < 0.4, rng.uniform(0.1, 5.0, (n, n)), INF)
+        d = np.minimum(d, d.T)
+        expected = d.copy()
+        np.fill_diagonal(expected, 0.0)
+        for m in range(n):
+            for i in range(n):
+                for j in range(n):
+                    expected[i, j] = min(expected[i, j], expected[i, m] + expected[m, j])
+        np.testing.assert_allclose(floyd_warshall(d), expected)
+
+
 @pytest.mark.parametrize(
     "kns, kwargs, match",
     [
