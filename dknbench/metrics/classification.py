@@ -16,20 +16,22 @@ class PRF(NamedTuple):
 
 
 def precision_recall_f1(y_true: Sequence, y_pred: Sequence) -> PRF:
-    """P = TP/(TP+FP), R = TP/(TP+FN), F1 = 2PR/(P+R), with truthy labels as positives.
+    """P = TP/(TP+FP), R = TP/(TP+FN), F1 = 2PR/(P+R), with truthy labels as positives
+    (scikit-learn's ``precision_recall_fscore_support``).
 
     A zero denominator gives 0.0 (scikit-learn's ``zero_division=0``): a checker that never says
     "correct" has no precision to speak of, and the papers' tables report 0 in that case rather
     than leaving a hole.
     """
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
     if len(y_true) != len(y_pred):
         raise ValueError(f"y_true and y_pred differ in length: {len(y_true)} vs {len(y_pred)}")
     truth = [bool(v) for v in y_true]
     pred = [bool(v) for v in y_pred]
-    tp = sum(t and p for t, p in zip(truth, pred))
-    fp = sum(p and not t for t, p in zip(truth, pred))
-    fn = sum(t and not p for t, p in zip(truth, pred))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return PRF(precision, recall, f1, tp, fp, fn)
+    if not truth:
+        return PRF(0.0, 0.0, 0.0, 0, 0, 0)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        truth, pred, labels=[True], average="binary", pos_label=True, zero_division=0.0)
+    _, fp, fn, tp = confusion_matrix(truth, pred, labels=[False, True]).ravel()
+    return PRF(float(precision), float(recall), float(f1), int(tp), int(fp), int(fn))
