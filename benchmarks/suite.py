@@ -3,6 +3,7 @@ time goes.
 
     python benchmarks/suite.py --quick          # 2 facts, 5 IG steps, 1 query, 4 tasks (a few minutes)
     python benchmarks/suite.py --limit 5        # every task but knowledge-update, the task defaults
+    python benchmarks/suite.py --reproduce dkn amig ql --limit 2   # each paper's reproduce CPU preset
 
 Each task runs twice through the harness (dknbench.harness.runner.run) into fresh output folders:
 *cold* with an empty attribution cache, *warm* with the cache the cold run filled. The time of each
@@ -15,6 +16,12 @@ run is split by wrapping the harness's own functions:
 
 facts/h = computed (not skipped) facts per hour of ``run_facts`` time, i.e. without the one-off
 part. knowledge-update needs a TempLAMA build from ../shared and is left out here.
+
+``--reproduce PAPER ...`` times ``dknbench reproduce --paper PAPER --preset cpu --limit K`` (cold
+attribution cache, every task of the paper, knowledge-update included) task by task, and projects
+each task to its whole fact set at the same per-fact cost: projected = one-off + (measured -
+one-off) / K x N, with N the facts of the task's dataset and one-off the task's non-per-fact time.
+The projection is labelled as one: facts the known_only gate drops cost less than computed ones.
 """
 
 from __future__ import annotations
@@ -107,13 +114,71 @@ def timed_run(task: str, output: Path, cache: Path, limit: int, overrides: dict)
             "facts_per_hour": 3600 * computed / t["facts"] if computed else float("nan")}
 
 
+def dataset_size(task: str) -> int:
+    from dknbench.data.loading import load_facts
+    from dknbench.tasks.config import load_task_config
+
+    return len(load_facts(load_task_config(ROOT / "tasks" / f"{task}.yaml").dataset))
+
+
+def time_reproduce(papers: list[str], limit: int) -> int:
+    """Each paper's reproduce CPU preset at ``limit`` facts per task, projected to every fact."""
+    from dknbench.harness import run as harness_run
+    from dknbench.reproduce import run_paper
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="dknbench-reproduce-") as tmp:
+        for paper in papers:
+            clock_rows = []
+
+            def timed(spec):
+                spec.cache_dir = str(Path(tmp) / paper / "cache")  # a cold attribution cache per paper
+                clock = Clock()
+                start = time.perf_counter()
+                try:
+                    with clock.active():
+                        return harness_run(spec)
+                finally:
+                    total = time.perf_counter() - start
+                    clock_rows.append({"paper": paper, "task": spec.task, "total": total,
+                                       "per_fact": clock.seconds["facts"]})
+                    print(f"  {paper} {spec.task}: {total:.0f} s", file=sys.stderr, flush=True)
+
+            start = time.perf_counter()
+            done = run_paper(paper, preset="cpu", limit=limit, output=Path(tmp) / paper, runner=timed)
+            wall = time.perf_counter() - start
+            statuses = {o.task: o.status for o in done.outcomes}
+            for row in clock_rows:
+                n = dataset_size(row["task"])
+                once = row["total"] - row["per_fact"]
+                row.update(status=statuses.get(row["task"], "?"), n_full=n,
+                           projected=once + row["per_fact"] / limit * n)
+            rows += clock_rows
+            rows.append({"paper": paper, "task": "(whole reproduce)", "total": wall, "per_fact": float("nan"),
+                         "status": "", "n_full": 0,
+                         "projected": sum(r["projected"] for r in clock_rows) + wall - sum(r["total"] for r in clock_rows)})
+    print(f"dknbench reproduce --preset cpu --limit {limit}, embedded model, cold attribution cache")
+    head = f"{'paper':<6} {'task':<26} {'status':<15} {'measured s':>10} {'facts':>6} {'projected h':>12}"
+    print(head + "\n" + "-" * len(head))
+    for r in rows:
+        facts = f"{r['n_full']:>6}" if r["n_full"] else f"{'':>6}"
+        print(f"{r['paper']:<6} {r['task']:<26} {r['status']:<15} {r['total']:>10.0f} {facts} {r['projected'] / 3600:>12.1f}")
+    print(f"projected: one-off + measured per-fact time / {limit} x the task's facts (an estimate, "
+          "not a measurement)")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help=f"{', '.join(QUICK_TASKS)}; 2 facts; steps=5, max_queries=2")
     parser.add_argument("--tasks", nargs="+", default=None)
     parser.add_argument("--limit", type=int, default=None, help="facts per task (default 2 quick, 3)")
+    parser.add_argument("--reproduce", nargs="+", metavar="PAPER", default=None,
+                        help="time each paper's `reproduce --preset cpu` at --limit facts per task")
     args = parser.parse_args(argv)
+    if args.reproduce:
+        return time_reproduce(args.reproduce, args.limit or 2)
     tasks = args.tasks or (QUICK_TASKS if args.quick else TASKS)
     limit = args.limit or (2 if args.quick else 3)
     overrides = QUICK_OPTIONS if args.quick else {}
