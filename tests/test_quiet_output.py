@@ -39,3 +39,25 @@ def test_quiet_prints_nothing():
     stream = io.StringIO()
     assert list(progress([1, 2], desc="facts", quiet=True, stream=stream)) == [1, 2]
     assert stream.getvalue() == ""
+
+
+def test_a_model_loaded_from_a_folder_draws_no_loading_bar_unless_verbose(tmp_path):
+    """transformers' weight-loading bar is off in a normal run (its own progress is one line per
+    fact) and back with --verbose."""
+    from dknbench.models.tiny import tiny_model
+
+    model, tokenizer = tiny_model("gpt2")
+    folder = tmp_path / "gpt2-folder"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    errs = {}
+    for extra in ([], ["--verbose"]):
+        cmd = [sys.executable, "-m", "dknbench", "run", "--task", "kn-localization", "--method", "ig",
+               "--model", str(folder), "--limit", "2", "--no-cache", "--set", "steps=2",
+               "--output", str(tmp_path / f"run{len(extra)}"), *extra]
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        errs[bool(extra)] = done.stderr
+    assert "Loading weights" not in errs[False], errs[False][-2000:]
+    assert "Loading weights" in errs[True], errs[True][-2000:]

@@ -34,7 +34,7 @@ def register(subparsers) -> None:
     p.add_argument("--address", dest="ray_address", default=None, help="Ray cluster address")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--verbose", action="store_true",
-                   help="also show the libraries' info messages (transformers, datasets)")
+                   help="also show the libraries' info messages and progress bars (transformers, datasets)")
     p.set_defaults(func=main)
 
 
@@ -43,12 +43,15 @@ def main(args) -> int:
     from ..harness.report import print_summary
     from ..localization.memory import parse_memory
 
+    import transformers
+
     if args.verbose:
         import datasets
-        import transformers
 
         transformers.logging.set_verbosity_info()
         datasets.logging.set_verbosity_info()
+    else:  # the run's own progress is the one line per fact; a weight-loading bar is noise in a log
+        transformers.utils.logging.disable_progress_bar()
 
     methods = [m.strip() for m in args.method.split(",")] if args.method.strip() else []
     if "" in methods:  # "ig," or ",": an empty name would silently fall back to the default
