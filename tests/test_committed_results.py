@@ -15,8 +15,27 @@ RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
 
 def test_committed_localizer_run_builds_a_site_with_every_localizer(tmp_path):
     summary = json.loads((RESULTS / "kn-localization-localizers" / "summary.json").read_text())
-    assert summary["n_used"] >= 72 and set(summary["methods"]) == set(LOCALIZERS.names())
+    assert summary["n_used"] >= 100 and set(summary["methods"]) == set(LOCALIZERS.names())
     assert main(["leaderboard", "build", "--results", str(RESULTS), "--output", str(tmp_path / "site")]) == 0
     page = (tmp_path / "site" / "tasks" / "kn-localization.html").read_text()
     assert all(f">{name}<" in page for name in summary["methods"])
     assert "/work/" not in page and "/home/" not in page
+
+
+def test_the_readme_localizer_table_is_what_the_script_prints_from_the_committed_files(capsys):
+    """No hand-edited number: every row of the README's table comes out of scripts/localizer_table.py
+    run on the committed summary and cost lines."""
+    import importlib.util
+
+    path = RESULTS.parents[1] / "scripts" / "localizer_table.py"
+    spec = importlib.util.spec_from_file_location("localizer_table", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    folder = RESULTS / "kn-localization-localizers"
+    assert module.main([str(folder), str(folder / "cost.jsonl")]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "---" not in line]
+    readme = (RESULTS.parents[1] / "README.md").read_text()
+    section = readme.split("### Every localizer on one leaderboard", 1)[1].split("\n## ", 1)[0]
+    assert len(rows) == 1 + len(LOCALIZERS.names())
+    assert all(row in section.splitlines() for row in rows)
+    assert section.count(rows[0]) == 1  # the header once
