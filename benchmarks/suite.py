@@ -106,8 +106,13 @@ def timed_run(task: str, output: Path, cache: Path, limit: int, overrides: dict)
                    overrides=[f"{k}={v}" for k, v in overrides.items() if k in known])
     clock = Clock()
     start = time.perf_counter()
+    from dknbench.errors import NothingUsable
+
     with clock.active():
-        run(spec)
+        try:
+            run(spec)
+        except NothingUsable:  # every fact skipped (e.g. not known by the model): timed, 0 computed
+            pass
     total = time.perf_counter() - start
     t = clock.seconds
     records = [json.loads(p.read_text()) for p in (output / "facts").glob("*.json")]
