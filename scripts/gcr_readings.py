@@ -24,6 +24,8 @@ METHODS = ["ntc", "kmeans", "dbscan", "hierarchical", "amig-pairs"]
 VARIANTS = {f"{scope}-{mode}": {"filter_scope": scope, "filter_mode": mode, "amig_pairs_filter": True}
             for scope in ("candidates", "kns") for mode in ("relative", "absolute")}
 VARIANTS["amig-pairs-algorithm1"] = {"amig_pairs_filter": False}  # 002 Algorithm 1: no filter
+VARIANTS["ntc-essential-include"] = {"essential": "include"}  # NTC's other reading of never-merging clusters
+VARIANT_METHODS = {"amig-pairs-algorithm1": ["amig-pairs"], "ntc-essential-include": ["ntc"]}
 
 
 def measure(out: Path, limit: int, seed: int, overrides: list[str], cache_dir: str | None) -> None:
@@ -59,7 +61,7 @@ def measure(out: Path, limit: int, seed: int, overrides: list[str], cache_dir: s
             skipped = skip.reason
         for variant in todo:
             task.options = {**base_options, **VARIANTS[variant]}
-            task.ctx.methods = ["amig-pairs"] if variant == "amig-pairs-algorithm1" else METHODS
+            task.ctx.methods = VARIANT_METHODS.get(variant, METHODS)
             rows = [] if skipped else task.run_fact(fact, index)
             write_json(out / variant / "facts" / f"{index:06d}.json",
                        {"index": index, "fact_id": fact.id, "rows": rows, "skipped": skipped})
@@ -75,7 +77,10 @@ def table(out: Path) -> str:
     from dknbench.tasks.gcr import GCRTask
 
     records = {}
+    base_options = json.loads((out / "readings.json").read_text()).get("options") or {}
     for variant in VARIANTS:
+        if not (out / variant).is_dir():  # a readings folder from before the variant existed
+            continue
         files = sorted((out / variant / "facts").glob("*.json"))
         records[variant] = {p.name: json.loads(p.read_text()) for p in files}
     common = set.intersection(*(set(r) for r in records.values()))
@@ -89,14 +94,15 @@ def table(out: Path) -> str:
             skipped[reason] = skipped.get(reason, 0) + 1
     lines = [f"{attempted} facts attempted, {known} used; skipped: "
              + ", ".join(f"{k} {v}" for k, v in sorted(skipped.items())), ""]
-    header = ("| variant | method | facts with DKN | mean #BDCs | GCR n=2 (pp) [95% CI] | GCR n=3 | GCR n>=4 facts "
+    header = ("| variant | method | facts with DKN | candidates/fact | mean #BDCs | GCR n=2 (pp) [95% CI] | GCR n=3 | GCR n>=4 facts "
               "| Average (paper) | mean over facts | random floor (Average) | undefined | vs NTC: t / Welch t / d (n=2) |")
     lines += [header, "|" + "---|" * (header.count("|") - 1)]
     for variant, recs in records.items():
         rows = [row for name in sorted(common) for row in recs[name]["rows"]]
-        methods = ["amig-pairs"] if variant == "amig-pairs-algorithm1" else METHODS
+        methods = VARIANT_METHODS.get(variant, METHODS)
         task = GCRTask.__new__(GCRTask)
-        task.ctx, task.options = SimpleNamespace(methods=methods, run_info={"n_layers": 30}), {}
+        task.ctx = SimpleNamespace(methods=methods, run_info={"n_layers": 30})
+        task.options = {**base_options, **VARIANTS[variant]}
         with tempfile.TemporaryDirectory() as tmp:
             summary = task.summarize(rows, Path(tmp))
         rec = {(m["method"], m["metric"], m["group"]): m for m in summary.metrics}
@@ -113,8 +119,11 @@ def table(out: Path) -> str:
             c = comps.get((method, "GCR@2"))
             test = "" if method == "ntc" else ("/" if not c else
                                                f"{c['t']:.2f} / {c['welch_t']:.2f} / {c['cohens_d']:.2f}")
+            used = [row for row in rows if row["method"] == method]
+            per_fact = (f"{sum(row.get('n_candidates', 0) for row in used) / len(used):.2f}"
+                        if used and all("n_candidates" in row for row in used) else "not recorded")
             lines.append(
-                f"| {variant} | {method} | {tab[method]['facts with DKN']}/{tab[method]['facts']} "
+                f"| {variant} | {method} | {tab[method]['facts with DKN']}/{tab[method]['facts']} | {per_fact} "
                 f"| {_fmt(rec[(method, 'mean_bdcs', '')]['value'])} | {cell('2')} | {cell('3')} | {big} "
                 f"| {cell('')} | {_fmt(tab[method]['mean over facts'])} | {_fmt(tab[method]['random floor'])} "
                 f"| {tab[method]['undefined']} | {test} |")

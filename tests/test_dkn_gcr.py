@@ -87,7 +87,7 @@ def _row(method, curve, floor_curve, fact):
 def _summarize(rows, methods, tmp_path):
     task = GCRTask.__new__(GCRTask)
     task.ctx = SimpleNamespace(methods=methods, run_info={"n_layers": 9})
-    task.options = {}
+    task.options = {"tau2": 0.3, "filter_mode": "relative"}
     return task.summarize(rows, tmp_path)
 
 
@@ -134,7 +134,43 @@ def test_summary_marks_a_method_without_dkn_undefined(tmp_path):
              "delta_prob_curve": [], "gcr": None, "gcr_undefined": None, "floor_curve": [], "floor_gcr": None}]
     summary = _summarize(rows, ["ntc"], tmp_path)
     rec = {(m["metric"], m["group"]): m for m in summary.metrics}
-    assert rec["GCR", ""]["value"] is None and rec["GCR", ""]["undefined"] == "no fact with a DKN"
+    assert rec["GCR", ""]["value"] is None and rec["GCR", ""]["undefined"].startswith("no fact with a DKN: ")
+    assert "no fact had a candidate" in rec["GCR", ""]["undefined"]
+
+
+def _no_dkn_row(fact, scores, **funnel):
+    return {"fact_id": fact, "method": "ntc", "cardinality": 0, "bdcs": [], "outlier": False,
+            "delta_prob_curve": [], "gcr": None, "gcr_undefined": None, "floor_curve": [], "floor_gcr": None,
+            "n_candidates": len(scores), "functional_scores": scores, **funnel}
+
+
+def test_a_run_without_dkn_says_why_in_the_summary_and_the_figure(tmp_path):
+    """Issue 26.5: every candidate fails τ2 -> the summary names the best score against τ2, the
+    funnel table counts each rule's cut, and the filter figure is still written."""
+    rows = [_no_dkn_row("f0", [0.18, 0.05], removed_by_size=3, removed_by_persistence=4, removed_by_overlap=1,
+                        essential_excluded=2),
+            _no_dkn_row("f1", [0.1], removed_by_size=1, removed_by_persistence=0, removed_by_overlap=0,
+                        essential_excluded=1),
+            _no_dkn_row("f2", [], removed_by_size=2, removed_by_persistence=0, removed_by_overlap=0,
+                        essential_excluded=1)]
+    summary = _summarize(rows, ["ntc"], tmp_path)
+    why = {(m["metric"], m["group"]): m for m in summary.metrics}["GCR", ""]["undefined"]
+    assert "every candidate fails the functional filter: the best keeps 18% of Prob(all KNs)" in why
+    assert "τ2 = 30%" in why
+    funnel = summary.tables["dkn_funnel"][0]
+    assert funnel["facts with a candidate"] == 2 and funnel["candidates"] == 3
+    assert (funnel["removed_by_size"], funnel["removed_by_persistence"], funnel["removed_by_overlap"],
+            funnel["essential_excluded"], funnel["removed_by_filter"]) == (6, 4, 1, 4, 3)
+    assert funnel["best score (max)"] == pytest.approx(0.18) and funnel["best score (median)"] == pytest.approx(0.14)
+    assert "functional_scores.png" in summary.figures
+    assert (tmp_path / "functional_scores.png").stat().st_size > 1000
+
+
+def test_one_passing_candidate_per_fact_is_not_a_dkn_and_says_so(tmp_path):
+    rows = [_no_dkn_row("f0", [0.9, 0.1]), _no_dkn_row("f1", [0.5])]
+    why = {(m["metric"], m["group"]): m for m in _summarize(rows, ["ntc"], tmp_path).metrics}["GCR", ""]
+    assert why["undefined"] == ("no fact with a DKN: no fact kept 2 or more components: at most 1 "
+                                "candidate(s) of a fact pass τ2")
 
 
 # ----------------------------------------------------------------------------- random floor

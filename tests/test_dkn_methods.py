@@ -142,21 +142,57 @@ def test_ntc_figure2_example_by_hand():
     kns = [(0, 0), (1, 0), (2, 0), (2, 1)]
     ntc = NTC().fit(g, kns)
     got = {tuple(c.members): (c.birth, c.death, c.persistence) for c in ntc.clusters_}
-    assert got == {((0, 0), (1, 0)): (1.0, 2.0, 1.0), ((0, 0), (1, 0), (2, 0)): (2.0, 10.0, 8.0)}
+    assert got == {((0, 0), (1, 0)): (1.0, 2.0, 1.0), ((0, 0), (1, 0), (2, 0)): (2.0, 10.0, 8.0),
+                   tuple(kns): (10.0, INF, INF)}  # the root never merges: an essential class
     assert ntc.threshold_ == 4.0
     assert ntc.bdcs_ == [[(0, 0), (1, 0), (2, 0)]] and ntc.persistence_ == [8.0]
     # tau1 = 0.1: both clusters qualify, but they are nested -> only the most persistent is kept
     assert NTC(tau1=0.1).fit(g, kns).bdcs_ == [[(0, 0), (1, 0), (2, 0)]]
 
 
-def test_ntc_disconnected_groups_use_the_inf_surrogate():
+def test_ntc_disconnected_groups_are_essential_classes():
     d = two_groups()
     d[:4, 4:] = d[4:, :4] = INF  # e.g. the groups share no adjacent layers
     kns = kn_list(7)
-    ntc = NTC().fit(d, kns)
-    assert sorted(ntc.bdcs_) == [kns[:4], kns[4:]]
     finite_max = d[np.isfinite(d)].max()
-    assert ntc.merge_tree_[-1, 2] == pytest.approx(2.0 * finite_max)
+    # the surrogate still orders the merge tree ...
+    assert NTC().fit(d, kns).merge_tree_[-1, 2] == pytest.approx(2.0 * finite_max)
+    # ... but each group never merges at a finite R: excluded by default, candidates when included
+    default = NTC().fit(d, kns)
+    tops = [c for c in default.clusters_ if sorted(c.members) in (kns[:4], kns[4:])]
+    assert len(tops) == 2 and all(c.death == INF for c in tops)
+    assert all(set(b) < set(kns[:4]) or set(b) < set(kns[4:]) for b in default.bdcs_)
+    assert default.funnel_["essential_excluded"] == 2
+    included = NTC(essential="include").fit(d, kns)
+    assert sorted(included.bdcs_) == [kns[:4], kns[4:]]
+    assert included.persistence_ == [INF, INF]
+
+
+def pairs_in_two_unreachable_groups():
+    """Issue 26's case: 8 KNs in two groups with no finite path between them; in each group two
+    tight pairs (d = 1) that join late (d = 9)."""
+    d = np.full((8, 8), INF)
+    np.fill_diagonal(d, 0)
+    for base in (0, 4):
+        for i, j in itertools.combinations(range(base, base + 4), 2):
+            same_pair = (i - base) // 2 == (j - base) // 2
+            d[i, j] = d[j, i] = 1.0 if same_pair else 9.0
+    return d
+
+
+@pytest.mark.parametrize("essential, expected", [("exclude", "pairs"), ("include", "groups")])
+def test_ntc_candidates_do_not_depend_on_inf_scale(essential, expected):
+    d, kns = pairs_in_two_unreachable_groups(), kn_list(8, layers=8)
+    want = ([kns[0:2], kns[2:4], kns[4:6], kns[6:8]] if expected == "pairs" else [kns[0:4], kns[4:8]])
+    for scale in (1.5, 2.0, 10.0):
+        ntc = NTC(essential=essential, inf_scale=scale).fit(d, kns)
+        assert sorted(ntc.candidates_) == want, scale
+        assert ntc.threshold_ == pytest.approx(0.5 * 8.0)  # max Rp over the finite deaths: 9 - 1
+
+
+def test_ntc_essential_reading_is_validated():
+    with pytest.raises(DKNBenchError, match="essential"):
+        NTC(essential="sometimes").fit(two_groups(), kn_list(7))
 
 
 def test_ntc_min_size_and_small_inputs():

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from matplotlib.collections import PolyCollection
+from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.colors import to_hex
 from matplotlib.container import BarContainer, ErrorbarContainer
 
@@ -32,7 +32,7 @@ def captured(monkeypatch):
 
 
 def drawn_colours(fig) -> list[tuple[str, str]]:
-    """(label, colour) of each labelled bar group, error-bar line and violin body of a figure."""
+    """(label, colour) of each labelled bar group, error-bar line, violin body and scatter of a figure."""
     out = []
     for ax in fig.axes:
         for c in ax.containers:
@@ -43,8 +43,8 @@ def drawn_colours(fig) -> list[tuple[str, str]]:
             elif isinstance(c, ErrorbarContainer) and c.lines[0] is not None:  # not a bar's own bars
                 out.append((c.get_label(), to_hex(c.lines[0].get_color())))
         for coll in ax.collections:
-            if isinstance(coll, PolyCollection) and not coll.get_label().startswith("_"):
-                out.append((coll.get_label(), to_hex(coll.get_facecolor()[0])))
+            if isinstance(coll, (PolyCollection, PathCollection)) and not coll.get_label().startswith("_"):
+                out.append((coll.get_label(), to_hex(coll.get_facecolor()[0], keep_alpha=False)))
     return out
 
 

@@ -48,7 +48,8 @@ class DKN:
 
     ``bdcs`` are the kept base degenerate components (disjoint, non-empty, each a sorted neuron
     list); ``persistence`` is aligned with ``bdcs`` for methods that have one (NTC), else None;
-    ``candidates`` are the components before the functional filter; ``kns`` is the KN set.
+    ``candidates`` are the components before the functional filter; ``kns`` is the KN set;
+    ``functional_scores`` is the filter value of each candidate (None when no filter ran).
     """
 
     method: str
@@ -57,6 +58,7 @@ class DKN:
     candidates: list[list[Neuron]]
     kns: list[Neuron]
     extra: dict = field(default_factory=dict)
+    functional_scores: Optional[list[float]] = None
 
     @property
     def neurons(self) -> list[Neuron]:
@@ -81,6 +83,7 @@ class DKN:
             "candidates": [enc(b) for b in self.candidates],
             "kns": enc(self.kns),
             "extra": self.extra,
+            "functional_scores": None if self.functional_scores is None else [float(s) for s in self.functional_scores],
         }
 
 
@@ -324,7 +327,7 @@ class DKNMethod:
         self.functional_scores_ = fscores
         self.bdcs_ = bdcs
         self.persistence_ = persistence
-        self.dkn_ = DKN(self.name, bdcs, persistence, candidates, kns, self._extra())
+        self.dkn_ = DKN(self.name, bdcs, persistence, candidates, kns, self._extra(), fscores)
         return self
 
     def _find_candidates(self, distance, kns, scorer, attribution):

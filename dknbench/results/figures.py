@@ -196,3 +196,34 @@ def grouped_bars(values: dict[str, dict], path: Path, ylabel: str, title: str,
     ax.set_title(run_title(title, path, n), fontsize=9)
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def scores_against_threshold(scores: dict[str, list[list[float]]], threshold: float | None, path: Path,
+                             ylabel: str, title: str) -> str:
+    """``scores[method]`` = one list of candidate scores per fact: each fact's candidates share one
+    jittered column, its best candidate ringed; the threshold is a dashed line. Always written: a
+    method without any candidate says so on its column, so an empty result still shows why."""
+    plt = _plt()
+    methods = list(scores)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.3 * len(methods) + 2.5), 3.8))
+    rng = np.random.default_rng(0)  # jitter only; fixed so the figure is the same on a rerun
+    top = max([threshold or 0.0] + [v for facts in scores.values() for f in facts for v in f if np.isfinite(v)])
+    for i, method in enumerate(methods):
+        facts = [np.asarray(f, dtype=float) for f in scores[method] if len(f)]
+        if not facts:
+            ax.text(i, 0.5 * (top or 1.0), "no candidate", ha="center", fontsize=8, rotation=90)
+            continue
+        xs = i + rng.uniform(-0.3, 0.3, len(facts))
+        ax.scatter(np.repeat(xs, [f.size for f in facts]), np.concatenate(facts), s=8, alpha=0.5,
+                   color=method_colour(method), label=f"{method} ({sum(f.size for f in facts)} candidates)")
+        ax.scatter(xs, [f.max() for f in facts], s=30, facecolors="none", edgecolors="black", linewidths=0.6)
+    if threshold is not None:
+        ax.axhline(threshold, linestyle="--", color="black", linewidth=0.8, label=f"τ2 = {threshold:g}")
+    ax.set_xticks(range(len(methods)))
+    ax.set_xticklabels(methods, fontsize=8)
+    ax.set_xlim(-0.6, len(methods) - 0.4)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.set_title(run_title(title, path), fontsize=9)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    return _save(fig, path)

@@ -69,7 +69,7 @@ OPTION_CHOICES: dict[str, tuple[str, ...]] = {
     "filter_scope": ("candidates", "kns"), "read": ("gate", "up", "both"),
     "positions": ("target", "all"), "prob_mode": ("first", "joint"),
     "amig_norm": ("abs", "signed", "none"), "split": ("static", "otsu"),
-    "intervention": ("values", "weights", "both"),
+    "intervention": ("values", "weights", "both"), "essential": ("exclude", "include"),
 }
 
 

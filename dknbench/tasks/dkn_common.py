@@ -91,7 +91,7 @@ def dkn_params(method: str, options: dict) -> dict:
 
     cls = DKN_METHODS.get(method)
     names = set(cls._param_names())
-    candidates = {"tau1": options.get("tau1"), "tau2": options.get("tau2"),
+    candidates = {"tau1": options.get("tau1"), "tau2": options.get("tau2"), "essential": options.get("essential"),
                   "filter_mode": options.get("filter_mode"), "filter_scope": options.get("filter_scope")}
     if method == "amig-pairs" and not options.get("amig_pairs_filter", False):
         candidates["tau2"] = None  # dropped below, so the class default (no filter) applies

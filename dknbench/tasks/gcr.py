@@ -24,12 +24,13 @@ import numpy as np
 
 from ..metrics import delta_prob, gcr, is_outlier
 from ..metrics.degeneracy import gcr_undefined_reason
-from ..results.figures import curves_by_group, layer_distribution
+from ..results.figures import curves_by_group, layer_distribution, scores_against_threshold
 from ..stats import compare_groups, mean_ci
 from .base import TASK_CLASSES, Summary, Task, metric_record
 from .common import neurons_from_json, neurons_json
 from .dkn_common import FactDKNs
 
+FUNNEL_RULES = ("removed_by_size", "removed_by_persistence", "removed_by_overlap", "essential_excluded")
 POOLED = "n>=3"  # the cardinalities whose GCR shares one (scale-free) unit
 FLOOR = "random-partition"
 
@@ -80,6 +81,45 @@ def paper_average(cells: dict[str, list[float]]) -> tuple[float | None, tuple]:
     return average, (average - 1.959963984540054 * se, average + 1.959963984540054 * se)
 
 
+def dkn_funnel(method: str, rows: list[dict], tau2, mode: str) -> dict:
+    """How a method's facts went from KNs to DKNs: facts with a candidate, the candidates each rule
+    removed, the best functional score per fact against τ2, and one sentence saying why no DKN was
+    kept when none was (000 defines a DKN as >= 2 BDCs that each pass the filter)."""
+    with_candidates = [r for r in rows if r.get("n_candidates")]
+    best = [max(r["functional_scores"]) for r in with_candidates if r.get("functional_scores")]
+    passing = [sum(s >= tau2 for s in r["functional_scores"]) for r in with_candidates
+               if tau2 is not None and r.get("functional_scores")]
+    row = {"method": method, "facts": len(rows), "facts with a candidate": len(with_candidates),
+           "candidates": sum(r.get("n_candidates") or 0 for r in rows)}
+    for rule in FUNNEL_RULES:
+        counts = [r.get(rule) for r in rows if r.get(rule) is not None]
+        if counts:
+            row[rule] = int(sum(counts))
+    row["removed_by_filter"] = (None if tau2 is None else
+                                sum(s < tau2 for r in rows for s in (r.get("functional_scores") or [])))
+    row["tau2"] = tau2
+    row["best score (median)"] = float(np.median(best)) if best else None
+    row["best score (max)"] = float(max(best)) if best else None
+    row["facts with DKN"] = sum(1 for r in rows if r["cardinality"] >= 2)
+    row["why"] = _why_no_dkn(row, best, passing, tau2, mode) if not row["facts with DKN"] else ""
+    return row
+
+
+def _why_no_dkn(row: dict, best: list, passing: list, tau2, mode: str) -> str:
+    if not row["facts"]:
+        return "no fact was used"
+    if not row["facts with a candidate"]:
+        cuts = ", ".join(f"{rule} {row[rule]}" for rule in FUNNEL_RULES if row.get(rule))
+        return f"no fact had a candidate component ({cuts or 'the method proposed none'})"
+    if best and tau2 is not None and max(best) < tau2:
+        share = "of Prob(all KNs)" if mode == "relative" else "Prob"
+        return (f"every candidate fails the functional filter: the best keeps {max(best):.0%} {share} "
+                f"(median best per fact {np.median(best):.0%}) against τ2 = {tau2:.0%}")
+    most = max(passing, default=0)
+    return (f"no fact kept 2 or more components: at most {most} candidate(s) of a fact pass τ2"
+            if tau2 is not None else "no fact has 2 or more candidate components")
+
+
 def _ci(values) -> tuple:
     if len(values) < 2:
         return None, None
@@ -108,6 +148,9 @@ class GCRTask(Task):
                 "delta_prob_curve": [], "gcr": None, "gcr_undefined": None, "outlier": False,
                 "floor_bdcs": [], "floor_curve": [], "floor_gcr": None, "floor_undefined": None,
                 "skipped_queries": shared.skipped,
+                # why a DKN was or was not kept: the candidates, their filter scores, each rule's cut
+                "n_candidates": len(dkn.candidates), "functional_scores": dkn.functional_scores,
+                **{rule: (dkn.extra.get("funnel") or {}).get(rule) for rule in FUNNEL_RULES},
             }
             if n >= 2:
                 curve_rng = random.Random(self.ctx.seed * 31 + index)
@@ -128,7 +171,7 @@ class GCRTask(Task):
         # 000 Table 1's columns (2-8) plus any larger cardinality found here
         cards = sorted({str(r["cardinality"]) for r in with_dkn} | {str(n) for n in range(2, 9)},
                        key=_cardinality_key)
-        table, curves, layer_neurons, per_fact, cells_of = [], {}, {}, {}, {}
+        table, curves, layer_neurons, per_fact, cells_of, funnel_rows = [], {}, {}, {}, {}, []
         for method in methods:
             mine_all = [r for r in rows if r["method"] == method]
             mine = [r for r in with_dkn if r["method"] == method]
@@ -166,13 +209,16 @@ class GCRTask(Task):
             row["facts with DKN"] = len(mine)
             row["facts"] = len(mine_all)
             table.append(row)
-            why = None if over_facts else ("no fact with a DKN" if not mine else "zero_sigma on every fact")
+            funnel = dkn_funnel(method, mine_all, self._tau2(method), self.options["filter_mode"])
+            funnel_rows.append(funnel)
+            why = None if over_facts else (f"no fact with a DKN: {funnel['why']}" if not mine
+                                           else "zero_sigma on every fact")
             summary.metrics.append(metric_record(method, "GCR", average, len(over_facts), ci=average_ci, undefined=why))
             summary.metrics.append(metric_record(method, "GCR_mean_over_facts", row["mean over facts"],
                                                  len(over_facts), ci=_ci(over_facts), undefined=why))
             summary.metrics.append(metric_record(
                 method, "GCR_random_partition", floor_average, sum(map(len, floors.values())), ci=floor_ci,
-                undefined=None if floor_average is not None else "no fact with a DKN"))
+                undefined=None if floor_average is not None else f"no fact with a DKN: {funnel['why']}"))
             summary.metrics.append(metric_record(method, "GCR_undefined", len(undefined), len(mine),
                                                  higher_is_better=False))
             summary.metrics.append(metric_record(
@@ -182,15 +228,32 @@ class GCRTask(Task):
                 len(mine_all)))
             layer_neurons[method] = [n for r in mine for b in r["bdcs"] for n in neurons_from_json(b)]
         summary.tables["gcr_by_cardinality"] = table
+        summary.tables["dkn_funnel"] = funnel_rows
         summary.per_fact = per_fact
         summary.comparisons.extend(self._comparisons(methods, cells_of, cards))
         n_layers = self.ctx.run_info.get("n_layers") or 1 + max(
             [n[0] for ns in layer_neurons.values() for n in ns] + [0])
         figures = [layer_distribution(layer_neurons, n_layers, output / "dkn_layers.png"),
                    curves_by_group(curves, output / "delta_prob_curves.png", "suppressed BDCs k", "ΔProb",
-                                   "cardinality ", title="000 Fig. 4: ΔProb as BDCs are suppressed (mean ± 95 % CI)")]
+                                   "cardinality ", title="000 Fig. 4: ΔProb as BDCs are suppressed (mean ± 95 % CI)"),
+                   self._filter_figure(rows, output / "functional_scores.png")]
         summary.figures += [name for name in figures if name]  # None: nothing to plot, no file
         return summary
+
+    def _tau2(self, method: str):
+        """The functional threshold ``method`` ran with (None: amig-pairs as 002 Algorithm 1)."""
+        if method == "amig-pairs" and not self.options.get("amig_pairs_filter", False):
+            return None
+        return self.options["tau2"]
+
+    def _filter_figure(self, rows, path: Path) -> str:
+        """Every candidate's functional score against τ2, per method (always written)."""
+        methods = [m for m in self.ctx.methods if self._tau2(m) is not None]
+        scores = {m: [list(r.get("functional_scores") or []) for r in rows if r["method"] == m] for m in methods}
+        relative = self.options["filter_mode"] == "relative"
+        ylabel = "Prob(only B active) / Prob(all KNs)" if relative else "Prob(only B active)"
+        return scores_against_threshold(scores, self.options["tau2"], path, ylabel,
+                                        title="000 Eq. 10: candidates vs τ2 (ring: a fact's best)")
 
     @staticmethod
     def _comparisons(methods, cells_of, cards) -> list[dict]:
