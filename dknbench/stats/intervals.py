@@ -64,7 +64,7 @@ def mean_of_means_ci(groups, confidence: float = 0.95) -> Interval:
     """The unweighted mean of the groups' means (000 Table 1's "Average" over cardinality columns)
     with a t interval: SE² = Σ s_k²/n_k / K², df by Welch–Satterthwaite,
     (Σ s_k²/n_k)² / Σ (s_k²/n_k)²/(n_k − 1). One group gives exactly ``mean_ci`` (df = n − 1);
-    a normal quantile (1.96) instead would be far too narrow at the few facts a column holds.
+    a normal quantile instead would be far too narrow at the few facts a column holds.
     Empty groups are ignored; a group with < 2 values -> NaN bounds (its variance is unknown)."""
     _check_confidence(confidence)
     samples = [as_sample(g, f"groups[{i}]") for i, g in enumerate(groups)]
