@@ -24,7 +24,7 @@ def test_committed_localizer_run_builds_a_site_with_every_localizer(tmp_path):
 
 def test_the_readme_localizer_table_is_what_the_script_prints_from_the_committed_files(capsys):
     """No hand-edited number: every row of the README's table comes out of scripts/localizer_table.py
-    run on the committed summary and cost lines."""
+    run on the committed rows (samples.parquet, summarized by the current task code) and cost lines."""
     import importlib.util
 
     path = RESULTS.parents[1] / "scripts" / "localizer_table.py"

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from scipy import stats as st
 
 from dknbench.cli import main
 from dknbench.dkn import NTC, functional_scores, get_dkn_method
@@ -63,12 +64,23 @@ def test_paper_average_reproduces_table1_ntc_gpt2():
     assert abs(over_facts - average) > 1
 
 
-def test_paper_average_ci_is_the_stratified_normal_interval():
+def test_paper_average_ci_is_the_stratified_t_interval():
     cells = {"2": [1.0, 2.0, 4.0], "3": [10.0, 12.0]}
     average, (low, high) = paper_average(cells)
-    se = math.sqrt(np.var([1, 2, 4], ddof=1) / 3 + np.var([10, 12], ddof=1) / 2) / 2
+    parts = [np.var([1, 2, 4], ddof=1) / 3, np.var([10, 12], ddof=1) / 2]
+    se = math.sqrt(sum(parts)) / 2
+    df = sum(parts) ** 2 / (parts[0] ** 2 / 2 + parts[1] ** 2 / 1)  # Welch–Satterthwaite
     assert average == pytest.approx((7 / 3 + 11) / 2)
-    assert (high - low) / 2 == pytest.approx(1.959963984540054 * se)
+    assert (high - low) / 2 == pytest.approx(st.t.ppf(0.975, df) * se)
+    assert (high - low) / 2 > 1.959963984540054 * se * 1.5  # the z interval was far too narrow
+
+
+def test_paper_average_of_one_column_at_n3_is_scipys_t_interval():
+    # issue 26.3: "Average (paper) 26.32 [25.01, 27.64] (n=3)" beside the column's t interval
+    values = [24.1, 26.9, 27.96]
+    average, ci = paper_average({"3": values})
+    expected = st.t.interval(0.95, 2, loc=np.mean(values), scale=st.sem(values))
+    assert average == pytest.approx(np.mean(values)) and ci == pytest.approx(expected, abs=1e-12)
 
 
 # ----------------------------------------------------------------------------- summarize
@@ -98,7 +110,7 @@ def test_summary_reports_both_averages_undefined_counts_floor_and_unpooled_tests
     base3 = [[0.2, 0.4, 0.6], [0.1, 0.3, 0.5]]
     floor = lambda c: [x * 0.5 + 0.3 for x in c[:-1]] + [c[-1]]  # noqa: E731
     rows = ([_row("ntc", c, floor(c), i) for i, c in enumerate(ntc2 + ntc3)]
-            + [_row("kmeans", c, floor(c), i) for i, c in enumerate(base2 + base3)]
+            + [_row("kmeans", c, floor(c), i) for i, c in zip([0, 1, 3, 4], base2 + base3)]
             + [{"fact_id": "f9", "method": "kmeans", "cardinality": 1, "bdcs": [[[0, 0]]], "outlier": False,
                 "delta_prob_curve": [], "gcr": None, "gcr_undefined": None, "floor_curve": [], "floor_gcr": None}])
     summary = _summarize(rows, ["ntc", "kmeans"], tmp_path)
@@ -122,9 +134,17 @@ def test_summary_reports_both_averages_undefined_counts_floor_and_unpooled_tests
     keys = {c["metric"] for c in summary.comparisons}
     assert "GCR" not in keys and {"GCR@2", "GCR@3", "GCR@n>=3"} <= keys
     vs = {(c["method_a"], c["method_b"], c["metric"]): c for c in summary.comparisons}
-    expected = compare_groups(ntc_cells["2"], [gcr(c) for c in base2], "ntc", "kmeans", "GCR@2")
-    assert vs["ntc", "kmeans", "GCR@2"] == pytest.approx(expected) or vs["ntc", "kmeans", "GCR@2"] == expected
-    assert vs["ntc", "kmeans", "GCR@n>=3"]["n_a"] == 2  # only n >= 3 facts, one unit
+    # paired on the facts both methods have a GCR for in the group: f0, f1 at n = 2 (ntc's f2 has
+    # no kmeans partner); f3, f4 at n >= 3 (ntc's f5 is undefined)
+    expected = compare_groups(ntc_cells["2"][:2], [gcr(c) for c in base2], "ntc", "kmeans", "GCR@2")
+    got = vs["ntc", "kmeans", "GCR@2"]
+    assert {k: got[k] for k in expected} == pytest.approx(expected) and got["n_pairs"] == 2
+    paired = st.ttest_rel(ntc_cells["2"][:2], [gcr(c) for c in base2])
+    assert (got["paired_t"], got["paired_p"]) == pytest.approx((paired.statistic, paired.pvalue))
+    pooled = vs["ntc", "kmeans", "GCR@n>=3"]
+    assert pooled["n_pairs"] == pooled["n_a"] == pooled["n_b"] == 2  # only n >= 3 facts, one unit
+    paired = st.ttest_rel(ntc_cells["3"], [gcr(c) for c in base3])
+    assert pooled["paired_t"] == pytest.approx(paired.statistic)
     assert ("ntc", "ntc:random-partition", "GCR@2") in vs
     assert set(summary.per_fact["ntc"]) == {"GCR@2", "GCR@3"}
 

@@ -132,7 +132,7 @@ def test_cli_localizes_with_ig_atp_and_causal_tracing(family, tmp_path, isolated
     out = tmp_path / "run"
     assert main(["run", "--task", "kn-localization", "--method", "ig,atp,causal-tracing", "--model",
                  f"tiny-{family}", "--limit", "2", "--output", str(out), "--set", "steps=2",
-                 "--quiet"]) == 0
+                 "--set", "known_only=false", "--quiet"]) == 0  # random weights know no fact
     summary = json.loads((out / "summary.json").read_text())
     # --limit 2: with one fact kn-localization skips it (no other fact to serve as irrelevant)
     assert {m["method"] for m in summary["metrics"] if m["metric"] == "SR"} == {"ig", "atp", "causal-tracing"}

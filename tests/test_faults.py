@@ -25,7 +25,7 @@ N_FACTS = 30
 def command(output: Path) -> list[str]:  # the per-fact phase
     return [sys.executable, "-m", "dknbench", "run", "--task", "kn-localization", "--method", "ig,random",
             "--model", "tiny-gpt2", "--limit", str(N_FACTS), "--set", "steps=20", "--set", "random_match=ig",
-            "--no-cache", "--quiet", "--output", str(output)]
+            "--set", "known_only=false", "--no-cache", "--quiet", "--output", str(output)]
 
 
 def environment() -> dict:

@@ -34,7 +34,8 @@ def tiny_runs(monkeypatch, tmp_path, tiny, isolated_cache):
 
 def run_cli(facts, output, *extra):
     return main(["run", "--task", "kn-localization", "--method", "ig,random", "--dataset", str(facts),
-                 "--output", str(output), "--set", "steps=3", "--set", "random_match=ig", "--quiet", *extra])
+                 "--output", str(output), "--set", "steps=3", "--set", "random_match=ig", "--set", "known_only=false",
+                 "--quiet", *extra])
 
 
 def test_bundled_tasks_are_valid_and_found():

@@ -274,3 +274,40 @@ def test_site_in_headless_chromium(two_runs, tmp_path):
         driver.quit()
         server.shutdown()
         server.server_close()
+
+
+def test_prepare_pairs_methods_on_their_common_facts(tmp_path):
+    """Per-fact values with fact ids: the winner is tested with a paired t-test on the facts both
+    methods have (issue 26.2), not with Welch's on two different fact sets."""
+    root = tmp_path / "runs"
+    amig = {"f1": 0.9, "f2": 0.7, "f3": 0.8, "f4": 0.95, "f5": 5.0}  # f5: only amig has it
+    ig = {"f1": 0.5, "f2": 0.45, "f3": 0.6, "f4": 0.7, "f6": -3.0}
+    write_run(root, "amig", task="kn-localization", method="amig", values={("rel_minus_irr", ""): 0.84},
+              per_fact={"amig": {"rel_minus_irr": amig}})
+    write_run(root, "ig", task="kn-localization", method="ig", values={("rel_minus_irr", ""): 0.56},
+              per_fact={"ig": {"rel_minus_irr": ig}})
+    rows = _rows(*load_source(root))
+    winner, other = rows[("amig", "")], rows[("ig", "")]
+    common = ["f1", "f2", "f3", "f4"]
+    paired = st.ttest_rel([amig[f] for f in common], [ig[f] for f in common])
+    assert winner.p == pytest.approx(paired.pvalue, abs=1e-12) and winner.n_test == 4
+    assert winner.test_source == "per-fact, paired" and winner.best
+    welch = st.ttest_ind(list(amig.values()), list(ig.values()), equal_var=False)
+    assert welch.pvalue > 0.05  # unpaired on all values it would not even be significant
+    assert other.versus == "amig" and other.n_test == 4
+
+
+def test_prepare_keeps_a_clipped_run_ci(tmp_path):
+    from dknbench.stats import CI_T_CLIPPED
+
+    root = tmp_path / "runs"
+    run = write_run(root, "amig", task="kn-localization", method="amig", values={("mean_kns", ""): 2.0},
+                    per_fact={"amig": {"mean_kns": [0.0, 0.0, 6.0]}})
+    summary_path = run / "summary.json"
+    import json
+
+    summary = json.loads(summary_path.read_text())
+    summary["metrics"][0].update(ci_low=0.0, ci_high=9.45, ci_method=CI_T_CLIPPED)
+    summary_path.write_text(json.dumps(summary))
+    row = _rows(*load_source(root))[("amig", "")]
+    assert (row.ci_low, row.ci_high, row.ci_source) == (0.0, 9.45, "run")  # not the t interval below 0

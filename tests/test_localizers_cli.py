@@ -17,7 +17,8 @@ def test_list_methods_shows_the_new_localizers(capsys):
 def test_kn_localization_and_gcr_run_with_the_new_localizers(tmp_path, isolated_cache):
     out = tmp_path / "kn"
     assert main(["run", "--task", "kn-localization", "--method", ",".join(NEW), "--model", "tiny-gpt2",
-                 "--limit", "3", "--output", str(out), "--set", "steps=3", "--quiet"]) == 0
+                 "--limit", "3", "--output", str(out), "--set", "steps=3", "--set", "known_only=false",
+                 "--quiet"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert {m["method"] for m in summary["metrics"] if m["metric"] == "SR"} == set(NEW)
     rows = [row for p in sorted((out / "facts").glob("*.json")) for row in json.loads(p.read_text())["rows"]]

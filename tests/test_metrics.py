@@ -176,9 +176,14 @@ def test_sr_report_undefined_when_the_denominator_ci_contains_zero():
     # the paper's ratio still exists as a number (0.45 / 0.0025 = 180 for enhance) ...
     assert success_rate(*arrays).sr_enhance == pytest.approx(180.0)
     report = success_rate_report(*arrays, seed=3)
-    # ... but its denominator is indistinguishable from 0, so it is reported undefined
+    # ... but its denominator is indistinguishable from 0, so it is reported undefined; the rule
+    # is the same seeded bootstrap as the SR CI (scipy's, over the same resamples of facts)
+    irr = st.bootstrap(arrays[3:5], lambda ib, ia: np.mean((ia - ib) / ib), paired=True, vectorized=False,
+                       n_resamples=1000, method="percentile", rng=3).confidence_interval
+    assert irr.low < 0 < irr.high
     assert report["SR_enh"].value is None and report["SR_enh"].low is None
-    assert report["SR_enh"].undefined == "irrelevant ΔProb CI contains 0 (enh [-0.033, 0.038])"
+    assert report["SR_enh"].undefined == (f"irrelevant ΔProb bootstrap CI contains 0 "
+                                          f"(enh [{irr.low:.2g}, {irr.high:.2g}])")
     assert report["SR"].value is None and report["SR"].undefined == report["SR_enh"].undefined
     # the suppress term has a clear denominator: 0.45 / 0.1
     assert report["SR_sup"].undefined is None and report["SR_sup"].value == pytest.approx(4.5)
@@ -215,10 +220,9 @@ def test_sr_report_too_few_pairs_and_outliers_are_undefined_with_reason():
 
     one = success_rate_report(*_sr_arrays([0.5], [0.5], [0.1], [0.1]))
     assert one["SR"].undefined == "too few pairs for an irrelevant ΔProb CI (enh 1 kept, sup 1 kept)"
-    # the third fact's irrelevant rise of 20 (x21) is an outlier: dropped from the enhance pairs
-    # only; two pairs give a t interval too wide to exclude 0 (t_0.975,1 = 12.7)
-    kept = success_rate_report(*_sr_arrays(RISES[:3], RISES[:3], [0.1, 0.12, 20.0], CLEAR[:3]),
-                               outlier_limit=9.0)
-    assert kept["SR_enh"].n == 2 and kept["SR_sup"].n == 3
-    assert kept["SR_sup"].undefined is None
-    assert kept["SR"].undefined.startswith("irrelevant ΔProb CI contains 0 (enh [")
+    # the third fact's irrelevant rise of 20 (x21) is an outlier of the enhance edit: the fact
+    # leaves both terms, so every record's n is the 2 pairs SR actually used
+    arrays = _sr_arrays(RISES[:3], RISES[:3], [0.1, 0.12, 20.0], CLEAR[:3])
+    kept = success_rate_report(*arrays, outlier_limit=9.0)
+    assert {name: e.n for name, e in kept.items()} == dict.fromkeys(kept, 2)
+    assert kept["SR"].value == pytest.approx(success_rate(*(a[:2] for a in arrays)).sr)

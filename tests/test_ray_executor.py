@@ -13,7 +13,7 @@ from dknbench.harness.runner import RunSpec, run  # noqa: E402
 
 def _spec(output, cache, executor):
     return RunSpec(task="kn-localization", methods=["ig"], model="tiny-gpt2", limit=4, seed=3,
-                   overrides=["steps=5", "max_queries=2"], output=str(output),
+                   overrides=["steps=5", "max_queries=2", "known_only=false"], output=str(output),
                    cache_dir=str(cache), executor=executor, quiet=True)
 
 

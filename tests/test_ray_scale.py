@@ -14,7 +14,7 @@ N_FACTS = 50
 
 def _spec(output, cache, executor):
     return RunSpec(task="kn-localization", methods=["ig"], model="tiny-gpt2", limit=N_FACTS, seed=5,
-                   overrides=["steps=2", "max_queries=1"], output=str(output), cache_dir=str(cache),
+                   overrides=["steps=2", "max_queries=1", "known_only=false"], output=str(output), cache_dir=str(cache),
                    executor=executor, quiet=True)
 
 

@@ -42,7 +42,7 @@ def test_hf_token_never_written_or_printed(tmp_path):
         assert done.returncode == 0, done.stderr[-2000:]
 
     cli("run", "--task", "kn-localization", "--method", "ig", "--model", "tiny-gpt2", "--limit", "2",
-        "--set", "steps=3", "--output", str(tmp_path / "runs" / "one"))
+        "--set", "steps=3", "--set", "known_only=false", "--output", str(tmp_path / "runs" / "one"))
     cli("results", str(tmp_path / "runs"), "--output", str(tmp_path / "results"))
     cli("publish", str(tmp_path / "results"), "--repo-id", "org/name", "--dry-run")
     written = [p for p in tmp_path.rglob("*") if p.is_file() and not p.is_symlink()]
@@ -61,7 +61,7 @@ def test_batch_size_does_not_change_results(tmp_path, family):
     for batch in ("1", "128"):
         out = tmp_path / f"b{batch}"
         assert main(["run", "--task", "kn-localization", "--method", "ig", "--model", f"tiny-{family}",
-                     "--limit", "2", "--set", "steps=4", "--no-cache", "--batch-size", batch,
+                     "--limit", "2", "--set", "steps=4", "--set", "known_only=false", "--no-cache", "--batch-size", batch,
                      "--output", str(out), "--quiet"]) == 0
         summaries[batch] = json.loads((out / "summary.json").read_text())["metrics"]
     one, default = summaries["1"], summaries["128"]

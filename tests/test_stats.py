@@ -206,3 +206,85 @@ def test_compare_groups_record_shape_and_values():
     assert record["t"] == pytest.approx(st.ttest_ind(a, b).statistic, abs=1e-9)
     assert record["welch_p"] == pytest.approx(st.ttest_ind(a, b, equal_var=False).pvalue, abs=1e-9)
     assert (record["n_a"], record["n_b"]) == (12, 9)
+
+
+# ----------------------------------------------------------------------------- issue 26.3 / 32.6
+
+
+def test_every_ci_at_n3_is_scipys_t_interval():
+    """At n = 3 a mean's CI is x̄ ± t_{0.975, 2} s/√3 (scipy), never x̄ ± 1.96 SE (2.2x narrower)."""
+    from dknbench.stats import mean_of_means_ci
+
+    values = [24.1, 26.9, 27.96]
+    expected = st.t.interval(0.95, 2, loc=np.mean(values), scale=st.sem(values))
+    for interval in (mean_ci(values), mean_of_means_ci([values])):
+        assert (interval.low, interval.high) == pytest.approx(expected, abs=1e-12)
+    z_half = 1.959963984540054 * st.sem(values)
+    assert (expected[1] - expected[0]) / 2 > 2 * z_half
+
+
+def test_mean_of_means_ci_is_welch_satterthwaite_and_matches_statsmodels_for_two_groups():
+    """For two groups the mean of means ± t·SE is half of Welch's difference CI machinery:
+    same SE² (Σ s²/n)/K² up to the 1/K factor, same df as scipy's Welch test."""
+    from dknbench.stats import mean_of_means_ci
+
+    a, b = SAMPLES[0]
+    interval = mean_of_means_ci([a, b])
+    df = welch_t(a, b).df  # Welch–Satterthwaite df, from scipy
+    se = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size) / 2
+    assert interval.estimate == pytest.approx((a.mean() + b.mean()) / 2)
+    assert interval.high - interval.estimate == pytest.approx(st.t.ppf(0.975, df) * se, abs=1e-12)
+    assert math.isnan(mean_of_means_ci([a, [1.0]]).low)  # a column without spread: no interval
+
+
+def test_clipped_mean_ci_keeps_a_count_in_range():
+    from dknbench.stats import clipped_mean_ci
+
+    counts = [0, 0, 30]  # the t interval reaches far below 0
+    raw = mean_ci(counts)
+    clipped = clipped_mean_ci(counts, low=0.0)
+    assert raw.low < 0 and clipped.low == 0.0 and clipped.high == raw.high
+    share = clipped_mean_ci([0.9, 1.0, 1.0], low=0.0, high=1.0)
+    assert share.high == 1.0 and share.low == pytest.approx(mean_ci([0.9, 1.0, 1.0]).low)
+
+
+def test_paired_t_and_compare_paired_match_scipy_on_the_common_facts():
+    from dknbench.stats import compare_paired, paired_t
+
+    a, b = RNG.normal(0, 1, 8), RNG.normal(0.5, 1, 8)
+    ref = st.ttest_rel(a, b)
+    ours = paired_t(a, b)
+    assert (ours.statistic, ours.pvalue, ours.df) == pytest.approx((ref.statistic, ref.pvalue, 7), abs=1e-12)
+    left = {f"f{i}": v for i, v in enumerate(a)} | {"only_a": 99.0}
+    right = {f"f{i}": v for i, v in enumerate(b)} | {"only_b": -99.0, "f0": float("nan")}
+    record = compare_paired(left, right, "x", "y", "m")
+    common = [f"f{i}" for i in range(1, 8)]  # f0 is NaN on one side: not a pair
+    ref = st.ttest_rel([left[f] for f in common], [right[f] for f in common])
+    assert record["n_pairs"] == record["n_a"] == record["n_b"] == 7
+    assert (record["paired_t"], record["paired_p"]) == pytest.approx((ref.statistic, ref.pvalue), abs=1e-12)
+
+
+def test_paired_bootstrap_cis_are_one_bootstrap_of_every_component():
+    from dknbench.stats import paired_bootstrap_cis
+
+    x, y = RNG.normal(1, 1, 15), RNG.normal(2, 1, 15)
+    both = paired_bootstrap_cis((x, y), lambda a, b: [a.mean(), b.mean() / a.mean()], n_resamples=300, seed=5)
+    alone = paired_bootstrap_ci((x, y), lambda a, b: b.mean() / a.mean(), n_resamples=300, seed=5)
+    assert both[1] == pytest.approx(alone, abs=1e-12)
+    assert both[0] == pytest.approx(paired_bootstrap_ci((x, y), lambda a, b: a.mean(), n_resamples=300, seed=5))
+
+
+def test_no_normal_interval_in_the_code():
+    """Issue 26.3: every CI is a t interval or a seeded bootstrap. A z quantile (1.96, norm.ppf,
+    norm.interval) in the package, the scripts or the benchmarks would bring one back."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    pattern = re.compile(r"1\.95996|1\.96\b|norm\.(ppf|interval)|NormalDist")
+    hits = [f"{path.relative_to(root)}:{number}"
+            for folder in ("dknbench", "scripts", "benchmarks", "leaderboard")
+            for path in sorted((root / folder).rglob("*.py")) + sorted((root / folder).rglob("*.js"))
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+            if pattern.search(line)]
+    assert hits == []

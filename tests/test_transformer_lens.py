@@ -107,7 +107,8 @@ def test_kn_localization_runs_on_a_hooked_transformer_like_on_the_hf_model(tmp_p
         monkeypatch.setattr(dknbench.models, "load_model", lambda *a, _lm=loaded, **k: _lm)
         out = tmp_path / backend
         assert main(["run", "--task", "kn-localization", "--method", "ig,random", "--dataset", str(facts),
-                     "--output", str(out), "--set", "steps=4", "--set", "random_match=ig", "--quiet",
+                     "--output", str(out), "--set", "steps=4", "--set", "random_match=ig", "--set", "known_only=false",
+                     "--quiet",
                      "--no-cache"]) == 0
         samples[backend] = pd.read_parquet(out / "samples.parquet").sort_values(["fact_id", "method"])
     tl, hf = samples["tl"], samples["hf"]

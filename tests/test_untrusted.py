@@ -121,7 +121,7 @@ def facts_file(monkeypatch, tmp_path, tiny, isolated_cache):
 
 def run_cli(facts, output, *extra):
     return main(["run", "--task", "kn-localization", "--method", "random", "--dataset", str(facts),
-                 "--output", str(output), "--set", "steps=2", "--quiet", *extra])
+                 "--output", str(output), "--set", "steps=2", "--set", "known_only=false", "--quiet", *extra])
 
 
 def test_run_json_records_the_settings_and_a_differing_resume_is_refused(facts_file, tmp_path, capsys, monkeypatch):

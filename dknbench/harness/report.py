@@ -14,7 +14,7 @@ import shutil
 
 MISSING = "/"
 COMPARISON_LEAD = ["method_a", "method_b", "metric"]
-COMPARISON_ORDER = ["t", "p", "welch_t", "welch_p", "cohens_d", "n_a", "n_b"]
+COMPARISON_ORDER = ["n_pairs", "paired_t", "paired_p", "t", "p", "welch_t", "welch_p", "cohens_d", "n_a", "n_b"]
 
 
 def sig3(value) -> str:

@@ -8,13 +8,16 @@ configuration; a rerun of a method in the same configuration supersedes the olde
 
 Ranking: a metric's direction comes from its task YAML (``metrics: {name: higher_is_better |
 lower_is_better | none}``); ``none`` and undeclared metrics are shown, never ranked. The winner is
-marked best only when it beats the runner-up significantly: Welch's t-test on the per-fact values
-(``ALPHA`` two-sided) — or the runs' own Welch comparison record when per-fact values were not kept;
-otherwise both are marked "tie".
+marked best only when it beats the runner-up significantly (``ALPHA`` two-sided): a paired t-test
+on the facts both methods have a value for when the per-fact values carry fact ids, Welch's t-test on
+the per-fact values when they do not, or the runs' own comparison record (its paired test first)
+when per-fact values were not kept; otherwise both are marked "tie". ``n_test`` is the n of the test.
 
 Per-fact values convention: a run's summary.json may hold ``per_fact`` =
-``{method: {key: [values, ...]}}`` with key = the metric name, or ``"<metric>@<group>"`` for a
-grouped record. With ≥ 2 finite values the CI is the t-interval of their mean.
+``{method: {key: {fact_id: value, ...}}}`` (or a plain list ``[values, ...]``, which cannot be
+paired) with key = the metric name, or ``"<metric>@<group>"`` for a grouped record. With ≥ 2 finite
+values the CI is the t-interval of their mean, unless the record's ``ci_method`` names another
+method (a count's interval clipped at 0, a bootstrap): that CI is kept as the run wrote it.
 """
 
 from __future__ import annotations
@@ -30,11 +33,11 @@ import pandas as pd
 
 from ..models.loading import canonical_model_name
 from ..results.store import Run
-from ..stats import cohens_d, mean_ci, welch_t
+from ..stats import CI_T, cohens_d, mean_ci, paired_t, welch_t
 
 CONFIDENCE = 0.95
 ALPHA = 0.05
-TEST = "Welch's t-test on the per-fact values"
+TEST = "paired t-test on the facts both methods have (Welch's t-test where a run kept no fact ids)"
 NEUTRAL_OPTIONS = frozenset({"engine"})  # IG execution path: the engine tests show equal results
 DIRECTIONS = ("higher_is_better", "lower_is_better")
 
@@ -127,9 +130,10 @@ class Row:
     reference_source: str = ""
     rank: str = ""                  # "best" (significantly ahead of the runner-up) | "tie" | ""
     versus: str = ""                # best other method of the same configuration
-    p: float | None = None          # Welch p-value against `versus`
+    p: float | None = None          # p-value against `versus` (paired where the facts are known)
     d: float | None = None          # Cohen's d against `versus` (positive: this method larger)
-    test_source: str = ""           # "per-fact" | "comparisons" | ""
+    test_source: str = ""           # "per-fact, paired" | "per-fact" (Welch) | "comparisons" | ""
+    n_test: int | None = None       # values the test used per method (paired: the common facts)
     order: int = 0                  # the metric's place in the task YAML (tables keep that order)
 
     @property
@@ -179,12 +183,22 @@ def _finite(value) -> bool:
     return value is not None and not pd.isna(value) and math.isfinite(float(value))
 
 
-def _per_fact(run: Run | None, method: str, key: str) -> np.ndarray | None:
+def _per_fact_raw(run: Run | None, method: str, key: str) -> dict | list | None:
+    """The run's per-fact values of ``key``: {fact_id: value} (pairable), a list, or None."""
     if run is None:
         return None
     table = (run.summary.get("per_fact") or {}).get(method) or {}
     values = table.get(key)
-    if not isinstance(values, list):
+    if isinstance(values, dict):
+        return {str(k): float(v) for k, v in values.items() if _finite(v)}
+    return values if isinstance(values, list) else None
+
+
+def _per_fact(run: Run | None, method: str, key: str) -> np.ndarray | None:
+    values = _per_fact_raw(run, method, key)
+    if isinstance(values, dict):
+        values = list(values.values())
+    if values is None:
         return None
     array = np.array([v for v in values if _finite(v)], dtype=float)
     return array if array.size >= 2 else None
@@ -207,12 +221,17 @@ def _directions(run: Run, cache: dict) -> dict[str, str]:
     return cache[run.task]
 
 
-def _undefined(run: Run | None, method: str, metric: str, group: str) -> str:
+def _record_field(run: Run | None, method: str, metric: str, group: str, name: str) -> str:
+    """A string field of the run's metric record (e.g. ``undefined``, ``ci_method``), or ""."""
     for record in (run.summary.get("metrics") or []) if run else []:
         if (record.get("method"), record.get("metric"), str(record.get("group") or "")) == (method, metric, group):
-            reason = record.get("undefined")
-            return str(reason) if reason else ""
+            value = record.get(name)
+            return str(value) if value else ""
     return ""
+
+
+def _undefined(run: Run | None, method: str, metric: str, group: str) -> str:
+    return _record_field(run, method, metric, group, "undefined")
 
 
 def _latest(frame: pd.DataFrame) -> pd.DataFrame:
@@ -250,31 +269,43 @@ def _match_reference(row: Row, references: list[dict]) -> tuple[float | None, st
     return None, ""
 
 
-def _from_comparisons(runs: list[Run], a: str, b: str, key: str) -> tuple[float | None, float | None]:
-    """(Welch p, Cohen's d of a vs b) from the runs' ``comparisons``; a reversed record flips d."""
+def _from_comparisons(runs: list[Run], a: str, b: str, key: str) -> tuple[float | None, float | None, int | None]:
+    """(p, Cohen's d of a vs b, n) from the runs' ``comparisons``: the paired test where the record
+    has one, else Welch's; a reversed record flips d."""
     for run in runs:
         for record in run.summary.get("comparisons") or []:
             if record.get("metric") != key:
                 continue
-            p = record.get("welch_p")
+            paired = record.get("paired_p") is not None
+            p = record.get("paired_p") if paired else record.get("welch_p")
             d = record.get("cohens_d")
+            n = record.get("n_pairs") if paired else None
             if (record.get("method_a"), record.get("method_b")) == (a, b):
-                return p, d
+                return p, d, n
             if (record.get("method_a"), record.get("method_b")) == (b, a):
-                return p, None if d is None else -d
-    return None, None
+                return p, None if d is None else -d, n
+    return None, None, None
 
 
 def _test(row: Row, rival: Row, runs_by_dir: dict[str, Run], config_runs: list[Run]) -> None:
+    row.versus = rival.method
+    mine = _per_fact_raw(runs_by_dir.get(row.run_dir), row.method, row.key)
+    theirs = _per_fact_raw(runs_by_dir.get(rival.run_dir), rival.method, row.key)
+    if isinstance(mine, dict) and isinstance(theirs, dict):  # the same facts, paired
+        common = sorted(mine.keys() & theirs.keys())
+        if len(common) >= 2:
+            a, b = np.array([mine[f] for f in common]), np.array([theirs[f] for f in common])
+            row.p, row.d, row.n_test = paired_t(a, b).pvalue, cohens_d(a, b), len(common)
+            row.test_source = "per-fact, paired"
+        return
     mine = _per_fact(runs_by_dir.get(row.run_dir), row.method, row.key)
     theirs = _per_fact(runs_by_dir.get(rival.run_dir), rival.method, row.key)
-    row.versus = rival.method
     if mine is not None and theirs is not None:
         row.p, row.d, row.test_source = welch_t(mine, theirs).pvalue, cohens_d(mine, theirs), "per-fact"
         return
-    p, d = _from_comparisons(config_runs, row.method, rival.method, row.key)
+    p, d, n = _from_comparisons(config_runs, row.method, rival.method, row.key)
     if p is not None or d is not None:
-        row.p, row.d, row.test_source = p, d, "comparisons"
+        row.p, row.d, row.n_test, row.test_source = p, d, n, "comparisons"
 
 
 def _compare(rows: list[Row], runs_by_dir: dict[str, Run], config_runs: list[Run]) -> None:
@@ -322,7 +353,8 @@ def prepare(frame: pd.DataFrame, runs: list[Run]) -> LeaderboardData:
             undefined=_undefined(run, record.method, record.metric, group),
         )
         values = _per_fact(run, row.method, row.key)
-        if values is not None:
+        ci_method = _record_field(run, row.method, row.metric, group, "ci_method")
+        if values is not None and ci_method in ("", CI_T):  # a clipped or bootstrap CI stays the run's
             interval = mean_ci(values, CONFIDENCE)
             row.ci_low, row.ci_high, row.ci_source = interval.low, interval.high, "per-fact"
         elif not (_finite(row.ci_low) and _finite(row.ci_high)):

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..stats import contains_zero, mean_ci, paired_bootstrap_ci
+from ..stats import CI_BOOTSTRAP, CI_T, contains_zero, mean_ci, paired_bootstrap_cis
 
 NAN = float("nan")
 OPERATIONS = ("suppress", "enhance")
@@ -120,34 +120,23 @@ def success_rate(relevant_before, relevant_enhanced, relevant_suppressed,
 
 
 class Estimate(NamedTuple):
-    """One reported number: value with its 95 % CI over ``n`` facts, or ``undefined`` naming why
-    there is no number (value and bounds are then None)."""
+    """One reported number: value with its 95 % CI over ``n`` facts (``ci_method`` says how the CI
+    was computed), or ``undefined`` naming why there is no number (value and bounds are then None)."""
 
     value: float | None
     low: float | None
     high: float | None
     n: int
     undefined: str | None = None
+    ci_method: str | None = None
 
 
-ZERO_CI = "irrelevant ΔProb CI contains 0"
+ZERO_CI = "irrelevant ΔProb bootstrap CI contains 0"
 FEW_PAIRS = "too few pairs for an irrelevant ΔProb CI"
 
 
-def _denominator_problem(irr: np.ndarray, confidence: float) -> tuple[str, str] | None:
-    """Why SR_x's denominator, the mean irrelevant ΔProb, cannot divide, as (kind, detail), or
-    None when its CI excludes 0. A t interval **(choice: t rather than bootstrap, the more cautious
-    of the two at the few facts of a CPU run)**; fewer than 2 pairs have no CI at all."""
-    if irr.size < 2:
-        return FEW_PAIRS, f"{irr.size} kept"
-    interval = mean_ci(irr, confidence)
-    if contains_zero(interval):
-        return ZERO_CI, f"[{interval.low:.2g}, {interval.high:.2g}]"
-    return None
-
-
 def _reason(problems: dict[str, tuple[str, str]]) -> str | None:
-    """"irrelevant ΔProb CI contains 0 (enh [-0.0043, 0.0081], sup [...])" and the like."""
+    """"irrelevant ΔProb bootstrap CI contains 0 (enh [-0.0043, 0.0081], sup [...])" and the like."""
     parts = []
     for kind in (ZERO_CI, FEW_PAIRS):
         details = [f"{op} {detail}" for op, (k, detail) in problems.items() if k == kind]
@@ -156,13 +145,36 @@ def _reason(problems: dict[str, tuple[str, str]]) -> str | None:
     return "; ".join(parts) or None
 
 
-def _estimate(interval, n: int, undefined: str | None = None) -> Estimate:
+def _estimate(interval, n: int, undefined: str | None = None, ci_method: str | None = None) -> Estimate:
     if undefined is not None:
         return Estimate(None, None, None, n, undefined)
 
     def clean(x):
         return None if x is None or not np.isfinite(x) else float(x)
-    return Estimate(clean(interval.estimate), clean(interval.low), clean(interval.high), n)
+    low, high = clean(interval.low), clean(interval.high)
+    return Estimate(clean(interval.estimate), low, high, n,
+                    ci_method=ci_method if low is not None and high is not None else None)
+
+
+def kept_pairs(relevant_before, relevant_enhanced, relevant_suppressed,
+               irrelevant_before, irrelevant_enhanced, irrelevant_suppressed,
+               outlier_limit: float | None = None) -> np.ndarray:
+    """Per fact: True when both edits give finite relevant and irrelevant ΔProb within
+    ``outlier_limit`` (None: finite only). A fact is dropped from both terms of SR together:
+    000 App. A's reason for the rule, a jump that means the model never knew the fact, is a property
+    of the fact, not of one edit, and SR's n is then one number, the pairs it used."""
+    rel_b, rel_e, rel_s, irr_b, irr_e, irr_s = (np.atleast_1d(np.asarray(a, dtype=float)) for a in (
+        relevant_before, relevant_enhanced, relevant_suppressed, irrelevant_before, irrelevant_enhanced,
+        irrelevant_suppressed))
+
+    def ok(before, after, operation):
+        change = np.atleast_1d(intended_change(before, after, operation))
+        with np.errstate(invalid="ignore"):
+            fine = np.isfinite(change)
+            return fine if outlier_limit is None else fine & (np.abs(change) <= outlier_limit)
+
+    return (ok(rel_b, rel_e, "enhance") & ok(irr_b, irr_e, "enhance")
+            & ok(rel_b, rel_s, "suppress") & ok(irr_b, irr_s, "suppress"))
 
 
 def success_rate_report(relevant_before, relevant_enhanced, relevant_suppressed,
@@ -172,47 +184,56 @@ def success_rate_report(relevant_before, relevant_enhanced, relevant_suppressed,
                         seed: int | None = 0) -> dict[str, Estimate]:
     """The paper's SR with its uncertainty, and a companion that never explodes.
 
+    Every number uses the same pairs: the facts ``kept_pairs`` keeps (both edits finite and within
+    ``outlier_limit``); each record's n is their count.
+
     - ``SR``, ``SR_enh``, ``SR_sup``: 002's ratios (``success_rate``) with percentile bootstrap
-      CIs over facts (the arrays are resampled together, ``paired_bootstrap_ci``, seeded). SR_x
-      is **undefined** when the 95 % t interval of its denominator, the mean irrelevant ΔProb,
-      contains 0: the ratio then has no stable sign or size (the "SR = −906.5" of issue 13).
-      SR is undefined when either of its terms is.
+      CIs over facts (the arrays are resampled together, seeded). SR_x is **undefined** when the
+      bootstrap CI of its denominator, the mean irrelevant ΔProb, contains 0: the ratio then has no
+      stable sign or size (the "SR = −906.5" of issue 13). Rule and CI are one bootstrap
+      (``paired_bootstrap_cis``): the same resamples give the denominators' and the ratios'
+      intervals, so a ratio passes the rule exactly when its own resamples keep the denominator's
+      sign. SR is undefined when either of its terms is.
     - ``rel_minus_irr_enh``, ``rel_minus_irr_sup``: the mean paired difference
-      ΔProb_rel,x − ΔProb_irr,x over the same kept pairs, with its t interval (a paired t
-      interval): > 0 means the edit moved the fact more than an unrelated one.
-      ``rel_minus_irr`` is their per-fact sum over facts kept in both, as SR sums its terms.
+      ΔProb_rel,x − ΔProb_irr,x with its t interval (a paired t interval): > 0 means the edit moved
+      the fact more than an unrelated one. ``rel_minus_irr`` is their per-fact sum, as SR sums its
+      terms.
     """
     args = (relevant_before, relevant_enhanced, relevant_suppressed, irrelevant_before,
             irrelevant_enhanced, irrelevant_suppressed)
-    arrays = [np.atleast_1d(np.asarray(a, dtype=float)) for a in args]
+    keep = kept_pairs(*args, outlier_limit=outlier_limit)
+    arrays = [np.atleast_1d(np.asarray(a, dtype=float))[keep] for a in args]
+    n = int(keep.sum())
     rel_b, rel_e, rel_s, irr_b, irr_e, irr_s = arrays
     ops = {"enh": ("enhance", rel_e, irr_e), "sup": ("suppress", rel_s, irr_s)}
+    changes = {short: success_rate_pairs(rel_b, rel_a, irr_b, irr_a, operation, None, irrelevant)
+               for short, (operation, rel_a, irr_a) in ops.items()}
+
+    def statistics(rb, re, rs, ib, ie, is_):
+        """(denominator enh, denominator sup, SR_enh, SR_sup, SR) of one resample of facts."""
+        out = []
+        for operation, ra, ia in (("enhance", re, ie), ("suppress", rs, is_)):
+            out.append(float(success_rate_pairs(rb, ra, ib, ia, operation, None, irrelevant)[1].mean()))
+        terms = [success_rate_x(rb, ra, ib, ia, op, None, irrelevant)[0]
+                 for op, ra, ia in (("enhance", re, ie), ("suppress", rs, is_))]
+        return out + terms + [terms[0] + terms[1]]
+
     report: dict[str, Estimate] = {}
     problems: dict[str, tuple[str, str]] = {}
-    for short, (operation, rel_a, irr_a) in ops.items():
-        rel, irr = success_rate_pairs(rel_b, rel_a, irr_b, irr_a, operation, outlier_limit, irrelevant)
-        problem = _denominator_problem(irr, confidence)
-        if problem:
-            problems[short] = problem
-
-        def sr_x(rb, ra, ib, ia, operation=operation):
-            return success_rate_x(rb, ra, ib, ia, operation, outlier_limit, irrelevant)[0]
-
-        interval = None if problem else paired_bootstrap_ci((rel_b, rel_a, irr_b, irr_a), sr_x,
-                                                            confidence, n_resamples, seed)
-        report[f"SR_{short}"] = _estimate(interval, int(rel.size), _reason({short: problem} if problem else {}))
-        report[f"rel_minus_irr_{short}"] = _estimate(mean_ci(rel - irr, confidence), int(rel.size))
-
-    def sr(*columns):
-        return success_rate(*columns, outlier_limit=outlier_limit, irrelevant=irrelevant).sr
-
-    interval = None if problems else paired_bootstrap_ci(tuple(arrays), sr, confidence, n_resamples, seed)
-    report["SR"] = _estimate(interval, int(rel_b.size), _reason(problems))
-    per_op = [_paired_changes(rel_b, rel_a, irr_b, irr_a, operation, outlier_limit, irrelevant)
-              for operation, rel_a, irr_a in ops.values()]
-    both = per_op[0][2] & per_op[1][2]  # per fact, so both terms come from the same facts
-    total = sum(rel[both] - irr[both] for rel, irr, _ in per_op)
-    report["rel_minus_irr"] = _estimate(mean_ci(total, confidence), int(both.sum()))
+    intervals = paired_bootstrap_cis(arrays, statistics, confidence, n_resamples, seed) if n else None
+    for i, short in enumerate(ops):
+        rel, irr = changes[short]
+        if n < 2:
+            problems[short] = (FEW_PAIRS, f"{n} kept")
+        elif contains_zero(intervals[i]):
+            problems[short] = (ZERO_CI, f"[{intervals[i].low:.2g}, {intervals[i].high:.2g}]")
+        problem = problems.get(short)
+        report[f"SR_{short}"] = _estimate(intervals[2 + i] if intervals else None, n,
+                                          _reason({short: problem} if problem else {}), CI_BOOTSTRAP)
+        report[f"rel_minus_irr_{short}"] = _estimate(mean_ci(rel - irr, confidence), n, ci_method=CI_T)
+    report["SR"] = _estimate(intervals[4] if intervals else None, n, _reason(problems), CI_BOOTSTRAP)
+    total = sum(rel - irr for rel, irr in changes.values())
+    report["rel_minus_irr"] = _estimate(mean_ci(np.atleast_1d(total), confidence), n, ci_method=CI_T)
     return {name: report[name] for name in REPORTED}
 
 

@@ -14,7 +14,9 @@ from pathlib import Path
 from ..errors import DKNBenchError
 
 METRIC_FIELDS = ("method", "metric", "group", "value", "n", "ci_low", "ci_high", "higher_is_better")
-OPTIONAL_METRIC_FIELDS = ("undefined",)  # present only when the number does not exist, with the reason
+# undefined: present only when the number does not exist, with the reason;
+# ci_method: how the CI was computed (stats.CI_*), present where a task names it
+OPTIONAL_METRIC_FIELDS = ("undefined", "ci_method")
 RECORD_FIELDS_TEXT = f"{', '.join(METRIC_FIELDS)} (and {', '.join(OPTIONAL_METRIC_FIELDS)})"
 SUMMARY_FIELDS = (
     "task", "task_kind", "methods", "model", "model_fingerprint", "dataset", "seed", "limit", "config",
@@ -34,11 +36,14 @@ STRING_COLUMNS = ["task", "metric", "group", "method", "model", "model_fingerpri
 
 
 def metric_record(method: str, metric: str, value, n: int, group: str = "", ci=(None, None),
-                  higher_is_better: bool = True, undefined: str | None = None) -> dict:
+                  higher_is_better: bool = True, undefined: str | None = None,
+                  ci_method: str | None = None) -> dict:
     """One metric record of summary.json (docs/ARCHITECTURE.md). ``undefined`` names why the
     number does not exist (e.g. a ratio whose denominator's 95 % CI contains 0): the record then
     carries ``"undefined": reason`` and null value and CI, so no reader can mistake it for a
-    measurement; a NaN value without a reason stays a plain null."""
+    measurement; a NaN value without a reason stays a plain null. ``ci_method`` names how the CI
+    was computed (one of ``CI_METHODS``, e.g. a count's t interval clipped at 0); it is written
+    only beside a CI."""
     if undefined is not None and not str(undefined).strip():
         raise ValueError("undefined must name the reason, got an empty string")
     if undefined is not None:
@@ -50,15 +55,27 @@ def metric_record(method: str, metric: str, value, n: int, group: str = "", ci=(
               "higher_is_better": bool(higher_is_better)}
     if undefined is not None:
         record["undefined"] = str(undefined)
+    if ci_method is not None and record["ci_low"] is not None:
+        if ci_method not in ci_methods():
+            raise ValueError(f"ci_method must be one of {ci_methods()}, got {ci_method!r}")
+        record["ci_method"] = ci_method
     return record
+
+
+def ci_methods() -> tuple[str, ...]:
+    """The allowed ``ci_method`` values: the names dknbench.stats gives its intervals."""
+    from ..stats import CI_BOOTSTRAP, CI_T, CI_T_CLIPPED, CI_WELCH_T
+
+    return (CI_T, CI_T_CLIPPED, CI_WELCH_T, CI_BOOTSTRAP)
 
 
 def estimate_record(method: str, metric: str, estimate, group: str = "",
                     higher_is_better: bool = True) -> dict:
-    """A metric record from a ``metrics.Estimate`` (value, CI, n, or the reason it is undefined)."""
+    """A metric record from a ``metrics.Estimate`` (value, CI and how it was computed, n, or the
+    reason it is undefined)."""
     return metric_record(method, metric, estimate.value, estimate.n, group=group,
                          ci=(estimate.low, estimate.high), higher_is_better=higher_is_better,
-                         undefined=estimate.undefined)
+                         undefined=estimate.undefined, ci_method=getattr(estimate, "ci_method", None))
 
 
 def summary_record(path: Path, **fields) -> dict:
@@ -107,4 +124,7 @@ def validate_summary(summary, path: Path) -> dict:
             if value is not None:
                 raise _fail(path, f"metrics[{i}] is undefined ({reason}) but has value {value!r}; "
                                   "an undefined metric has value null")
+        if "ci_method" in record and record["ci_method"] not in ci_methods():
+            raise _fail(path, f"metrics[{i}].ci_method must be one of {', '.join(map(repr, ci_methods()))}, "
+                              f"got {record['ci_method']!r}")
     return summary

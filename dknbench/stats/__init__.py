@@ -8,21 +8,43 @@ should still write its summary and let the reader see the NaN.
 """
 
 from .effect import cohens_d, hedges_g
-from .intervals import Interval, bootstrap_ci, contains_zero, mean_ci, paired_bootstrap_ci
-from .ttest import TTest, compare_groups, student_t, welch_t
+from .intervals import (
+    CI_BOOTSTRAP,
+    CI_T,
+    CI_T_CLIPPED,
+    CI_WELCH_T,
+    Interval,
+    bootstrap_ci,
+    clipped_mean_ci,
+    contains_zero,
+    mean_ci,
+    mean_of_means_ci,
+    paired_bootstrap_ci,
+    paired_bootstrap_cis,
+)
+from .ttest import TTest, compare_groups, compare_paired, paired_t, student_t, welch_t
 from .threshold import otsu_threshold
 
 __all__ = [
+    "CI_BOOTSTRAP",
+    "CI_T",
+    "CI_T_CLIPPED",
+    "CI_WELCH_T",
     "Interval",
     "TTest",
     "bootstrap_ci",
+    "clipped_mean_ci",
     "cohens_d",
     "compare_groups",
+    "compare_paired",
     "contains_zero",
     "hedges_g",
     "mean_ci",
+    "mean_of_means_ci",
     "otsu_threshold",
     "paired_bootstrap_ci",
+    "paired_bootstrap_cis",
+    "paired_t",
     "student_t",
     "welch_t",
 ]

@@ -50,6 +50,37 @@ def welch_t(a, b) -> TTest:
     return _ttest_ind(a, b, equal_var=False)
 
 
+def paired_t(a, b) -> TTest:
+    """Paired t-test on per-fact values aligned by position (``scipy.stats.ttest_rel``), df = n − 1.
+    Fewer than 2 pairs -> all NaN."""
+    a, b = as_sample(a, "a"), as_sample(b, "b")
+    if a.size != b.size:
+        raise ValueError(f"paired samples must have one length, got {a.size} and {b.size}")
+    if a.size < 2:
+        return TTest(NAN, NAN, NAN)
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = _st.ttest_rel(a, b)
+    return TTest(float(result.statistic), float(result.pvalue), float(a.size - 1))
+
+
+def compare_paired(a: dict, b: dict, method_a: str = "", method_b: str = "", metric: str = "") -> dict:
+    """A ``comparisons`` record on the facts both sides have: ``a`` and ``b`` map fact id -> value
+    (NaN and None count as missing). The record has ``compare_groups``' fields over that common
+    set (so n_a = n_b = n_pairs) plus the paired t-test (``paired_t``, ``paired_p``), which is the
+    test to read: the two methods are measured on the same facts."""
+    def finite(x):
+        return x is not None and np.isfinite(x)
+
+    common = sorted(k for k in a.keys() & b.keys() if finite(a[k]) and finite(b[k]))
+    xa = np.array([a[k] for k in common], dtype=float)
+    xb = np.array([b[k] for k in common], dtype=float)
+    record = compare_groups(xa, xb, method_a, method_b, metric)
+    paired = paired_t(xa, xb)
+    record.update(paired_t=paired.statistic, paired_p=paired.pvalue, n_pairs=int(xa.size))
+    return record
+
+
 def compare_groups(a, b, method_a: str = "", method_b: str = "", metric: str = "") -> dict:
     """One ``comparisons`` record of summary.json (see docs/ARCHITECTURE.md): Student and Welch
     t-tests plus Cohen's d of group ``a`` against group ``b``."""

@@ -31,7 +31,8 @@ class Summary:
     tables: dict[str, list[dict]] = field(default_factory=dict)
     comparisons: list[dict] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
-    per_fact: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # method -> metric -> values
+    # method -> metric -> values: a list, or {fact_id: value} so that a reader can pair methods
+    per_fact: dict[str, dict[str, list[float] | dict[str, float]]] = field(default_factory=dict)
 
 
 class Task:

@@ -25,7 +25,7 @@ import numpy as np
 from ..metrics import delta_prob, gcr, is_outlier
 from ..metrics.degeneracy import gcr_undefined_reason
 from ..results.figures import curves_by_group, layer_distribution, scores_against_threshold
-from ..stats import compare_groups, mean_ci
+from ..stats import compare_paired, mean_ci, mean_of_means_ci
 from .base import TASK_CLASSES, Summary, Task, metric_record
 from .common import neurons_from_json, neurons_json
 from .dkn_common import FactDKNs
@@ -68,17 +68,16 @@ def gcr_or_undefined(curve) -> tuple[float | None, str | None]:
 
 
 def paper_average(cells: dict[str, list[float]]) -> tuple[float | None, tuple]:
-    """000 Table 1's "Average": the unweighted mean of the cardinality columns' means, with a
-    normal-approximation 95 % CI from SE² = Σ s_k²/n_k / K² (None when a column has < 2 values)."""
-    cells = {k: v for k, v in cells.items() if v}
+    """000 Table 1's "Average": the unweighted mean of the cardinality columns' means, with the
+    t interval of ``stats.mean_of_means_ci`` (Welch–Satterthwaite df; one column gives its own
+    t interval). (None, None) bounds when a column has < 2 values."""
+    cells = [v for v in cells.values() if v]
     if not cells:
         return None, (None, None)
-    means = [float(np.mean(v)) for v in cells.values()]
-    average = float(np.mean(means))
-    if any(len(v) < 2 for v in cells.values()):
-        return average, (None, None)
-    se = math.sqrt(sum(np.var(v, ddof=1) / len(v) for v in cells.values())) / len(cells)
-    return average, (average - 1.959963984540054 * se, average + 1.959963984540054 * se)
+    interval = mean_of_means_ci(cells)
+    if math.isnan(interval.low):
+        return interval.estimate, (None, None)
+    return interval.estimate, (interval.low, interval.high)
 
 
 def dkn_funnel(method: str, rows: list[dict], tau2, mode: str) -> dict:
@@ -180,8 +179,9 @@ class GCRTask(Task):
             cells = {c: [r["gcr"] for r in defined if str(r["cardinality"]) == c] for c in cards}
             floors = {c: [r["floor_gcr"] for r in mine if str(r["cardinality"]) == c and r["floor_gcr"] is not None]
                       for c in cards}
-            cells_of[method] = (cells, floors)
-            per_fact[method] = {f"GCR@{c}": v for c, v in cells.items() if v}
+            cells_of[method] = mine
+            per_fact[method] = {f"GCR@{c}": {r["fact_id"]: r["gcr"] for r in defined if str(r["cardinality"]) == c}
+                                for c, v in cells.items() if v}  # by fact id: readers pair methods
             row = {"method": method}
             for card in cards:
                 group, floor = cells[card], floors[card]
@@ -256,21 +256,24 @@ class GCRTask(Task):
                                         title="000 Eq. 10: candidates vs τ2 (ring: a fact's best)")
 
     @staticmethod
-    def _comparisons(methods, cells_of, cards) -> list[dict]:
+    def _comparisons(methods, rows_of, cards) -> list[dict]:
         """NTC (or the first method) against each other method, and every method against its own
-        random floor, within each cardinality and over the pooled n >= 3 facts (one unit each)."""
-        def groups(cells):
-            out = {f"GCR@{c}": cells[c] for c in cards}
-            out[f"GCR@{POOLED}"] = [v for c in cards if c != "2" for v in cells[c]]
+        random floor, within each cardinality and over the pooled n >= 3 facts (one unit each).
+        Paired on the facts both sides have a GCR for in that group (``stats.compare_paired``),
+        so a comparison never sets one method's facts against another's."""
+        def groups(rows, field):
+            out = {f"GCR@{c}": {r["fact_id"]: r[field] for r in rows if str(r["cardinality"]) == c
+                                and r[field] is not None} for c in cards}
+            out[f"GCR@{POOLED}"] = {f: v for c in cards if c != "2" for f, v in out[f"GCR@{c}"].items()}
             return out
 
         reference = "ntc" if "ntc" in methods else methods[0]
-        pairs = [(reference, groups(cells_of[reference][0]), other, groups(cells_of[other][0]))
+        pairs = [(reference, groups(rows_of[reference], "gcr"), other, groups(rows_of[other], "gcr"))
                  for other in methods if other != reference]
-        pairs += [(m, groups(cells_of[m][0]), f"{m}:{FLOOR}", groups(cells_of[m][1])) for m in methods]
+        pairs += [(m, groups(rows_of[m], "gcr"), f"{m}:{FLOOR}", groups(rows_of[m], "floor_gcr")) for m in methods]
         out = []
         for a, ga, b, gb in pairs:
             for key in ga:
-                if len(ga[key]) >= 2 and len(gb[key]) >= 2:
-                    out.append(compare_groups(ga[key], gb[key], a, b, key))
+                if len(ga[key].keys() & gb[key].keys()) >= 2:
+                    out.append(compare_paired(ga[key], gb[key], a, b, key))
         return out
