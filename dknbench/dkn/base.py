@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping, Optional, Protocol, Sequence
 import numpy as np
 
 from ..errors import DKNBenchError
+from ..hyperparams import Param, check_params, get_params
 from ..registry import Registry
 
 Neuron = tuple[int, int]
@@ -269,6 +270,13 @@ class DKNMethod:
     name: str = ""
     requires_distance: bool = True
     requires_scorer: bool = False
+    # the allowed values, declared once (dknbench/hyperparams.py): checked by fit, by the task
+    # YAML / --set validation before a run, and shown by `dknbench list methods --verbose`
+    hyperparameters = {
+        "tau2": Param(low=0.0, none=True, help="functional filter threshold; null: no filter"),
+        "filter_mode": Param(choices=FILTER_MODES), "filter_scope": Param(choices=FILTER_SCOPES),
+        "min_size": Param(low=2, integer=True), "inf_scale": Param(low=1.0, low_open=True),
+    }
 
     # -- scikit-learn style parameter access
     @classmethod
@@ -277,16 +285,16 @@ class DKNMethod:
         return [p for p in sig.parameters if p != "self"]
 
     def get_params(self) -> dict:
-        return {p: getattr(self, p) for p in self._param_names()}
+        return get_params(self)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
-    def _validate_params(self) -> None:
-        check_number("tau2", self.tau2, allow_none=True)
-        check_choice("filter_mode", self.filter_mode, FILTER_MODES)
-        check_choice("filter_scope", self.filter_scope, FILTER_SCOPES)
+    def _validate_params(self, where: Mapping[str, str] | None = None) -> None:
+        """The stored parameters against ``hyperparameters``; subclasses add what a range cannot
+        say. ``where``: parameter -> the option it came from, for the message."""
+        check_params(self, error=DKNBenchError, where=where)
 
     # -- the template
     def fit(

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import DEFAULT_FILTER_SCOPE, DKN_METHODS, DKNMethod, Neuron, check_int, check_number, finite_distance
+from ..hyperparams import SHARE
+from .base import DEFAULT_FILTER_SCOPE, DKN_METHODS, DKNMethod, Neuron, finite_distance
 
 
 @dataclass
@@ -104,6 +105,7 @@ class NTC(DKNMethod):
     """
 
     name = "ntc"
+    hyperparameters = {"tau1": SHARE}
 
     def __init__(self, tau1=0.5, tau2=0.3, min_size=2, filter_mode="relative", inf_scale=2.0,
                  filter_scope=DEFAULT_FILTER_SCOPE):
@@ -113,12 +115,6 @@ class NTC(DKNMethod):
         self.filter_mode = filter_mode
         self.filter_scope = filter_scope
         self.inf_scale = inf_scale
-
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        check_number("tau1", self.tau1)
-        check_int("min_size", self.min_size, 2)
-        check_number("inf_scale", self.inf_scale, low=1.0 + 1e-12)
 
     def _find_candidates(self, distance, kns, scorer, attribution):
         n = len(kns)
