@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 
 import pytest
 
@@ -127,3 +128,9 @@ def test_set_changes_the_neurons_found_and_the_summary_records_it(tmp_path, isol
     for label, expected in (("default", {"direction": "restore", "noise_samples": 10}[key]), ("set", value)):
         summary = json.loads((runs[label] / "summary.json").read_text())
         assert str(summary["config"]["method_params"][method][key]) == str(expected)
+    # the leaderboard shows, per configuration, which convention each method ran with
+    assert main(["leaderboard", "build", "--results", str(tmp_path), "--output", str(tmp_path / "site")]) == 0
+    page = (tmp_path / "site" / "tasks" / "kn-localization.html").read_text()
+    shown = re.findall(rf'data-method="{method}"><code>{method}</code>: ([^<]*)</p>', page)
+    assert sorted(re.search(rf"\b{key}=(\S+)", line).group(1) for line in shown) == \
+        sorted([str({"direction": "restore", "noise_samples": 10}[key]), value])
