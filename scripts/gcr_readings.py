@@ -21,9 +21,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 METHODS = ["ntc", "kmeans", "dbscan", "hierarchical", "amig-pairs"]
-VARIANTS = {f"{scope}-{mode}": {"filter_scope": scope, "filter_mode": mode, "amig_pairs_filter": True}
+# amig_pairs_tau2: amig-pairs' filter threshold (gcr.yaml's tau2, 0.3, as NTC's), null = no filter
+VARIANTS = {f"{scope}-{mode}": {"filter_scope": scope, "filter_mode": mode, "amig_pairs_tau2": 0.3}
             for scope in ("candidates", "kns") for mode in ("relative", "absolute")}
-VARIANTS["amig-pairs-algorithm1"] = {"amig_pairs_filter": False}  # 002 Algorithm 1: no filter
+VARIANTS["amig-pairs-algorithm1"] = {"amig_pairs_tau2": None}  # 002 Algorithm 1: no filter
 VARIANTS["ntc-essential-include"] = {"essential": "include"}  # NTC's other reading of never-merging clusters
 VARIANT_METHODS = {"amig-pairs-algorithm1": ["amig-pairs"], "ntc-essential-include": ["ntc"]}
 

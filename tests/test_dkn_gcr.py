@@ -21,7 +21,8 @@ from dknbench.metrics import gcr, is_outlier
 from dknbench.metrics.degeneracy import gcr_undefined_reason
 from dknbench.scoring import AnswerScorer
 from dknbench.stats import compare_groups
-from dknbench.tasks.dkn_common import dkn_params, gold_rank_and_prob, is_known
+from dknbench.tasks.dkn_common import gold_rank_and_prob, is_known
+from dknbench.tasks.methods import build_method
 from dknbench.tasks.gcr import GCRTask, paper_average, random_partition, suppression_curve
 
 # ----------------------------------------------------------------------------- units
@@ -161,7 +162,7 @@ def test_summary_marks_a_method_without_dkn_undefined(tmp_path):
 def _no_dkn_row(fact, scores, **funnel):
     return {"fact_id": fact, "method": "ntc", "cardinality": 0, "bdcs": [], "outlier": False,
             "delta_prob_curve": [], "gcr": None, "gcr_undefined": None, "floor_curve": [], "floor_gcr": None,
-            "n_candidates": len(scores), "functional_scores": scores, **funnel}
+            "n_candidates": len(scores), "functional_scores": scores, "tau2": 0.3, **funnel}
 
 
 def test_a_run_without_dkn_says_why_in_the_summary_and_the_figure(tmp_path):
@@ -292,15 +293,17 @@ def test_amig_pairs_takes_filter_scope_and_runs_algorithm1_by_default():
     assert get_dkn_method("amig-pairs").fit(None, kns, scorer).bdcs_ == [[a], [b]]  # no filter
     assert get_dkn_method("amig-pairs", tau2=0.3, filter_scope="candidates").fit(None, kns, scorer).bdcs_ == [[a], [b]]
     assert get_dkn_method("amig-pairs", tau2=0.3, filter_scope="kns").fit(None, kns, scorer).bdcs_ == []
-    # the task passes tau2 to amig-pairs only when amig_pairs_filter is on
+    # the task's tau2 (NTC's filter) does not reach amig-pairs: its own option amig_pairs_tau2 does
     options = {"tau2": 0.3, "filter_mode": "relative", "filter_scope": "kns"}
-    assert "tau2" not in dkn_params("amig-pairs", options)
-    assert dkn_params("amig-pairs", {**options, "amig_pairs_filter": True})["tau2"] == 0.3
-    assert dkn_params("ntc", options) == {"tau2": 0.3, "filter_mode": "relative", "filter_scope": "kns"}
+    assert build_method("dkn", "amig-pairs", options).tau2 is None
+    assert build_method("dkn", "amig-pairs", {**options, "amig_pairs_tau2": 0.3}).tau2 == 0.3
+    assert build_method("dkn", "amig-pairs", {**options, "amig-pairs.tau2": 0.2}).tau2 == 0.2
+    ntc = build_method("dkn", "ntc", options).get_params()
+    assert {k: ntc[k] for k in options} == options
 
 
 def test_filter_scope_is_validated():
-    with pytest.raises(Exception, match="filter_scope must be one of"):
+    with pytest.raises(Exception, match="filter_scope.*one of candidates, kns"):
         NTC(filter_scope="all").fit(np.zeros((2, 2)), [(0, 0), (1, 0)])
 
 

@@ -66,7 +66,7 @@ def test_set_overrides_are_typed(tmp_path):
     assert options["steps"] == 7 and options["tau2"] == 0.1 and options["localizer"] == "ig"
     with pytest.raises(ConfigError, match="--set steps: 'x' is not a valid int"):
         config.resolve_options(overrides=["steps=x"])
-    with pytest.raises(ConfigError, match="unknown option of task 'gcr'; options: .*localizer"):
+    with pytest.raises(ConfigError, match="unknown option of task 'gcr' and no registered method's parameter; options: .*localizer"):
         config.resolve_options(overrides=["nope=1"])
 
 

@@ -41,5 +41,6 @@ def test_captum_ig_without_captum_is_one_clear_error(tiny, monkeypatch):
 
 
 def test_captum_ig_refuses_one_step():
-    with pytest.raises(ValueError, match="steps >= 2"):
+    # the constructor stores; the declaration on the class refuses it when the localizer is built
+    with pytest.raises(ConfigError, match="steps: 1 is out of range; an integer >= 2"):
         build_localizer("captum-ig", steps=1)

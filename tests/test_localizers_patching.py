@@ -1,5 +1,7 @@
 """grad-x-act, atp and causal-tracing against slow references on tiny models (causal and masked)."""
 
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 import torch
@@ -102,7 +104,7 @@ def _check_causal_tracing_against_one_neuron_loop(lm, path):
     scorer = AnswerScorer(lm)
     encoded = scorer.encode(QUERY, ANSWER)
     engine = IGEngine(lm, scorer, batch_size=7, path=path)  # 7: several batches, a ragged last one
-    tracer = build_localizer("causal-tracing", seed=3, top_k=20)
+    tracer = build_localizer("causal-tracing", seed=3, top_k=20, noise_samples=1)
     scores = tracer.scores(engine, encoded, subject=SUBJECT)
     estimate = build_localizer("atp", seed=3).scores(engine, encoded, subject=SUBJECT)
     top = np.argsort(-np.abs(estimate), axis=None, kind="stable")[:20]
@@ -134,3 +136,134 @@ def test_subject_localizers_skip_queries_without_the_subject_and_cache_per_subje
     b = locator.query_scores("The capital of Japan and Spain is [Y].", "Tokyo", "Spain")
     assert not np.array_equal(a, b)  # a different subject is a different corruption, not a cache hit
     assert len(list(tmp_path.rglob("*.npy"))) == 3
+
+
+# --- the conventions as plain loops: one layer's gradient at a time, one neuron patched at a time --
+def _plain_prob(lm, scorer, encoded) -> float:
+    with torch.no_grad():
+        ids, mask, targets = scorer.collate([encoded])
+        return float(scorer.answer_log_probs(scorer.logits(ids, mask, targets), [encoded])[0].exp())
+
+
+def _plain_run(lm, scorer, encoded, corruption=None):
+    """(activations, dProb/dactivation) at the target, [n_layers, n_neurons] each: for each layer
+    in turn its target activation is made a leaf and Prob is differentiated by autograd."""
+    acts, grads = [], []
+    for layer in range(lm.adapter.n_layers):
+        leaf = {}
+
+        def hook(module, args):
+            hidden = args[0].clone()
+            leaf["x"] = hidden[0, encoded.target].detach().clone().requires_grad_(True)
+            hidden[0, encoded.target] = leaf["x"]
+            return (hidden,) + tuple(args[1:])
+
+        handle = lm.adapter.write_module(layer).register_forward_pre_hook(hook)
+        try:
+            with torch.enable_grad(), (corruption.active() if corruption else nullcontext()):
+                ids, mask, targets = scorer.collate([encoded])
+                prob = scorer.answer_log_probs(scorer.logits(ids, mask, targets), [encoded])[0].exp()
+                (grad,) = torch.autograd.grad(prob, leaf["x"])
+        finally:
+            handle.remove()
+        acts.append(leaf["x"].detach().float())
+        grads.append(grad.float())
+    return torch.stack(acts).cpu(), torch.stack(grads).cpu()
+
+
+def _patched_prob(lm, scorer, encoded, corruption, layer, index, value, position):
+    """Prob of the corrupted run with neuron (layer, index) set to ``value`` at ``position``."""
+    def hook(module, args):
+        hidden = args[0].clone()
+        hidden[:, position, index] = value
+        return (hidden,) + tuple(args[1:])
+
+    handle = lm.adapter.write_module(layer).register_forward_pre_hook(hook)
+    try:
+        with corruption.active():
+            return _plain_prob(lm, scorer, encoded)
+    finally:
+        handle.remove()
+
+
+@pytest.mark.parametrize("direction", ["restore", "corrupt"])
+def test_atp_direction_equals_the_plain_gradient_loop(lm, direction):
+    scorer = AnswerScorer(lm)
+    encoded = scorer.encode(QUERY, ANSWER)
+    scores = build_localizer("atp", seed=5, direction=direction).scores(IGEngine(lm, scorer), encoded, subject=SUBJECT)
+    corruption = Corruption(lm, encoded, SUBJECT, seed=5)
+    clean, clean_grad = _plain_run(lm, scorer, encoded)
+    corrupt, corrupt_grad = _plain_run(lm, scorer, encoded, corruption)
+    if direction == "restore":  # Nanda 2023: clean into the corrupted run, gradient there
+        expected = (clean - corrupt) * corrupt_grad
+    else:  # AtP*: c = (a_corrupt - a_clean) * grad on the clean run; the score is -c
+        expected = -((corrupt - clean) * clean_grad)
+    assert np.abs(expected.numpy()).max() > 0
+    assert _rel(scores, expected.numpy()) <= 1e-4
+    other = build_localizer("atp", seed=5, direction="corrupt" if direction == "restore" else "restore")
+    # the two conventions are different numbers (farther apart than the reference tolerance)
+    assert _rel(other.scores(IGEngine(lm, scorer), encoded, subject=SUBJECT), scores) > 5e-4
+
+
+def _plain_causal_trace(lm, scorer, encoded, seed, top_k, samples, positions):
+    """Slow causal tracing: atp (restore) averaged over the draws proposes top_k neurons; each is
+    restored alone in each draw (at the target, or at each position in turn: max over positions)."""
+    draws = [Corruption(lm, encoded, SUBJECT, seed=seed, sample=s) for s in range(samples)]
+    with torch.no_grad():
+        from dknbench.interventions.activations import record_activations
+
+        with record_activations(lm.adapter, positions="all") as records:
+            scorer.logits(*scorer.collate([encoded]))
+    clean_all = torch.stack([records[l][0] for l in range(lm.adapter.n_layers)]).float()
+    clean = clean_all[:, encoded.target]
+    estimate = np.zeros(tuple(clean.shape))
+    for draw in draws:
+        corrupt, grad = _plain_run(lm, scorer, encoded, draw)
+        estimate += ((clean - corrupt) * grad).numpy() / samples
+    top = np.argsort(-np.abs(estimate), axis=None, kind="stable")[:top_k]
+    proposed = list(zip(*[a.tolist() for a in np.unravel_index(top, estimate.shape)]))
+    base = np.mean([_corrupted_prob(lm, scorer, encoded, d) for d in draws])
+    where = [encoded.target] if positions == "target" else range(clean_all.shape[1])
+    expected = np.zeros(estimate.shape)
+    for layer, index in proposed:
+        effects = [np.mean([_patched_prob(lm, scorer, encoded, d, layer, index, float(clean_all[layer, t, index]), t)
+                            for d in draws]) - base for t in where]
+        expected[layer, index] = max(effects)
+    return expected
+
+
+def _corrupted_prob(lm, scorer, encoded, corruption):
+    with corruption.active():
+        return _plain_prob(lm, scorer, encoded)
+
+
+@pytest.mark.parametrize("samples, positions", [(3, "target"), (2, "all")])
+def test_causal_tracing_noise_samples_and_positions_equal_the_plain_loop(lm, samples, positions):
+    scorer = AnswerScorer(lm)
+    encoded = scorer.encode(QUERY, ANSWER)
+    top_k = 6
+    tracer = build_localizer("causal-tracing", seed=4, top_k=top_k, noise_samples=samples, positions=positions)
+    scores = tracer.scores(IGEngine(lm, scorer, batch_size=4), encoded, subject=SUBJECT)
+    expected = _plain_causal_trace(lm, scorer, encoded, 4, top_k, samples, positions)
+    assert np.count_nonzero(expected) > 0
+    assert np.abs(scores - expected).max() <= 1e-5 * max(np.abs(expected).max(), 1e-3)
+    # seeded: the same settings give the same scores; one draw is another computation
+    assert np.array_equal(scores, tracer.scores(IGEngine(lm, scorer, batch_size=4), encoded, subject=SUBJECT))
+    single = build_localizer("causal-tracing", seed=4, top_k=top_k, noise_samples=1, positions=positions)
+    assert not np.array_equal(scores, single.scores(IGEngine(lm, scorer, batch_size=4), encoded, subject=SUBJECT))
+
+
+def test_new_conventions_get_their_own_cache_keys_and_old_keys_stay(tmp_path):
+    cache = AttributionCache(tmp_path)
+    key = lambda loc: cache.key("fp", loc.name, loc.params(), "first", "p", [1])
+    # the defaults of before these options keep their keys (restore; one draw at the target) ...
+    assert build_localizer("atp", seed=1).params() == {"seed": 1, "noise": 3.0}
+    assert build_localizer("causal-tracing", seed=1, noise_samples=1).params() == {"seed": 1, "noise": 3.0, "top_k": 200}
+    # ... and every other setting is another key: restore scores are never served for corrupt
+    assert key(build_localizer("atp", seed=1)) != key(build_localizer("atp", seed=1, direction="corrupt"))
+    tracers = [build_localizer("causal-tracing", seed=1, noise_samples=n, positions=p)
+               for n in (1, 3, 10) for p in ("target", "all")]
+    assert len({key(t) for t in tracers}) == len(tracers)
+    # ig and amig keys are what they were (a warm cache of them must stay valid)
+    assert build_localizer("ig", steps=20).params() == {"steps": 20}
+    assert build_localizer("amig", steps=20, norm="abs").params() == {"steps": 20, "norm": "abs", "baseline": "token-id"}

@@ -7,6 +7,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("list", help="list tasks, methods, models or data builders")
     p.add_argument("what", choices=["tasks", "methods", "models", "builders"])
     p.add_argument("--include-path", action="append", default=[])
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="methods: each one's hyper-parameters, defaults and allowed values")
     p.set_defaults(func=main)
 
 
@@ -17,12 +19,18 @@ def main(args) -> int:
         for name, config in sorted(discover_tasks(args.include_path).items()):
             print(f"{name:28s} [{config.method_kind}] ({task_origin(config)}) {config.description}")
     elif args.what == "methods":
-        from ..dkn import DKN_METHODS
-        from ..localization import LOCALIZERS
+        from ..hyperparams import describe_params
+        from ..tasks.methods import KINDS, registry
 
-        for kind, registry in (("localizer", LOCALIZERS), ("dkn", DKN_METHODS)):
-            for entry in registry.entries():
+        for kind in KINDS:
+            for entry in registry(kind).entries(load=args.verbose):
                 print(f"{entry.name:16s} [{kind}] {entry.description}")
+                if args.verbose:  # set with --set NAME=VALUE (shared) or --set METHOD.NAME=VALUE
+                    for line in describe_params(entry.target):
+                        print(f"    {line}")
+        if args.verbose:
+            print("\nset any of them with --set NAME=VALUE (every method of the run with that parameter) "
+                  "or --set METHOD.NAME=VALUE (that method only)")
     elif args.what == "models":
         from ..models import EMBEDDED_MODELS
         from ..models.families import FAMILIES, MOE_FIELDS

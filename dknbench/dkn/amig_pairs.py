@@ -11,7 +11,8 @@ import math
 from itertools import combinations
 
 from ..errors import DKNBenchError
-from .base import DEFAULT_FILTER_SCOPE, DKN_METHODS, DKNMethod, check_choice, check_int, check_number, suppressing_many
+from ..hyperparams import Param
+from .base import DEFAULT_FILTER_SCOPE, DKN_METHODS, DKNMethod, suppressing_many
 
 DROP_MODES = ("relative", "absolute")
 
@@ -43,6 +44,11 @@ class AMIGPairs(DKNMethod):
     name = "amig-pairs"
     requires_distance = False
     requires_scorer = True
+    # 002 Algorithm 1 has no functional filter: the plain task option tau2 (NTC's filter) does not
+    # reach it; amig_pairs_tau2 (or amig-pairs.tau2) turns the filter on at that threshold
+    option_names = {"tau2": "amig_pairs_tau2"}
+    hyperparameters = {"top_k": Param(low=2, integer=True), "t_low": Param(low=0.0), "t_high": Param(low=0.0),
+                       "drop_mode": Param(choices=DROP_MODES)}
 
     def __init__(self, top_k=20, t_low=0.2, t_high=0.25, drop_mode="relative", tau2=None, filter_mode="relative",
                  filter_scope=DEFAULT_FILTER_SCOPE):
@@ -53,13 +59,6 @@ class AMIGPairs(DKNMethod):
         self.tau2 = tau2
         self.filter_mode = filter_mode
         self.filter_scope = filter_scope
-
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        check_int("top_k", self.top_k, 2)
-        check_number("t_low", self.t_low)
-        check_number("t_high", self.t_high)
-        check_choice("drop_mode", self.drop_mode, DROP_MODES)
 
     def _ranked(self, kns, scorer, attribution):
         attribution = attribution if attribution is not None else getattr(scorer, "attribution", None)

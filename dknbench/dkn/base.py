@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping, Optional, Protocol, Sequence
 import numpy as np
 
 from ..errors import DKNBenchError
+from ..hyperparams import Param, check_params, get_params
 from ..registry import Registry
 
 Neuron = tuple[int, int]
@@ -49,7 +50,8 @@ class DKN:
     ``bdcs`` are the kept base degenerate components (disjoint, non-empty, each a sorted neuron
     list); ``persistence`` is aligned with ``bdcs`` for methods that have one (NTC), else None;
     ``candidates`` are the components before the functional filter; ``kns`` is the KN set;
-    ``functional_scores`` is the filter value of each candidate (None when no filter ran).
+    ``functional_scores`` is the filter value of each candidate and ``tau2`` the threshold they
+    were held against (both None when no filter ran).
     """
 
     method: str
@@ -59,6 +61,7 @@ class DKN:
     kns: list[Neuron]
     extra: dict = field(default_factory=dict)
     functional_scores: Optional[list[float]] = None
+    tau2: Optional[float] = None
 
     @property
     def neurons(self) -> list[Neuron]:
@@ -84,6 +87,7 @@ class DKN:
             "kns": enc(self.kns),
             "extra": self.extra,
             "functional_scores": None if self.functional_scores is None else [float(s) for s in self.functional_scores],
+            "tau2": self.tau2,
         }
 
 
@@ -272,6 +276,13 @@ class DKNMethod:
     name: str = ""
     requires_distance: bool = True
     requires_scorer: bool = False
+    # the allowed values, declared once (dknbench/hyperparams.py): checked by fit, by the task
+    # YAML / --set validation before a run, and shown by `dknbench list methods --verbose`
+    hyperparameters = {
+        "tau2": Param(low=0.0, none=True, help="functional filter threshold; null: no filter"),
+        "filter_mode": Param(choices=FILTER_MODES), "filter_scope": Param(choices=FILTER_SCOPES),
+        "min_size": Param(low=2, integer=True), "inf_scale": Param(low=1.0, low_open=True),
+    }
 
     # -- scikit-learn style parameter access
     @classmethod
@@ -280,16 +291,16 @@ class DKNMethod:
         return [p for p in sig.parameters if p != "self"]
 
     def get_params(self) -> dict:
-        return {p: getattr(self, p) for p in self._param_names()}
+        return get_params(self)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
-    def _validate_params(self) -> None:
-        check_number("tau2", self.tau2, allow_none=True)
-        check_choice("filter_mode", self.filter_mode, FILTER_MODES)
-        check_choice("filter_scope", self.filter_scope, FILTER_SCOPES)
+    def _validate_params(self, where: Mapping[str, str] | None = None) -> None:
+        """The stored parameters against ``hyperparameters``; subclasses add what a range cannot
+        say. ``where``: parameter -> the option it came from, for the message."""
+        check_params(self, error=DKNBenchError, where=where)
 
     # -- the template
     def fit(
@@ -327,7 +338,8 @@ class DKNMethod:
         self.functional_scores_ = fscores
         self.bdcs_ = bdcs
         self.persistence_ = persistence
-        self.dkn_ = DKN(self.name, bdcs, persistence, candidates, kns, self._extra(), fscores)
+        self.dkn_ = DKN(self.name, bdcs, persistence, candidates, kns, self._extra(), fscores,
+                        None if fscores is None else float(self.tau2))
         return self
 
     def _find_candidates(self, distance, kns, scorer, attribution):

@@ -19,7 +19,8 @@ from sklearn.cluster import DBSCAN, KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import silhouette_score
 
-from .base import DEFAULT_FILTER_SCOPE, DKN_METHODS, DKNMethod, check_choice, check_int, check_number, finite_distance
+from ..hyperparams import Param
+from .base import DEFAULT_FILTER_SCOPE, DKN_METHODS, DKNMethod, finite_distance
 
 
 def classical_mds(d: np.ndarray, n_components: Optional[int] = None) -> np.ndarray:
@@ -73,11 +74,6 @@ def best_k_by_silhouette(d: np.ndarray, labels_for_k: Callable[[int], np.ndarray
 class _ClusteringBaseline(DKNMethod):
     """Shared parameter checks and the distance -> labels -> candidates flow."""
 
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        check_int("min_size", self.min_size, 2)
-        check_number("inf_scale", self.inf_scale, low=1.0 + 1e-12)
-
     def _labels(self, d: np.ndarray, raw: np.ndarray) -> Optional[np.ndarray]:
         """Cluster labels (-1 = noise) from the finite matrix ``d`` (``raw`` keeps the infs)."""
         raise NotImplementedError
@@ -107,6 +103,8 @@ class KMeansDKN(_ClusteringBaseline):
     """
 
     name = "kmeans"
+    hyperparameters = {"n_clusters": Param(low=2, integer=True, none=True, help="null: chosen by silhouette"),
+                       "max_k": Param(low=2, integer=True), "random_state": Param(low=0, integer=True)}
 
     def __init__(self, n_clusters=None, max_k=8, random_state=0, min_size=2, tau2=0.3,
                  filter_mode="relative", inf_scale=2.0, filter_scope=DEFAULT_FILTER_SCOPE):
@@ -118,13 +116,6 @@ class KMeansDKN(_ClusteringBaseline):
         self.filter_mode = filter_mode
         self.filter_scope = filter_scope
         self.inf_scale = inf_scale
-
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        if self.n_clusters is not None:
-            check_int("n_clusters", self.n_clusters, 2)
-        check_int("max_k", self.max_k, 2)
-        check_int("random_state", self.random_state, 0)
 
     def _labels(self, d, raw):
         x = classical_mds(d)
@@ -148,6 +139,8 @@ class DBSCANDKN(_ClusteringBaseline):
     """
 
     name = "dbscan"
+    hyperparameters = {"eps": Param(low=0.0, low_open=True, none=True, help="null: the eps_quantile of the distances"),
+                       "eps_quantile": Param(low=0.0, high=1.0), "min_samples": Param(low=1, integer=True)}
 
     def __init__(self, eps=None, eps_quantile=0.25, min_samples=2, min_size=2, tau2=0.3,
                  filter_mode="relative", inf_scale=2.0, filter_scope=DEFAULT_FILTER_SCOPE):
@@ -159,13 +152,6 @@ class DBSCANDKN(_ClusteringBaseline):
         self.filter_mode = filter_mode
         self.filter_scope = filter_scope
         self.inf_scale = inf_scale
-
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        if self.eps is not None:
-            check_number("eps", self.eps, low=1e-300)
-        check_number("eps_quantile", self.eps_quantile, high=1.0)
-        check_int("min_samples", self.min_samples, 1)
 
     def _labels(self, d, raw):
         eps = self.eps
@@ -190,6 +176,8 @@ class HierarchicalDKN(_ClusteringBaseline):
     """
 
     name = "hierarchical"
+    hyperparameters = {"linkage_method": Param(choices=("average", "complete", "single", "weighted")),
+                       "threshold": Param(low=0.0, none=True), "max_k": Param(low=2, integer=True)}
 
     def __init__(self, linkage_method="average", threshold=None, max_k=8, min_size=2, tau2=0.3,
                  filter_mode="relative", inf_scale=2.0, filter_scope=DEFAULT_FILTER_SCOPE):
@@ -201,13 +189,6 @@ class HierarchicalDKN(_ClusteringBaseline):
         self.filter_mode = filter_mode
         self.filter_scope = filter_scope
         self.inf_scale = inf_scale
-
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        check_choice("linkage_method", self.linkage_method, ("average", "complete", "single", "weighted"))
-        if self.threshold is not None:
-            check_number("threshold", self.threshold)
-        check_int("max_k", self.max_k, 2)
 
     def _labels(self, d, raw):
         z = linkage(squareform(d, checks=False), method=self.linkage_method)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import (DEFAULT_FILTER_SCOPE, DKN_METHODS, DKNMethod, Neuron, check_choice, check_int, check_number,
-                   finite_distance)
+from ..hyperparams import SHARE, Param
+from .base import DEFAULT_FILTER_SCOPE, DKN_METHODS, DKNMethod, Neuron, finite_distance
 
 
 @dataclass
@@ -119,6 +119,8 @@ class NTC(DKNMethod):
     """
 
     name = "ntc"
+    hyperparameters = {"tau1": SHARE, "essential": Param(choices=ESSENTIAL_READINGS,
+                                                           help="a cluster that never merges: exclude | include")}
 
     def __init__(self, tau1=0.5, tau2=0.3, min_size=2, filter_mode="relative", inf_scale=2.0,
                  filter_scope=DEFAULT_FILTER_SCOPE, essential="exclude"):
@@ -129,13 +131,6 @@ class NTC(DKNMethod):
         self.filter_scope = filter_scope
         self.inf_scale = inf_scale
         self.essential = essential
-
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        check_number("tau1", self.tau1)
-        check_int("min_size", self.min_size, 2)
-        check_number("inf_scale", self.inf_scale, low=1.0 + 1e-12)
-        check_choice("essential", self.essential, ESSENTIAL_READINGS)
 
     def _find_candidates(self, distance, kns, scorer, attribution):
         n = len(kns)

@@ -70,6 +70,16 @@ def prepare_start(spec: RunSpec, config, dataset, output: Path):
     return facts, lm, build_task(spec, lm, facts, output)
 
 
+def _with_method_params(resolved: dict, kind: str, methods: list[str], options: dict, seed: int) -> dict:
+    """The resolved config plus every hyper-parameter of each method the run built
+    (``method_params``: name -> params, with ``kind``), so a summary says which convention ran
+    (atp's direction, causal-tracing's noise samples) even when the options left the default. Not
+    part of the config hash: it is what the options resolved to, not another request."""
+    from ..tasks.methods import method_params
+
+    return {**resolved, "method_params": method_params(kind, methods, options, seed)}
+
+
 def finish(spec: RunSpec, output: Path) -> Path:
     """Aggregate the per-fact files into samples.parquet and summary.json."""
     from ..tasks import RunContext
@@ -95,7 +105,8 @@ def finish(spec: RunSpec, output: Path) -> Path:
         output / "summary.json",
         task=config.task, task_kind=config.method_kind, methods=methods,
         model=spec.model, model_fingerprint=fingerprint, dataset=dataset,
-        seed=spec.seed, limit=spec.limit, config=resolved, config_hash=digest,
+        seed=spec.seed, limit=spec.limit, config=_with_method_params(resolved, config.method_kind, methods, options, spec.seed),
+        config_hash=digest,
         versions=versions(), git_commit=git_commit(), n_facts=len(records),
         n_used=len({r["fact_id"] for r in records if r["rows"]}),
         skipped=dict(skipped), metrics=summary.metrics, tables=summary.tables,

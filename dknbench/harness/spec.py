@@ -43,13 +43,9 @@ MAX_SEED = 2**32
 
 
 def method_registry(kind: str):
-    if kind == "localizer":
-        from ..localization import LOCALIZERS
+    from ..tasks.methods import registry
 
-        return LOCALIZERS
-    from ..dkn import DKN_METHODS
-
-    return DKN_METHODS
+    return registry(kind)
 
 
 def _slug(text: str) -> str:
@@ -78,6 +74,14 @@ def resolve(spec: RunSpec):
     for key in LOCALIZER_OPTIONS:  # options that name a localizer: checked like --method
         if key in options and options[key] not in localizers:
             raise UnknownNameError(f"localizer in --set {key}", options[key], localizers.names())
+    # build every method the run will build from these options: a value outside what its class
+    # declares (atp direction=sideways, tau2=-1) is refused here, naming the option
+    from ..tasks.methods import run_methods
+
+    given = {item.partition("=")[0].strip() for item in spec.overrides}
+    run_methods(config.method_kind, methods, options, spec.seed,
+                lambda key: f"--set {key}" if key in given else (
+                    "--seed" if key == "--seed" else f"{config.path.name}: option {key}"))
     if spec.limit is not None and spec.limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {spec.limit}")
     if not spec.model.strip():

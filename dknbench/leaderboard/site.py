@@ -78,8 +78,23 @@ def _sections(data: LeaderboardData, task: str) -> list[dict]:
             line["cells"][row.method] = row
         sections.append({"id": config.id, "config": config, "label": config.describe(varying),
                          "options": config.describe(), "methods": methods, "rows": rows,
-                         "lines": list(lines.values())})
+                         "lines": list(lines.values()),
+                         "method_params": _method_params(data, config.id, methods)})
     return sections
+
+
+def _method_params(data: LeaderboardData, config_id: str, methods: list[str]) -> dict[str, str]:
+    """method -> "name=value ..." of its hyper-parameters as its run recorded them (summary.json
+    ``config.method_params``; runs from before it was recorded have none), e.g. atp's direction."""
+    shown: dict[str, str] = {}
+    for run in data.runs:
+        if data.run_configs.get(str(run.run_dir)) != config_id:
+            continue
+        recorded = (run.summary.get("config") or {}).get("method_params") or {}
+        for name, params in recorded.items():
+            if isinstance(params, dict) and (name in methods or params.get("kind") == "localizer"):
+                shown[name] = " ".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "kind")
+    return dict(sorted(shown.items()))
 
 
 def _copy(source: Path, target: Path) -> None:

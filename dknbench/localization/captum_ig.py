@@ -17,6 +17,7 @@ import torch
 
 from ..errors import ConfigError
 from ..scoring import prefix_cache, tail_logits
+from ..hyperparams import Param
 from .base import LOCALIZERS, Localizer
 
 METHODS = ("riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid", "gausslegendre")
@@ -33,19 +34,17 @@ class _TargetSlot(torch.nn.Module):
                      "check of ig; optional extra dknbench[captum])", kind="localizer")
 class CaptumIntegratedGradients(Localizer):
     name = "captum-ig"
+    hyperparameters = {"steps": Param(low=2, integer=True, help="Captum's Riemann rules need >= 2"),
+                       "method": Param(choices=METHODS, help="Captum's integration rule")}
 
     def __init__(self, tau: float = 0.2, steps: int = 20, method: str = "riemann_right"):
         super().__init__(tau=tau, steps=steps)
-        if method not in METHODS:
-            raise ValueError(f"captum-ig method must be one of {', '.join(METHODS)}, not {method!r}")
-        if steps < 2:
-            raise ValueError(f"captum-ig needs steps >= 2 (Captum's Riemann rules), got {steps}")
         self.method = method
 
     def params(self) -> dict:
         return {"steps": self.steps, "method": self.method}
 
-    def scores(self, engine, encoded) -> np.ndarray:
+    def scores(self, engine, encoded, subject: str | None = None) -> np.ndarray:
         try:
             from captum.attr import LayerIntegratedGradients
         except ImportError:

@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ConfigError
+from ..hyperparams import SHARE, Param
 from .base import LOCALIZERS, Localizer, Neuron, select_above
 
 BETA1, BETA2, THRESHOLD = 0.7, 0.3, 0.3
@@ -49,22 +50,39 @@ class ConsistencyAwareScore(Localizer):
     """Per query: the ``base`` localizer's attribution scores; per fact: ``fact_kns`` (CAS)."""
 
     name = "cas"
+    # cas_beta1/cas_beta2/cas_threshold: the names of the same CAS settings in the task options
+    # (knowledge-editing's CAS rule reads them too), so one --set reaches both
+    option_names = {"beta1": "cas_beta1", "beta2": "cas_beta2"}
+    hyperparameters = {"beta1": SHARE, "beta2": SHARE,
+                       "cas_threshold": Param(low=0.0, high=1.0, low_open=True, help="KNs: CAS > threshold * max"),
+                       "base": Param(help="a registered localizer other than cas")}
 
     def __init__(self, tau: float = 0.2, steps: int = 20, beta1: float = BETA1, beta2: float = BETA2,
                  cas_threshold: float = THRESHOLD, base: str = "ig"):
         super().__init__(tau=tau, steps=steps)
-        if base == "cas":
-            raise ConfigError("cas base localizer cannot be cas itself")
+        self.beta1, self.beta2, self.cas_threshold, self.base = beta1, beta2, cas_threshold, base
+
+    def check_params(self, where: dict | None = None) -> "ConsistencyAwareScore":
+        super().check_params(where)
+        if self.base == "cas" or self.base not in LOCALIZERS:
+            label = (where or {}).get("base", "cas parameter base")
+            raise ConfigError(f"{label}: {self.base!r} is not allowed; give a registered localizer other "
+                              f"than cas ({', '.join(n for n in LOCALIZERS.names() if n != 'cas')})")
+        return self
+
+    @property
+    def base_localizer(self) -> Localizer:
+        """The localizer whose per-query scores CAS aggregates (built with this tau and steps)."""
         from .locate import build_localizer
 
-        self.base = build_localizer(base, tau=tau, steps=steps)
-        self.beta1, self.beta2, self.cas_threshold = beta1, beta2, cas_threshold
+        return build_localizer(self.base, tau=self.tau, steps=self.steps)
 
     def params(self) -> dict:
-        return {"steps": self.steps, "base": self.base.name, **self.base.params()}
+        base = self.base_localizer
+        return {"steps": self.steps, "base": base.name, **base.params()}
 
-    def scores(self, engine, encoded) -> np.ndarray:
-        return self.base.scores(engine, encoded)
+    def scores(self, engine, encoded, subject: str | None = None) -> np.ndarray:
+        return self.base_localizer.scores(engine, encoded, subject=subject)
 
     def fact_kns(self, per_query_scores: Sequence[np.ndarray]) -> list[Neuron]:
         return cas_neurons(per_query_scores, self.beta1, self.beta2, self.cas_threshold)

@@ -21,6 +21,6 @@ class GradientTimesActivation(Localizer):
     def params(self) -> dict:
         return {}  # no steps: the scores do not depend on them
 
-    def scores(self, engine, encoded) -> np.ndarray:
+    def scores(self, engine, encoded, subject: str | None = None) -> np.ndarray:
         acts, grads, _ = target_gradients(engine, encoded)
         return (acts * grads).numpy()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..hyperparams import Param
 from .base import LOCALIZERS, Localizer
 
 
@@ -13,7 +14,7 @@ from .base import LOCALIZERS, Localizer
 class IntegratedGradients(Localizer):
     name = "ig"
 
-    def scores(self, engine, encoded) -> np.ndarray:
+    def scores(self, engine, encoded, subject: str | None = None) -> np.ndarray:
         adapter = engine.lm.adapter
         zero = torch.zeros(adapter.n_layers, 1, adapter.n_neurons)
         return engine.attribute(encoded, zero)[:, 0].numpy()
@@ -59,13 +60,11 @@ class _WordBaselineIG(Localizer):
     ``signed`` is Eq. 5 as printed; ``none`` leaves the summed IG unnormalised.
     """
 
-    norm = "abs"
+    hyperparameters = {"norm": Param(choices=("abs", "signed", "none"), help="per-layer normalisation (002 Eq. 5)")}
 
-    def __init__(self, tau: float = 0.2, steps: int = 20, norm: str | None = None):
+    def __init__(self, tau: float = 0.2, steps: int = 20, norm: str = "abs"):
         super().__init__(tau=tau, steps=steps)
-        self.norm = norm or type(self).norm
-        if self.norm not in ("abs", "signed", "none"):
-            raise ValueError(f"norm must be abs, signed or none, not {self.norm!r}")
+        self.norm = norm
 
     def params(self) -> dict:
         # "baseline": the baseline word is one token id (word_replaced_ids); it keys the cache, so
@@ -75,7 +74,7 @@ class _WordBaselineIG(Localizer):
     def baseline_token(self, engine) -> str:
         raise NotImplementedError
 
-    def scores(self, engine, encoded) -> np.ndarray:
+    def scores(self, engine, encoded, subject: str | None = None) -> np.ndarray:
         baselines = word_baselines(engine, encoded, self.baseline_token(engine))
         per_word = engine.attribute(encoded, baselines)  # [L, words, N]
         total = per_word.sum(dim=1).double()  # sum over words (Eq. 5 numerator)
@@ -90,6 +89,7 @@ class _WordBaselineIG(Localizer):
                      kind="localizer")
 class AMIG(_WordBaselineIG):
     name = "amig"
+    option_names = {"norm": "amig_norm"}  # the task option (tasks/*.yaml) that sets ``norm``
 
     def baseline_token(self, engine) -> str:
         tok = engine.scorer.tokenizer
@@ -100,7 +100,9 @@ class AMIG(_WordBaselineIG):
                      kind="localizer")
 class SequentialIG(_WordBaselineIG):
     name = "sig"
-    norm = "none"
+
+    def __init__(self, tau: float = 0.2, steps: int = 20, norm: str = "none"):
+        super().__init__(tau=tau, steps=steps, norm=norm)
 
     def baseline_token(self, engine) -> str:
         tok = engine.scorer.tokenizer

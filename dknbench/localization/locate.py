@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import inspect
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..hyperparams import constructor_defaults
 from ..scoring import AnswerScorer, SkipQuery
 from .base import LOCALIZERS, Localizer, Neuron, refine_across_queries
 from .cache import AttributionCache
 from .engine import IGEngine
 
 
-def build_localizer(name: str, **params) -> Localizer:
-    """Instantiate a registered localizer, keeping only the parameters its constructor takes."""
+def build_localizer(name: str, where: dict | None = None, **params) -> Localizer:
+    """Instantiate a registered localizer from the parameters its constructor takes (others are
+    ignored) and check them against its class's declaration (ConfigError naming the parameter, or
+    the option ``where[param]`` it came from)."""
     cls = LOCALIZERS.get(name)
-    accepted = inspect.signature(cls.__init__).parameters
-    return cls(**{k: v for k, v in params.items() if k in accepted and v is not None})
+    accepted = constructor_defaults(cls)
+    return cls(**{k: v for k, v in params.items() if k in accepted}).check_params(where)
 
 
 @dataclass
@@ -37,7 +39,7 @@ class KNLocator:
     def __init__(self, lm, localizer: Localizer, scorer: AnswerScorer | None = None,
                  cache: AttributionCache | None = None, batch_size: int = 128, max_memory=None,
                  engine_path: str = "auto", refine_p: float = 0.5, reference: "KNLocator | None" = None):
-        self.lm, self.localizer = lm, localizer
+        self.lm, self.localizer = lm, localizer.check_params()
         self.scorer = scorer or AnswerScorer(lm)
         self.cache = cache if cache is not None else AttributionCache()
         self.engine = IGEngine(lm, self.scorer, steps=localizer.steps, batch_size=batch_size,
@@ -58,10 +60,7 @@ class KNLocator:
         if scores is None:
             scores = self.cache.get(key)
         if scores is None:
-            if self.localizer.needs_subject:
-                scores = self.localizer.scores(self.engine, encoded, subject=subject)
-            else:
-                scores = self.localizer.scores(self.engine, encoded)
+            scores = self.localizer.scores(self.engine, encoded, subject=subject)
             self.cache.put(key, scores)
         # tasks ask again for the scores of the queries just localized (ranking, CAS's rule);
         # kept in memory so --no-cache does not run the attribution twice
@@ -102,7 +101,7 @@ class KNLocator:
         if fact_rule is not None and result.queries:
             # a localizer with its own fact-level rule (CAS, 003 Eq. 7) replaces Dai's refinement;
             # the per-query scores come back from the cache filled just above
-            result.kns = fact_rule([self.query_scores(q, fact.object) for q in result.queries])
+            result.kns = fact_rule([self.query_scores(q, fact.object, fact.subject) for q in result.queries])
         else:
             p = self.refine_p if len(result.queries) > 1 else 0.0
             result.kns = refine_across_queries(result.query_kns, p)

@@ -72,10 +72,12 @@ def embedding_std(lm) -> float:
 
 
 def subject_noise(lm, encoded: EncodedQuery, positions: list[int], seed: int,
-                  noise: float = NOISE) -> torch.Tensor:
+                  noise: float = NOISE, sample: int = 0) -> torch.Tensor:
     """Seeded Gaussian noise [len(positions), d] of std ``noise`` x embedding std; the seed mixes
-    the run seed with the prompt, so a query always gets the same corruption."""
-    key = f"{seed}:{encoded.prompt}:{positions}".encode()
+    the run seed with the prompt (and the draw's number ``sample`` > 0, for several noise samples),
+    so a query always gets the same corruption."""
+    key = (f"{seed}:{encoded.prompt}:{positions}" if sample == 0
+           else f"{seed}:{sample}:{encoded.prompt}:{positions}").encode()
     generator = torch.Generator().manual_seed(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
     width = lm.adapter.input_embeddings().weight.shape[1]
     return torch.randn(len(positions), width, generator=generator) * (noise * embedding_std(lm))
@@ -103,11 +105,12 @@ def corrupt_embeddings(lm, positions: list[int], noise: torch.Tensor, offset: in
 
 
 class Corruption:
-    """The corrupted run of one query: subject positions and their noise."""
+    """The corrupted run of one query: subject positions and their noise (draw number ``sample``)."""
 
-    def __init__(self, lm, encoded: EncodedQuery, subject: str | None, seed: int, noise: float = NOISE):
+    def __init__(self, lm, encoded: EncodedQuery, subject: str | None, seed: int, noise: float = NOISE,
+                 sample: int = 0):
         self.positions = subject_positions(lm.tokenizer, encoded, subject)
-        self.noise = subject_noise(lm, encoded, self.positions, seed, noise)
+        self.noise = subject_noise(lm, encoded, self.positions, seed, noise, sample)
         self.lm = lm
 
     def active(self, offset: int = 0):

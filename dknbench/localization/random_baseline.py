@@ -6,6 +6,7 @@ import hashlib
 
 import numpy as np
 
+from ..hyperparams import Param
 from .base import LOCALIZERS, Localizer, Neuron
 
 
@@ -20,6 +21,10 @@ class RandomLocalizer(Localizer):
 
     name = "random"
     uses_gradients = False
+    option_names = {"match": "random_match"}  # the task option naming the reference localizer
+    hyperparameters = {"seed": Param(low=0, integer=True, help="seeds the draw"),
+                       "count": Param(low=1, integer=True, none=True, help="null: as many as `match` selects"),
+                       "match": Param(help="the localizer whose KN count is matched")}
 
     def __init__(self, tau: float = 0.2, steps: int = 20, seed: int = 0, count: int | None = None,
                  match: str = "amig"):
@@ -29,7 +34,7 @@ class RandomLocalizer(Localizer):
     def params(self) -> dict:
         return {"seed": self.seed}
 
-    def scores(self, engine, encoded) -> np.ndarray:
+    def scores(self, engine, encoded, subject: str | None = None) -> np.ndarray:
         adapter = engine.lm.adapter
         key = f"{self.seed}:{encoded.prompt}".encode()
         rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))

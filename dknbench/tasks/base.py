@@ -108,19 +108,20 @@ class RunContext:
         return self._scorers[mode]
 
     def locator(self, name: str, **overrides):
-        """A KNLocator for localizer ``name`` with the task's options (memoised)."""
-        from ..localization import KNLocator, build_localizer
+        """A KNLocator for localizer ``name``, built from the task's options that match its
+        constructor's parameters (tasks/methods.py; ``overrides``: parameters set by the caller),
+        memoised. A localizer with a ``match`` (random) gets the locator of that localizer as the
+        reference whose KN count it matches."""
+        from ..localization import KNLocator
+        from .methods import build_method
 
-        params = {"tau": self.options.get("tau", 0.2), "steps": self.options.get("steps", 20),
-                  "seed": self.seed, "norm": self.options.get("amig_norm")}
-        params.update(overrides)
-        key = (name, tuple(sorted(params.items())))
+        localizer = build_method("localizer", name, self.options, self.seed, **overrides)
+        key = (name, repr(sorted(localizer.get_params().items())))
         if key not in self._locators:
-            reference = None
-            if name == "random":
-                reference = self.locator(self.options.get("random_match", "amig"))
+            match = getattr(localizer, "match", None)
+            reference = self.locator(match) if isinstance(match, str) else None
             self._locators[key] = KNLocator(
-                self.lm, build_localizer(name, **params), scorer=self.scorer(), cache=self.cache,
+                self.lm, localizer, scorer=self.scorer(), cache=self.cache,
                 batch_size=self.batch_size, max_memory=self.max_memory, engine_path=self.options.get("engine", "auto"),
                 refine_p=self.options.get("refine_p", 0.5), reference=reference)
         return self._locators[key]

@@ -40,9 +40,13 @@ METHOD_KINDS = ("localizer", "dkn")
 REFERENCE_FIELDS = {"source", "model", "method", "metric", "group", "value", "note"}
 METRIC_DIRECTIONS = ("higher_is_better", "lower_is_better", "none")  # none: descriptive, not ranked
 
-# Allowed values of options, by name, for every task that has the option: (low, high, sentinels).
-# Checked on the resolved options (YAML default, preset, --set) before a run writes anything, so a
-# typo such as steps=0 is one error line instead of a crash after run.json exists.
+# Allowed values of the options a *task* reads, by name: (low, high, sentinels). Checked on the
+# resolved options (YAML default, preset, --set) before a run writes anything, so a typo such as
+# steps=0 is one error line instead of a crash after run.json exists. A method's own parameters
+# (tau1, tau2, filter_mode, amig_norm, atp's direction, ...) are not listed here: their classes
+# declare them (``hyperparameters``), and harness.spec.resolve checks them by building the run's
+# methods (tasks/methods.py). tau and steps are task options too (the IG engine, the tasks' KN
+# rules read them), so they stay here as well as on the Localizer.
 _SHARE = (0.0, 1.0, ())
 OPTION_RANGES: dict[str, tuple[float | None, float | None, tuple]] = {
     "steps": (1, None, ()), "max_kns": (1, None, ()), "max_subsets": (1, None, ()),
@@ -53,7 +57,7 @@ OPTION_RANGES: dict[str, tuple[float | None, float | None, tuple]] = {
     "ppl_rows": (0, None, ()), "wikitext_min_words": (0, None, ()),
     "outlier_limit": (0, None, ()), "weight_decay": (0, None, ()), "clip": (0, None, ()),
     "lambda1": (0, None, ()), "lambda2": (0, None, ()), "lr": (0, None, ()), "t": (0, 100, ()),
-    "tau": _SHARE, "tau1": _SHARE, "tau2": _SHARE, "refine_p": _SHARE, "known_min_prob": _SHARE,
+    "tau": _SHARE, "refine_p": _SHARE, "known_min_prob": _SHARE,
     "cas_beta1": _SHARE, "cas_beta2": _SHARE, "cas_threshold": _SHARE, "static_threshold": _SHARE,
     "figure_threshold": _SHARE, "ratio": _SHARE, "holdout": _SHARE, "warmup": _SHARE, "alpha": _SHARE,
     "dropout": (0.0, 1.0, (-1,)),  # -1: the model's own dropout rates
@@ -65,11 +69,9 @@ INTEGER_OPTIONS = frozenset({
     "wikitext_min_words"})
 # Options with a fixed set of string values (the task YAMLs' comments document them).
 OPTION_CHOICES: dict[str, tuple[str, ...]] = {
-    "engine": ("auto", "fast", "cached", "full"), "filter_mode": ("relative", "absolute"),
-    "filter_scope": ("candidates", "kns"), "read": ("gate", "up", "both"),
-    "positions": ("target", "all"), "prob_mode": ("first", "joint"),
-    "amig_norm": ("abs", "signed", "none"), "split": ("static", "otsu"),
-    "intervention": ("values", "weights", "both"), "essential": ("exclude", "include"),
+    "engine": ("auto", "fast", "cached", "full"), "read": ("gate", "up", "both"),
+    "positions": ("target", "all"), "prob_mode": ("first", "joint"), "split": ("static", "otsu"),
+    "intervention": ("values", "weights", "both"),
 }
 
 
@@ -126,10 +128,18 @@ class TaskConfig:
             key = key.strip()
             if not sep or not key:
                 raise ConfigError(f"--set {item!r}: expected key=value")
-            if key not in options:
-                raise ConfigError(f"--set {key}: unknown option of task {self.task!r}; options: "
-                                  f"{', '.join(sorted(options))}")
-            options[key] = coerce(raw.strip(), options[key], f"--set {key}")
+            if key in options:
+                default = options[key]
+            else:  # a registered method's parameter (dknbench/hyperparams.py: how it reaches it)
+                from .methods import settable_options
+
+                settable = settable_options()
+                if key not in settable:
+                    raise ConfigError(f"--set {key}: unknown option of task {self.task!r} and no registered "
+                                      f"method's parameter; options: {', '.join(sorted(options))}; method "
+                                      "parameters: dknbench list methods --verbose")
+                default = settable[key]
+            options[key] = coerce(raw.strip(), default, f"--set {key}")
         given = {item.partition("=")[0].strip() for item in overrides or []}
         for key, value in options.items():
             where = f"--set {key}" if key in given else (

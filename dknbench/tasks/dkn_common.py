@@ -92,29 +92,12 @@ def require_known(options, scorer, queries, answer) -> None:
             raise SkipFact("not_known")
 
 
-def dkn_params(method: str, options: dict) -> dict:
-    """The task options that the DKN method named ``method`` accepts.
-
-    amig-pairs follows 002 Algorithm 1 (no functional filter) unless ``amig_pairs_filter`` is on.
-    """
-    from ..dkn import DKN_METHODS
-
-    cls = DKN_METHODS.get(method)
-    names = set(cls._param_names())
-    candidates = {"tau1": options.get("tau1"), "tau2": options.get("tau2"), "essential": options.get("essential"),
-                  "filter_mode": options.get("filter_mode"), "filter_scope": options.get("filter_scope")}
-    if method == "amig-pairs" and not options.get("amig_pairs_filter", False):
-        candidates["tau2"] = None  # dropped below, so the class default (no filter) applies
-    if method in ("kmeans", "dbscan", "hierarchical"):
-        candidates["random_state"] = options.get("seed_offset", 0)
-    return {k: v for k, v in candidates.items() if k in names and v is not None}
-
-
 class FactDKNs:
     """KNs, distances and each method's DKN for one fact, computed once and shared by methods."""
 
     def __init__(self, ctx, fact):
         options = ctx.options
+        self.seed = ctx.seed
         scorer = ctx.scorer()
         self.queries, self.skipped = usable_queries(scorer, fact, options["max_queries"])
         if not self.queries:
@@ -137,7 +120,8 @@ class FactDKNs:
         self.distance = neuron_distance_matrix(self.kns, ctx.lm.adapter, read=options["read"])
 
     def fit(self, method: str, options: dict):
-        from ..dkn import get_dkn_method
+        """DKN method ``method`` built from the options its constructor takes (tasks/methods.py)."""
+        from .methods import build_method
 
-        model = get_dkn_method(method, **dkn_params(method, options))
+        model = build_method("dkn", method, options, self.seed)
         return model.fit(self.distance, self.kns, self.scorer, self.attribution).dkn_

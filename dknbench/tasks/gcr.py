@@ -148,7 +148,7 @@ class GCRTask(Task):
                 "floor_bdcs": [], "floor_curve": [], "floor_gcr": None, "floor_undefined": None,
                 "skipped_queries": shared.skipped,
                 # why a DKN was or was not kept: the candidates, their filter scores, each rule's cut
-                "n_candidates": len(dkn.candidates), "functional_scores": dkn.functional_scores,
+                "n_candidates": len(dkn.candidates), "functional_scores": dkn.functional_scores, "tau2": dkn.tau2,
                 **{rule: (dkn.extra.get("funnel") or {}).get(rule) for rule in FUNNEL_RULES},
             }
             if n >= 2:
@@ -209,7 +209,7 @@ class GCRTask(Task):
             row["facts with DKN"] = len(mine)
             row["facts"] = len(mine_all)
             table.append(row)
-            funnel = dkn_funnel(method, mine_all, self._tau2(method), self.options["filter_mode"])
+            funnel = dkn_funnel(method, mine_all, self._tau2(mine_all), self.options["filter_mode"])
             funnel_rows.append(funnel)
             why = None if over_facts else (f"no fact with a DKN: {funnel['why']}" if not mine
                                            else "zero_sigma on every fact")
@@ -240,16 +240,17 @@ class GCRTask(Task):
         summary.figures += [name for name in figures if name]  # None: nothing to plot, no file
         return summary
 
-    def _tau2(self, method: str):
-        """The functional threshold ``method`` ran with (None: amig-pairs as 002 Algorithm 1)."""
-        if method == "amig-pairs" and not self.options.get("amig_pairs_filter", False):
-            return None
-        return self.options["tau2"]
+    @staticmethod
+    def _tau2(rows: list[dict]):
+        """The functional threshold a method's facts ran with (None: no filter, e.g. amig-pairs as
+        002 Algorithm 1)."""
+        return next((r.get("tau2") for r in rows if r.get("functional_scores") is not None), None)
 
     def _filter_figure(self, rows, path: Path) -> str:
         """Every candidate's functional score against τ2, per method (always written)."""
-        methods = [m for m in self.ctx.methods if self._tau2(m) is not None]
-        scores = {m: [list(r.get("functional_scores") or []) for r in rows if r["method"] == m] for m in methods}
+        by_method = {m: [r for r in rows if r["method"] == m] for m in self.ctx.methods}
+        scores = {m: [list(r.get("functional_scores") or []) for r in mine]
+                  for m, mine in by_method.items() if self._tau2(mine) is not None or not mine}
         relative = self.options["filter_mode"] == "relative"
         ylabel = "Prob(only B active) / Prob(all KNs)" if relative else "Prob(only B active)"
         return scores_against_threshold(scores, self.options["tau2"], path, ylabel,
