@@ -130,10 +130,19 @@ def build_dataset(name: str, source, output=None, seed: int = 42, overwrite: boo
 
     ``output`` defaults to ``<dknbench cache>/datasets/<name>-seed<seed>``. Returns the folder.
     """
-    from dknbench.data.cards import write_dataset
+    from dknbench.io import check_replaceable, exclusive_writer
     from dknbench.paths import cache_dir
 
     BUILDERS.entry(name)  # unknown name -> error before any work
+    output = Path(output) if output else cache_dir() / "datasets" / f"{name}-seed{seed}"
+    check_replaceable(output, "output", overwrite)  # before the build: a refused folder costs nothing
+    with exclusive_writer(output, "output"):  # the whole build: a second build-data into it exits 2
+        return _build_into(name, source, output, seed, overwrite, options)
+
+
+def _build_into(name: str, source, output: Path, seed: int, overwrite: bool, options: dict) -> Path:
+    from dknbench.data.cards import write_dataset
+
     dataset_dict = build(name, source, seed=seed, **options)
     card_info = card_info_for(name, source, seed, options)
     if card_info.get("configs"):
@@ -145,7 +154,6 @@ def build_dataset(name: str, source, output=None, seed: int = 42, overwrite: boo
                         if "language" in split.column_names for lang in split["language"] if lang})
     if languages or card_info.get("languages") == "from-options":
         card_info["languages"] = languages
-    output = Path(output) if output else cache_dir() / "datasets" / f"{name}-seed{seed}"
     return write_dataset(dataset_dict, output, card_info, overwrite=overwrite)
 
 

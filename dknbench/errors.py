@@ -24,6 +24,15 @@ class UnknownNameError(DKNBenchError):
         self.kind, self.name, self.known = kind, name, known
 
 
+class FolderLocked(DKNBenchError):
+    """Another dknbench process is writing into the output folder (its writer lock is held)."""
+
+    def __init__(self, what: str, folder, holder: str):
+        super().__init__(f"{what} {folder} is being written by another dknbench process (pid {holder}); "
+                         "wait for it to finish or choose another folder")
+        self.holder = holder
+
+
 class NothingUsable(DKNBenchError):
     """Every fact was skipped: there is no result to report (exit code 3, not a silent 0)."""
 

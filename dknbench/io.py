@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
+import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -52,6 +55,186 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+LOCK_FILE = ".dknbench.lock"
+_HELD: set[str] = set()  # folders this process holds the lock of (a nested writer reuses it)
+
+
+@contextmanager
+def exclusive_writer(folder: str | Path, what: str = "--output"):
+    """Hold an exclusive lock on ``folder`` (created when missing) while the block runs: a second
+    dknbench writing into the same folder gets a DKNBenchError naming this process's pid.
+
+    The lock is ``fcntl.flock`` on ``folder/.dknbench.lock``: the kernel releases it when the
+    process exits in any way (kill -9 included), so a stale lock file never blocks a later run.
+    The file is removed on release; a waiter that locked the removed file notices (its inode is no
+    longer the one at the path) and locks the new one instead."""
+    import fcntl
+
+    from .errors import FolderLocked
+
+    folder = Path(folder)
+    key = os.path.realpath(folder)
+    if key in _HELD:  # e.g. build-data's whole command, then write_dataset inside it
+        yield folder
+        return
+    path = folder / LOCK_FILE
+    top = folder  # the outermost folder made for the lock: removed again when left empty
+    while not top.parent.exists() and top.parent != top:
+        top = top.parent
+    made = not folder.exists()
+    while True:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held by another process
+            holder = _lock_holder(fd)
+            os.close(fd)
+            raise FolderLocked(what, folder, holder) from None
+        try:
+            current = os.stat(path).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(fd).st_ino:
+            break
+        os.close(fd)  # the holder removed the file after we opened it: lock the new one
+    _HELD.add(key)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield folder
+    finally:
+        _HELD.discard(key)
+        try:
+            if path.is_file() and os.stat(path).st_ino == os.fstat(fd).st_ino:
+                path.unlink()
+        except OSError:
+            pass
+        os.close(fd)
+        if made:  # a command that failed before writing leaves no empty folder behind
+            _remove_empty(folder, top)
+
+
+def _remove_empty(folder: Path, top: Path) -> None:
+    while True:
+        try:
+            folder.rmdir()  # only when empty
+        except OSError:
+            return
+        if folder == top:
+            return
+        folder = folder.parent
+
+
+def check_not_locked(folder: str | Path, what: str = "--output") -> None:
+    """Raise ``FolderLocked`` when another process holds ``folder``'s writer lock (probed without
+    creating anything): a refusal by the folder's content is then reported as the writer it is."""
+    import fcntl
+
+    from .errors import FolderLocked
+
+    path = Path(folder) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        holder = _lock_holder(fd)
+        raise FolderLocked(what, folder, holder) from None
+    finally:
+        os.close(fd)
+
+
+def _lock_holder(fd: int) -> str:
+    """The pid the holder wrote into the lock file (it writes it right after locking)."""
+    for _ in range(50):
+        text = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+        if text.isdigit():
+            return text
+        time.sleep(0.01)
+    return "unknown"
+
+
+MARKER = ".dknbench"  # written into every folder dknbench replaces as a whole (datasets, results, sites)
+_STAGING = re.compile(r"^\.(?P<name>.+)\.dknbench-(?:tmp|old)-[A-Za-z0-9_]+$")
+
+
+def check_replaceable(folder: str | Path, what: str = "--output", overwrite: bool = True) -> None:
+    """``folder`` may be replaced by a dknbench output: it is absent, empty, or holds dknbench's
+    marker (then only with ``overwrite``). A folder with anything else is someone's files: refused
+    with or without --overwrite (a README.md proves nothing)."""
+    from .errors import DKNBenchError
+
+    folder = Path(folder)
+    if folder.is_symlink() and not folder.exists():
+        raise DKNBenchError(f"{what} {folder} is a symlink that leads nowhere; give a real folder")
+    if folder.exists() and not folder.is_dir():
+        raise DKNBenchError(f"{what} {folder} is a file; give a folder")
+    if not folder.is_dir() or not any(e.name not in (LOCK_FILE,) for e in folder.iterdir()):
+        return
+    if not (folder / MARKER).is_file():
+        raise DKNBenchError(f"{what} {folder} holds files that dknbench did not write (no {MARKER} marker); "
+                            "give a new or empty folder (--overwrite replaces only dknbench's own outputs)")
+    if not overwrite:
+        raise DKNBenchError(f"{what} {folder} already exists; choose another folder or pass --overwrite")
+
+
+def remove_stale_staging(folder: Path) -> None:
+    """Temporary and superseded copies of ``folder`` left by a killed writer (hidden siblings
+    ``.NAME.dknbench-tmp-*`` / ``.NAME.dknbench-old-*``); called under ``folder``'s lock, so no
+    live writer of this folder owns them. Only folders holding dknbench's marker (or nothing but a
+    lock file) are removed."""
+    import shutil
+
+    parent = folder.parent
+    if not parent.is_dir():
+        return
+    for entry in parent.iterdir():
+        match = _STAGING.match(entry.name)
+        if not match or match["name"] != folder.name or entry.is_symlink() or not entry.is_dir():
+            continue
+        if (entry / MARKER).is_file() or all(e.name == LOCK_FILE for e in entry.iterdir()):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def write_marker(folder: Path, command: str) -> None:
+    from . import __version__
+
+    (folder / MARKER).write_text(json.dumps({"written_by": f"dknbench {command}", "version": __version__}) + "\n")
+
+
+@contextmanager
+def replace_folder(folder: str | Path, command: str, what: str = "--output", overwrite: bool = True):
+    """Write a whole output folder: lock ``folder``, refuse one that is not dknbench's
+    (``check_replaceable``), clear a killed writer's leftovers, yield a fresh hidden sibling to
+    write into (it holds the marker already), and swap it into place at the end. An error leaves
+    the folder as it was: no half-written dataset or site."""
+    import shutil
+
+    folder = Path(folder)
+    check_replaceable(folder, what, overwrite)  # before the lock creates the folder
+    with exclusive_writer(folder, what):
+        check_replaceable(folder, what, overwrite)
+        remove_stale_staging(folder)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.dknbench-tmp-", dir=folder.parent))
+        try:
+            apply_umask(tmp, directory=True)  # mkdtemp makes it 0700; an output is meant to be shared
+            write_marker(tmp, command)
+            yield tmp
+            old = None
+            if folder.exists():  # keep the old folder until the new one is in place, then drop it
+                old = folder.with_name(f".{folder.name}.dknbench-old-{os.getpid()}")
+                os.replace(folder, old)
+            os.replace(tmp, folder)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 def inside(root: str | Path, name, where: str) -> Path:

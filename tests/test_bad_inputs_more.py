@@ -126,7 +126,7 @@ CASES = {
                                ["--output", "is a file"]),
     "build-data-overwrite-foreign": (lambda t: (t / "o").mkdir() or (t / "o" / "thesis.tex").write_text("x") and
                                      ["build-data", "perturbed", "--source", "builtin", "--output", str(t / "o"),
-                                      "--overwrite"], ["no README.md", "--overwrite"]),
+                                      "--overwrite"], ["no .dknbench marker", "--overwrite"]),
     # fact files
     "facts-deeply-nested": (lambda t: kn_run(facts_file(t, raw=b"[" * 200_000 + b"\n")),
                             ["facts.jsonl:1", "nested too deeply"]),

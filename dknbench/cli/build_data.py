@@ -27,20 +27,15 @@ def parse_options(items: list[str] | None) -> dict:
 
 
 def check_output(output: str | None, overwrite: bool) -> None:
-    """Before the build: --output '' (it meant the cache), a file, or a folder that --overwrite
-    would replace although no build-data wrote it (a home folder, a checkout) is refused."""
-    from pathlib import Path
+    """Before the build: --output '' (it meant the cache), a file, or a folder dknbench did not
+    write (a home folder, a checkout: no ``.dknbench`` marker) is refused, --overwrite or not."""
+    from ..io import check_replaceable
 
     if output is None:
         return
     if not output.strip():
         raise DKNBenchError("--output is empty; give a folder, or leave --output out for the dknbench cache")
-    path = Path(output)
-    if path.exists() and not path.is_dir():
-        raise DKNBenchError(f"--output {output} is a file; give a new folder (or a dataset folder with --overwrite)")
-    if overwrite and path.is_dir() and any(path.iterdir()) and not (path / "README.md").is_file():
-        raise DKNBenchError(f"--output {output} holds files but no README.md dataset card; --overwrite "
-                            "replaces only a folder written by build-data")
+    check_replaceable(output, "--output", overwrite)
 
 
 def run(args) -> int:

@@ -86,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
     from ..harness.report import render_table
     from ..results import filter_results, load_source, write_results
 
+    if args.output:  # before reading the runs: a folder that is not dknbench's is refused up front
+        from ..io import check_replaceable
+
+        check_replaceable(args.output)
     frame, runs = load_source(args.runs)
     frame = filter_results(frame, task=args.task, method=args.method, model=args.model,
                            metric=args.metric)

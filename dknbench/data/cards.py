@@ -4,20 +4,18 @@ The folder loads unchanged with ``datasets.load_dataset(folder)`` and pushes to 
 Splits whose features differ from the first split's (e.g. narrative texts beside fact splits) go
 into their own config, because one config must have one schema for all its splits.
 The folder is written to a temporary sibling and renamed into place at the end, so an error never
-leaves a half-written dataset behind.
+leaves a half-written dataset behind (``io.replace_folder``: it also holds the folder's writer lock
+and replaces only a folder dknbench wrote, recognised by its ``.dknbench`` marker).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import yaml
 
 from ..errors import DKNBenchError
-from ..io import apply_umask, load_yaml
+from ..io import load_yaml, replace_folder
 
 DATA_DIR = "data"
 
@@ -191,20 +189,15 @@ def write_dataset(dataset_dict, output_dir: str | Path, card_info: dict | None =
     provenance (text), citation (BibTeX of the source), description, fields (markdown), pretty_name,
     languages, task_categories, default_split,
     configs (config name -> list of splits, for splits that need their own config).
-    An existing non-empty ``output_dir`` is an error unless ``overwrite``.
+    An existing non-empty ``output_dir`` is an error unless it holds dknbench's marker and
+    ``overwrite`` is given.
     """
     card_info = dict(card_info or {})
     output_dir = Path(output_dir)
     if not len(dataset_dict):
         raise DKNBenchError("nothing to write: the dataset has no splits")
-    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
-        if not overwrite:
-            raise DKNBenchError(f"output {output_dir} already exists; choose another path or overwrite it")
     groups = _config_groups(dataset_dict, card_info.pop("configs", None))
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
-    apply_umask(tmp, directory=True)  # mkdtemp makes it 0700; the built folder is meant to be shared
-    try:
+    with replace_folder(output_dir, "build-data", what="output", overwrite=overwrite) as tmp:
         sizes = {}
         for split, dataset in dataset_dict.items():
             target = tmp / shard_path(split)
@@ -214,10 +207,6 @@ def write_dataset(dataset_dict, output_dir: str | Path, card_info: dict | None =
         metadata = card_metadata(dataset_dict, card_info, groups, sizes)
         body = render_body(metadata, card_info, dataset_dict, groups)
         (tmp / "README.md").write_text(card_text(metadata, body), encoding="utf-8")
-        _move_into_place(tmp, output_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return output_dir
 
 
@@ -232,17 +221,6 @@ def _to_parquet(dataset, target: Path) -> None:
     finally:
         if enabled:
             datasets.enable_progress_bars()
-
-
-def _move_into_place(tmp: Path, output_dir: Path) -> None:
-    old = None
-    if output_dir.exists():
-        # keep the old folder until the new one is in place, then drop it
-        old = output_dir.with_name(f".{output_dir.name}.old-{os.getpid()}")
-        os.replace(output_dir, old)
-    os.replace(tmp, output_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def read_card(folder: str | Path) -> dict | None:

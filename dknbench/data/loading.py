@@ -55,6 +55,7 @@ def load_facts(spec: str, split: str | None = None, limit: int | None = None, se
                 f"unknown fact set {spec!r}: expected 'builtin', a dataset folder, a raw ParaRel folder, "
                 "a .jsonl/.parquet fact file, or a Hub dataset id org/name"
             )
+    refuse_duplicate_ids(facts, [f"{spec} fact #{n + 1}" for n in range(len(facts))])  # ParaRel, builds
     if limit is not None:
         if limit < 1:
             raise DKNBenchError(f"limit must be a positive number of facts, got {limit}")
@@ -90,6 +91,30 @@ def built_folder(spec: str) -> Path:
     if read_card(folder) is None:
         build_dataset(name, path, output=folder, seed=BUILD_SEED, overwrite=folder.exists())
     return folder
+
+
+def refuse_duplicate_ids(facts: list[Fact], wheres: list[str]) -> list[Fact]:
+    """Results, resume and the per-fact files name a fact by its id: two facts with one id (and
+    one language: the multilingual sets share ids across languages) are refused, naming where
+    both were read (``wheres[i]`` is where ``facts[i]`` was read)."""
+    first: dict[tuple, int] = {}
+    for number, fact in enumerate(facts):
+        key = (fact.id, fact.language)
+        if key in first:
+            lang = f" (language {fact.language!r})" if fact.language else ""
+            raise DKNBenchError(f"{wheres[number]}: fact id {fact.id!r}{lang} is already used by "
+                                f"{wheres[first[key]]}; every fact needs its own id")
+        first[key] = number
+    return facts
+
+
+def _read_rows(rows) -> list[Fact]:
+    """Facts of ``(row, where)`` pairs, checked one by one and for repeated ids."""
+    facts, wheres = [], []
+    for row, place in rows:
+        facts.append(_to_fact(row, place))
+        wheres.append(place)
+    return refuse_duplicate_ids(facts, wheres)
 
 
 def _to_fact(row: dict, where: str) -> Fact:
@@ -140,7 +165,7 @@ def _read_fact_lines(path: Path, missing: str = "") -> list[Fact]:
     if not path.is_file():
         raise DKNBenchError(f"{missing or 'fact file'} {path} does not exist")
     try:
-        facts = [_to_fact(row, f"{path}:{number}") for number, row in read_jsonl(path)]
+        facts = _read_rows(((row, f"{path}:{number}") for number, row in read_jsonl(path)))
     except UnicodeDecodeError as error:
         raise DKNBenchError(f"{path}: not UTF-8 text (byte {error.start}); fact files must be UTF-8") from None
     except EOFError:
@@ -153,11 +178,8 @@ def _read_fact_lines(path: Path, missing: str = "") -> list[Fact]:
 def _read_parquet(files: list[Path], where: str) -> list[Fact]:
     from ..io import read_parquet
 
-    facts = []
-    for file in files:
-        for number, row in enumerate(read_parquet(file).to_pylist()):
-            facts.append(_to_fact(row, f"{where} row {number}"))
-    return facts
+    return _read_rows(((row, f"{file if len(files) > 1 else where} row {number}")
+                       for file in files for number, row in enumerate(read_parquet(file).to_pylist())))
 
 
 def _read_file(path: Path) -> list[Fact]:
@@ -236,7 +258,7 @@ def _from_hf(loaded, split: str | None, where: str) -> list[Fact]:
 
     if isinstance(loaded, datasets.DatasetDict):
         loaded = loaded[pick_split(sorted(loaded), split, None, where)]
-    return [_to_fact(row, f"{where} row {i}") for i, row in enumerate(loaded)]
+    return _read_rows(((row, f"{where} row {i}") for i, row in enumerate(loaded)))
 
 
 def _read_hub(repo_id: str, split: str | None) -> list[Fact]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..io import write_json
 from .progress import progress
 from .provenance import seed_everything
-from .rundir import fact_file, rows_if_finished
+from .rundir import fact_file, fact_record, rows_if_finished
 from .spec import RunSpec, resolve
 
 
@@ -41,15 +41,15 @@ def run_facts(task, facts, output: Path, seed: int, indices=None, quiet=False, d
     if not todo:
         return 0
     task.prepare()
+    fingerprint = task.ctx.lm.fingerprint  # each fact file names the weights it was computed with
     done = 0
     for index in progress(todo, desc=desc, unit="fact", quiet=quiet):
         fact = facts[index]
         seed_everything(seed * 100_003 + index)  # per fact: resuming reproduces the same draws
         try:
-            record = {"index": index, "fact_id": fact.id, "rows": task.run_fact(fact, index),
-                      "skipped": None}
+            record = fact_record(index, fact, fingerprint, task.run_fact(fact, index), None)
         except (SkipFact, SkipQuery) as skip:
-            record = {"index": index, "fact_id": fact.id, "rows": [], "skipped": skip.reason}
+            record = fact_record(index, fact, fingerprint, [], skip.reason)
         write_json(fact_file(output, index), record)
         done += 1
     return done

@@ -92,8 +92,7 @@ def run_facts_on_ray(spec, facts: list, output, num_workers: int | None = None,
     ``num_workers``: actors (default: one per GPU, else one per CPU of the cluster, at most one
     per unfinished fact). ``num_cpus``: CPUs of a local cluster started here (default: all).
     """
-    from ..io import read_json, write_json
-    from .rundir import fact_file
+    from .rundir import check_fact_files, fact_file, record_model_info
 
     ray = _ray()
     output = Path(output)
@@ -113,8 +112,8 @@ def run_facts_on_ray(spec, facts: list, output, num_workers: int | None = None,
         threads = max(1, int(resources.get("CPU", 1)) // num_workers)
     workers = [actor_cls.remote(spec, threads) for _ in range(num_workers)]
     info = ray.get(workers[0].info.remote())
-    run_file = output / "run.json"
-    write_json(run_file, {**read_json(run_file), **info})
+    check_fact_files(output, facts, info["model_fingerprint"])  # finished facts: the same weights
+    record_model_info(output, info)
     facts_ref = ray.put(facts)
     shards = [todo[k::num_workers] for k in range(num_workers)]
     done = sum(ray.get([w.run.remote(facts_ref, str(output), shard)

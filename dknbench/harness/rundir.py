@@ -4,10 +4,16 @@ resume only when it provably holds this run.
 * ``start_checked``: ``--output`` must be new, empty or hold this run (same config hash); a start
   that fails before its first fact file exists leaves the folder absent or as it was, so a typo
   never blocks the corrected command.
-* ``check_settings`` / ``check_fact_files``: a folder is untrusted input. Finished facts must have
-  been computed with the same run settings (provenance.RUN_SETTINGS), and every ``facts/*.json``
-  must be the record of the fact the resolved fact set has at that index; anything else is refused
-  with one line naming the file instead of mixing foreign results into the summary.
+  The whole command holds the folder's writer lock (``io.exclusive_writer``): a second dknbench
+  writing into it exits 2 naming this one's pid.
+* ``check_settings`` / ``check_fact_files`` / ``check_fact_set``: a folder is untrusted input.
+  Finished facts must have been computed with the same run settings (provenance.RUN_SETTINGS), by
+  the same model weights (``model_fingerprint``, recorded in run.json and in every fact file), and
+  every ``facts/*.json`` must be the record of the fact the resolved fact set has at that index,
+  with the same content (``fact_hash``), while run.json's ``facts_hash`` pins the whole set (a
+  task may draw other facts of the set, e.g. an irrelevant fact, so an unfinished fact matters
+  too). Anything else is refused with one line naming the file, the fact or the model, instead of
+  mixing results of two inputs into one summary.
 * ``fact_file`` / ``finished_rows``: where a fact's record lives and reading them back.
 """
 
@@ -19,9 +25,13 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import ConfigError, DKNBenchError
-from ..io import inside, read_json, write_json
-from .provenance import RUN_SETTINGS
+from ..data.schema import fact_to_row
+from ..errors import ConfigError, DKNBenchError, FolderLocked
+from ..io import LOCK_FILE, check_not_locked, exclusive_writer, inside, read_json, write_json
+from .provenance import RUN_SETTINGS, config_hash
+
+# files dknbench itself keeps in an output folder; they never make a folder "someone else's"
+OWN_FILES = (LOCK_FILE,)
 
 
 def check_output(output: Path, digest: str) -> None:
@@ -43,7 +53,7 @@ def check_output(output: Path, digest: str) -> None:
             if previous_hash != digest:
                 raise ConfigError(f"{output} holds a run with another configuration "
                                   f"({previous_hash} != {digest}); choose another --output")
-        elif any(output.iterdir()):
+        elif any(entry.name not in OWN_FILES for entry in output.iterdir()):
             raise ConfigError(f"--output {output} is a folder with other files and no run.json; "
                               "give a new or empty folder")
     parent = output
@@ -57,18 +67,36 @@ def check_output(output: Path, digest: str) -> None:
 
 @contextmanager
 def start_checked(output: Path, digest: str):
-    """Check ``output``; on any failure before the first fact file exists, remove what was added."""
-    check_output(output, digest)
+    """Check ``output`` and hold its writer lock for the block; on any failure before the first
+    fact file exists, remove what was added."""
+    try:
+        check_output(output, digest)  # before anything is created: a typo leaves no folder behind
+    except ConfigError:
+        check_not_locked(output)  # another run is writing it: say so, not what it has written so far
+        raise
     existed = output.is_dir()
     before = set(output.iterdir()) if existed else set()
     top = output  # the outermost folder this start creates (mkdir parents=True)
     while not existed and not top.parent.exists():
         top = top.parent
-    try:
-        yield
-    except BaseException:
+
+    def undo_unless_started():
         if not any((output / "facts").glob("*.json")):
             _undo(output, top, existed, before)
+
+    locked = False
+    try:
+        with exclusive_writer(output):
+            locked = True
+            try:
+                check_output(output, digest)  # again under the lock: a writer may have finished meanwhile
+                yield
+            except BaseException:
+                undo_unless_started()  # still under the lock: no other writer can have started in it
+                raise
+    except BaseException as error:
+        if not locked and not isinstance(error, FolderLocked):  # the lock file could not be made
+            undo_unless_started()
         raise
 
 
@@ -108,8 +136,26 @@ def check_settings(output: Path, settings: dict) -> None:
                               f"were computed with {name}={before!r}; rerun with the same {name} or {_FRESH}")
 
 
-def check_fact_files(output: Path, facts: list) -> None:
-    """Every finished fact file is the record of ``facts[index]`` (its name gives the index)."""
+def fact_hash(fact) -> str:
+    """The content hash of one fact: every field of the fact schema, not only its id."""
+    return config_hash(fact_to_row(fact))
+
+
+def facts_hash(hashes: list[str]) -> str:
+    """The hash of a resolved fact set: its facts' content hashes, in order."""
+    return config_hash(hashes)
+
+
+def fact_record(index: int, fact, fingerprint: str, rows: list, skipped) -> dict:
+    """What ``facts/<index>.json`` holds: the rows, and what they were computed from."""
+    return {"index": index, "fact_id": fact.id, "fact_hash": fact_hash(fact),
+            "model_fingerprint": fingerprint, "rows": rows, "skipped": skipped}
+
+
+def check_fact_files(output: Path, facts: list, fingerprint: str | None = None) -> None:
+    """Every finished fact file is the record of ``facts[index]`` (its name gives the index), of
+    the same content, computed by the model with ``fingerprint`` (not checked when None: the Ray
+    executor checks it once its actors have loaded the model)."""
     for path in fact_files(Path(output)):
         where = str(path)
         if not FACT_NAME.match(path.name):
@@ -120,9 +166,43 @@ def check_fact_files(output: Path, facts: list) -> None:
             raise ConfigError(f"{where}: fact index {index} is beyond the {len(facts)} facts of this run; {_FRESH}")
         if not isinstance(record, dict) or record.get("index") != index or not isinstance(record.get("rows"), list):
             raise ConfigError(f"{where}: not a fact record with index {index} and a rows list; {_FRESH}")
-        if record.get("fact_id") != facts[index].id:
+        fact = facts[index]
+        if record.get("fact_id") != fact.id:
             raise ConfigError(f"{where}: fact_id {record.get('fact_id')!r} is not fact {index} of this run "
-                              f"({facts[index].id!r}); the folder holds another fact set; {_FRESH}")
+                              f"({fact.id!r}); the folder holds another fact set; {_FRESH}")
+        if "fact_hash" not in record:
+            raise ConfigError(f"{where}: written by a dknbench that did not record the fact's content "
+                              f"hash, so it cannot be checked against fact {fact.id!r}; {_FRESH}")
+        if record["fact_hash"] != fact_hash(fact):
+            raise ConfigError(f"{where}: fact {index} ({fact.id!r}) has changed since it was computed "
+                              f"(content hash {record['fact_hash']!r}, now {fact_hash(fact)!r}); the data "
+                              f"was edited under the same id; {_FRESH}")
+        if fingerprint is not None and record.get("model_fingerprint") != fingerprint:
+            raise ConfigError(f"{where}: fact {index} was computed by a model with fingerprint "
+                              f"{record.get('model_fingerprint')!r}, but --model now loads weights with "
+                              f"fingerprint {fingerprint!r} (the model's weights changed); {_FRESH}")
+
+
+def check_fact_set(output: Path, facts: list, hashes: list[str]) -> None:
+    """When facts are finished, run.json's fact set (``facts_hash``) is the resolved one; names
+    the first fact that differs (a task may use any fact of the set for another fact's rows)."""
+    run_file = Path(output) / "run.json"
+    if not fact_files(Path(output)) or not run_file.is_file():
+        return
+    previous = read_json(inside(output, "run.json", str(run_file)))
+    previous = previous if isinstance(previous, dict) else {}
+    if previous.get("facts_hash") == facts_hash(hashes):
+        return
+    before = previous.get("fact_hashes")
+    if not isinstance(before, list):
+        raise ConfigError(f"{run_file}: records no fact set hash (written by an older dknbench), so the "
+                          f"finished facts cannot be checked against this fact set; {_FRESH}")
+    for index, (old, new) in enumerate(zip(before, hashes)):
+        if old != new:
+            raise ConfigError(f"{run_file}: fact {index} ({facts[index].id!r}) of the fact set differs from "
+                              "the one the finished facts were computed with; the data changed; " + _FRESH)
+    raise ConfigError(f"{run_file}: the fact set had {len(before)} facts when the finished facts were "
+                      f"computed and has {len(hashes)} now; the data changed; {_FRESH}")
 
 
 def fact_file(output: Path, index: int) -> Path:
@@ -146,6 +226,10 @@ def finished_rows(output: Path, n_facts: int) -> list[dict]:
 
 def record_model(output: Path, lm) -> None:
     """Add the loaded model's fingerprint and shape to run.json."""
+    record_model_info(output, {"model_fingerprint": lm.fingerprint, "n_layers": lm.adapter.n_layers,
+                               "n_neurons": lm.adapter.n_neurons})
+
+
+def record_model_info(output: Path, info: dict) -> None:
     run_file = output / "run.json"
-    write_json(run_file, {**read_json(run_file), "model_fingerprint": lm.fingerprint,
-                          "n_layers": lm.adapter.n_layers, "n_neurons": lm.adapter.n_neurons})
+    write_json(run_file, {**read_json(run_file), **info})

@@ -19,7 +19,8 @@ from ..selection import select_facts  # scripts import it from here too
 from ..tasks.base import Task
 from .facts import build_task, run_facts
 from .provenance import git_commit, run_settings, versions
-from .rundir import check_fact_files, check_settings, finished_rows, record_model, start_checked
+from .rundir import (check_fact_files, check_fact_set, check_settings, fact_hash, facts_hash, finished_rows,
+                     record_model, start_checked)
 from .spec import RunSpec, method_registry, resolve
 
 __all__ = ["RunSpec", "build_task", "finish", "method_registry", "resolve", "run", "run_facts", "select_facts"]
@@ -28,13 +29,17 @@ __all__ = ["RunSpec", "build_task", "finish", "method_registry", "resolve", "run
 def run(spec: RunSpec) -> Path:
     config, cls, methods, options, dataset, resolved, digest, output = resolve(spec)
     settings = run_settings(spec)
-    with start_checked(output, digest):
+    with start_checked(output, digest):  # also holds the folder's writer lock until the summary is written
         check_settings(output, settings)
         facts, lm, task = prepare_start(spec, config, dataset, output)
-        check_fact_files(output, facts)
+        hashes = [fact_hash(fact) for fact in facts]
+        check_fact_files(output, facts, lm.fingerprint if lm is not None else None)
+        check_fact_set(output, facts, hashes)  # the rest of the set: a task may use any fact of it
         output.mkdir(parents=True, exist_ok=True)  # only now: every check above has passed
         write_json(output / "run.json", {"config_hash": digest, "resolved": resolved, "versions": versions(),
-                                         "task_file": str(config.path), "settings": settings})
+                                         "task_file": str(config.path), "settings": settings,
+                                         "n_facts": len(facts), "facts_hash": facts_hash(hashes),
+                                         "fact_hashes": hashes})
         if spec.executor == "ray":
             from .ray_executor import run_facts_on_ray
 
@@ -42,16 +47,16 @@ def run(spec: RunSpec) -> Path:
         else:
             record_model(output, lm)
             run_facts(task, facts, output, spec.seed, quiet=spec.quiet, desc=f"{config.task}")
-    if (type(task) if task is not None else cls).after_facts is not Task.after_facts:
-        # the post-facts phase runs here, on the driver, once every shard has finished
-        if task is None:
-            from ..models import load_model
+        if (type(task) if task is not None else cls).after_facts is not Task.after_facts:
+            # the post-facts phase runs here, on the driver, once every shard has finished
+            if task is None:
+                from ..models import load_model
 
-            task = build_task(spec, load_model(spec.model, device=spec.device, dtype=spec.dtype),
-                              facts, output)
-        task.prepare()
-        task.after_facts(finished_rows(output, len(facts)))
-    return finish(spec, output)
+                task = build_task(spec, load_model(spec.model, device=spec.device, dtype=spec.dtype),
+                                  facts, output)
+            task.prepare()
+            task.after_facts(finished_rows(output, len(facts)))
+        return finish(spec, output)
 
 
 def prepare_start(spec: RunSpec, config, dataset, output: Path):
@@ -108,7 +113,7 @@ def finish(spec: RunSpec, output: Path) -> Path:
         seed=spec.seed, limit=spec.limit, config=_with_method_params(resolved, config.method_kind, methods, options, spec.seed),
         config_hash=digest,
         versions=versions(), git_commit=git_commit(), n_facts=len(records),
-        n_used=len({r["fact_id"] for r in records if r["rows"]}),
+        n_used=sum(1 for r in records if r["rows"]),
         skipped=dict(skipped), metrics=summary.metrics, tables=summary.tables,
         comparisons=summary.comparisons, references=config.references,
         figures=summary.figures, per_fact=summary.per_fact,

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import DKNBenchError
-from ..io import atomic_write
+from ..io import atomic_write, check_replaceable, replace_folder
 from ..models.loading import canonical_model_name
 from ..paths import leaderboard_dir
 from ..results.store import load_source
@@ -110,6 +110,7 @@ def build_site(results: str | Path, output: str | Path, title: str = "dknbench l
     folder) into ``output``; returns the path of index.html."""
     from .. import __version__
 
+    check_replaceable(output)  # before reading the runs: a refused --output costs nothing
     frame, runs = load_source(results)
     if frame.empty:
         raise DKNBenchError(f"{results}: the runs contain no metric records; nothing to show")
@@ -125,31 +126,34 @@ def build_site(results: str | Path, output: str | Path, title: str = "dknbench l
               "built": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "tasks": data.tasks(), "n_runs": len(runs)}
 
-    for asset in sorted(static.iterdir()):
-        if asset.is_file():
-            _copy(asset, output / "static" / asset.name)
+    # rendered beside ``output`` and swapped into place whole: a failed build leaves no partial
+    # site, and a folder dknbench did not write (someone's index.html) is refused
+    with replace_folder(output, "leaderboard build") as site:
+        for asset in sorted(static.iterdir()):
+            if asset.is_file():
+                _copy(asset, site / "static" / asset.name)
 
-    for task in data.tasks():
-        figures = []
-        for run in data.runs_for(task):
-            methods = ", ".join(run.summary.get("methods") or [])
-            for source in run.figure_paths:
-                relative = f"figures/{run.run_id}/{source.name}"
-                _copy(source, output / relative)
-                figures.append({"src": f"../{relative}", "caption": f"{source.name} — {methods} on "
-                                f"{canonical_model_name(run.model)}, n = {run.summary.get('n_facts')} facts "
-                                f"({data.run_configs.get(str(run.run_dir), '')})"})
-        page = env.get_template("task.html.j2").render(
-            **common, root="../", task=task, sections=_sections(data, task), figures=figures,
-            references=data.references.get(task, []),
-            runs=[{"name": r.run_dir.name, "config": data.run_configs.get(str(r.run_dir), ""),
-                   "methods": ", ".join(r.summary.get("methods") or []),
-                   "model": canonical_model_name(r.model), "created": r.summary.get("created") or "",
-                   "n_facts": r.summary.get("n_facts"), "skipped": r.summary.get("skipped") or {}}
-                  for r in data.runs_for(task)])
-        _write(output / "tasks" / f"{task_slug(task)}.html", page)
+        for task in data.tasks():
+            figures = []
+            for run in data.runs_for(task):
+                methods = ", ".join(run.summary.get("methods") or [])
+                for source in run.figure_paths:
+                    relative = f"figures/{run.run_id}/{source.name}"
+                    _copy(source, site / relative)
+                    figures.append({"src": f"../{relative}", "caption": f"{source.name} — {methods} on "
+                                    f"{canonical_model_name(run.model)}, n = {run.summary.get('n_facts')} facts "
+                                    f"({data.run_configs.get(str(run.run_dir), '')})"})
+            page = env.get_template("task.html.j2").render(
+                **common, root="../", task=task, sections=_sections(data, task), figures=figures,
+                references=data.references.get(task, []),
+                runs=[{"name": r.run_dir.name, "config": data.run_configs.get(str(r.run_dir), ""),
+                       "methods": ", ".join(r.summary.get("methods") or []),
+                       "model": canonical_model_name(r.model), "created": r.summary.get("created") or "",
+                       "n_facts": r.summary.get("n_facts"), "skipped": r.summary.get("skipped") or {}}
+                      for r in data.runs_for(task)])
+            _write(site / "tasks" / f"{task_slug(task)}.html", page)
 
-    overview = [{"task": task, "sections": _sections(data, task)} for task in data.tasks()]
-    index = env.get_template("index.html.j2").render(**common, root="", overview=overview)
-    _write(output / "index.html", index)
+        overview = [{"task": task, "sections": _sections(data, task)} for task in data.tasks()]
+        index = env.get_template("index.html.j2").render(**common, root="", overview=overview)
+        _write(site / "index.html", index)
     return output / "index.html"

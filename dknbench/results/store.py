@@ -21,7 +21,7 @@ from typing import Iterable
 import pandas as pd
 
 from ..errors import DKNBenchError
-from ..io import atomic_write, inside, read_json, read_parquet, write_parquet
+from ..io import atomic_write, inside, read_json, read_parquet, replace_folder, write_parquet
 from .schema import RESULT_COLUMNS, STRING_COLUMNS, validate_summary
 
 SAMPLES_FILE = "samples.parquet"
@@ -338,24 +338,28 @@ def write_results(frame: pd.DataFrame, out_dir: str | Path, runs: list[Run] | No
     """Write ``frame`` (``RESULT_COLUMNS``) as a dataset folder; returns ``out_dir``.
 
     ``out_dir/data/results.parquet`` and the README.md card (YAML ``configs``/``data_files``) are
-    always written; with ``runs`` also ``data/runs.parquet`` and the runs' figures. Every file is
-    written atomically and the card last, so a crash never leaves a card pointing at a half file.
+    always written; with ``runs`` also ``data/runs.parquet`` and the runs' figures. The folder is
+    written beside ``out_dir`` and swapped into place whole (``io.replace_folder``), so a crash
+    never leaves a card pointing at a half file, and only a folder dknbench wrote is replaced.
     """
     out_dir = Path(out_dir)
     missing = [c for c in RESULT_COLUMNS if c not in frame.columns]
     if missing:
         raise DKNBenchError(f"results frame lacks column {missing[0]!r}; expected {', '.join(RESULT_COLUMNS)}")
-    write_parquet(out_dir / RESULTS_FILE, _typed(frame))
-    if runs is not None:
-        figures: dict[str, list[str]] = {}
-        for run in runs:
-            for source in run.figure_paths:
-                relative = Path("figures") / run.run_id / source.name
-                atomic_write(out_dir / relative, lambda tmp, src=source: shutil.copyfile(src, tmp))
-                figures.setdefault(run.run_id, []).append(relative.as_posix())
-        write_parquet(out_dir / RUNS_FILE, _runs_table(runs, figures))
-    card = _card(frame, runs is not None)
-    atomic_write(out_dir / "README.md", lambda tmp: tmp.write_text(card))
+    # a whole new folder swapped into place: a folder dknbench did not write is refused, and an
+    # error leaves the previous dataset as it was (io.replace_folder)
+    with replace_folder(out_dir, "results") as tmp:
+        write_parquet(tmp / RESULTS_FILE, _typed(frame))
+        if runs is not None:
+            figures: dict[str, list[str]] = {}
+            for run in runs:
+                for source in run.figure_paths:
+                    relative = Path("figures") / run.run_id / source.name
+                    atomic_write(tmp / relative, lambda t, src=source: shutil.copyfile(src, t))
+                    figures.setdefault(run.run_id, []).append(relative.as_posix())
+            write_parquet(tmp / RUNS_FILE, _runs_table(runs, figures))
+        card = _card(frame, runs is not None)
+        atomic_write(tmp / "README.md", lambda t: t.write_text(card))
     return out_dir
 
 
