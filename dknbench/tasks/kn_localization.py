@@ -19,10 +19,14 @@ from ..metrics import success_rate_report
 from ..stats import mean_ci
 from .base import TASK_CLASSES, SkipFact, Summary, Task, estimate_record, metric_record
 from .common import irrelevant_fact, mean_prob, neurons_json, usable_queries
+from .requirements import encodable_queries
 
 
 @TASK_CLASSES.register("kn-localization")
 class KNLocalizationTask(Task):
+    def requirements(self):
+        return [encodable_queries(1)]
+
     def run_fact(self, fact, index):
         scorer = self.ctx.scorer()
         queries, skipped = usable_queries(scorer, fact, self.options["max_queries"])
