@@ -37,6 +37,7 @@ def measure(out: Path, limit: int, seed: int, overrides: list[str], cache_dir: s
     from dknbench.scoring import SkipQuery
     from dknbench.tasks import SkipFact
     from dknbench.tasks import gcr as gcr_module
+    from dknbench.tasks.requirements import split_requirements
 
     spec = RunSpec(task="gcr", methods=METHODS, limit=limit, seed=seed, overrides=overrides,
                    cache_dir=cache_dir, quiet=True)
@@ -45,6 +46,7 @@ def measure(out: Path, limit: int, seed: int, overrides: list[str], cache_dir: s
     lm = load_model(spec.model)
     task = build_task(spec, lm, facts, out)
     base_options = dict(task.options)
+    cheap, costly, _ = split_requirements(task.requirements())  # the known_only gate among them
     shared_of = {}
     real = gcr_module.FactDKNs
     gcr_module.FactDKNs = lambda ctx, fact: shared_of[fact.id]  # one FactDKNs per fact, all variants
@@ -55,9 +57,12 @@ def measure(out: Path, limit: int, seed: int, overrides: list[str], cache_dir: s
         todo = [v for v in VARIANTS if not (out / v / "facts" / f"{index:06d}.json").is_file()]
         if not todo:
             continue
+        # the harness passes over a fact that misses a declared requirement; here it is counted
+        # as skipped at its index, so every variant's folder numbers the same facts
+        skipped = next((r.reason for r in (*cheap, *costly) if not r.check(task, fact)), None)
         try:
-            shared_of[fact.id] = real(task.ctx, fact)
-            skipped = None
+            if skipped is None:
+                shared_of[fact.id] = real(task.ctx, fact)
         except (SkipFact, SkipQuery) as skip:
             skipped = skip.reason
         for variant in todo:

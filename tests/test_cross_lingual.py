@@ -9,7 +9,7 @@ import pytest
 import data_builders
 from data_builders._common import slot_is_last
 from dknbench.errors import ConfigError, DKNBenchError
-from dknbench.tasks.cross_lingual import language_independent_kns, parse_languages, parse_taus
+from dknbench.tasks.cross_lingual_editing import language_independent_kns, parse_languages, parse_taus
 from dknbench.tasks.linguistic_control import choice_flips
 
 

@@ -339,25 +339,36 @@ def test_known_only_gate_drops_and_counts_unknown_facts(tmp_path, isolated_cache
         summary = out / "summary.json"
         return code, json.loads(summary.read_text()) if summary.exists() else None
 
-    code, everything = run("all", "known_min_prob=0")  # Prob >= 0 always: nothing dropped
-    assert code == 0 and "not_known" not in everything["skipped"]
+    code, everything = run("all", "known_min_prob=0")  # Prob >= 0 always: nothing passed over
+    assert code == 0 and everything["passed_over"] == {} and everything["n_facts"] == 3
     code, off = run("off", "known_only=false", "known_min_prob=1.0")
-    assert code == 0 and "not_known" not in off["skipped"]
-    # the number dropped equals the facts whose gold is not ranked first (a direct check)
+    assert code == 0 and off["passed_over"] == {} and off["n_facts"] == 3
+    # the gate is a declared requirement: --limit 3 takes the first 3 facts, in the seeded order,
+    # whose gold is ranked first; those before them are counted as not_known (a direct walk)
     from dknbench.data.loading import load_facts
     from dknbench.models import load_model
+    from dknbench.selection import select_facts
     from dknbench.tasks.common import usable_queries
 
     scorer = AnswerScorer(load_model("tiny-gpt2"))
-    facts = load_facts("builtin", limit=3, seed=42)
-    unknown = sum(gold_rank_and_prob(scorer, usable_queries(scorer, f, 1)[0], f.object)[0][0] != 1 for f in facts)
+    known, unknown = [], 0
+    for f in select_facts(load_facts("builtin"), None, 42):
+        queries = usable_queries(scorer, f, 1)[0]
+        if queries and gold_rank_and_prob(scorer, queries, f.object)[0][0] == 1:
+            known.append(f.id)
+            if len(known) == 3:
+                break
+        else:
+            unknown += 1
     capsys.readouterr()
     code, strict = run("strict", "known_min_prob=1.0")  # only rank-1 facts pass (Prob never reaches 1.0)
-    if unknown == len(facts):  # every fact dropped: no summary, exit 3 naming the count
+    if not known:  # nothing passes: no summary, exit 3 naming the count
         assert code == 3 and strict is None
         assert f"not_known: {unknown}" in capsys.readouterr().err
     else:
-        assert code == 0 and strict["skipped"].get("not_known", 0) == unknown
+        assert code == 0 and strict["passed_over"] == {"not_known": unknown}
+        finished = [json.loads(p.read_text())["fact_id"] for p in sorted((tmp_path / "strict" / "facts").glob("*.json"))]
+        assert finished == known and strict["n_facts"] == len(known)
 
 
 @pytest.mark.parametrize("family", ["gpt2", "llama", "gpt_neox", "bert"])

@@ -84,8 +84,9 @@ def test_run_writes_summary_and_rows_and_counts_skips(tiny_runs, tmp_path):
     output = tmp_path / "run"
     assert run_cli(tiny_runs, output) == 0
     summary = json.loads((output / "summary.json").read_text())
-    assert summary["n_facts"] == 5 and summary["n_used"] == 4
-    assert summary["skipped"] == {"no_usable_query": 1}
+    # the slot-first fact fails kn-localization's declared requirement: passed over, not run
+    assert summary["n_facts"] == 4 and summary["n_used"] == 4
+    assert summary["skipped"] == {} and summary["passed_over"] == {"no_usable_query": 1}
     assert {m["method"] for m in summary["metrics"]} == {"ig", "random"}
     assert summary["model_fingerprint"] and summary["config_hash"] and summary["versions"]["torch"]
     rows = pd.read_parquet(output / "samples.parquet")
@@ -114,7 +115,7 @@ def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tiny_runs, tmp
     calls.clear()
     monkeypatch.setattr(KNLocalizationTask, "run_fact", lambda self, f, i: (calls.append(i), real(self, f, i))[1])
     assert run_cli(tiny_runs, resumed) == 0
-    assert len(calls) == 3  # only the facts not finished before (the skipped one included)
+    assert len(calls) == 2  # only the facts not finished before (the unusable one is passed over)
     a = read_samples(straight / "samples.parquet").sort_values(["fact_id", "method"]).reset_index(drop=True)
     b = read_samples(resumed / "samples.parquet").sort_values(["fact_id", "method"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)

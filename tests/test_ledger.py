@@ -44,7 +44,7 @@ def tiny_gpt2(monkeypatch, tiny, isolated_cache):
 
 def run_cli(facts, output, *extra):
     return main(["run", "--task", "kn-localization", "--method", "random", "--dataset", str(facts),
-                 "--output", str(output), "--set", "steps=2", "--quiet", *extra])
+                 "--output", str(output), "--set", "steps=2", "--set", "known_only=false", "--quiet", *extra])
 
 
 # --- 1. content identity on resume ---------------------------------------------------------------
@@ -84,7 +84,8 @@ def test_weights_replaced_in_the_model_folder_are_refused_on_resume(tmp_path, is
     facts_file = write_facts(tmp_path / "facts.jsonl", FACTS[:3])
     output = tmp_path / "run"
     args = ["run", "--task", "kn-localization", "--method", "random", "--model", str(weights),
-            "--dataset", str(facts_file), "--output", str(output), "--set", "steps=2", "--quiet"]
+            "--dataset", str(facts_file), "--output", str(output), "--set", "steps=2", "--set", "known_only=false",
+            "--quiet"]
     assert main(args) == 0
     save(1)  # other weights, same path, same config
     (output / "facts" / "000001.json").unlink()
@@ -223,7 +224,7 @@ def test_output_commands_refuse_a_second_writer(tmp_path, capsys, holder, isolat
 
 def run_command(output: Path, seed: int) -> list[str]:
     return [sys.executable, "-m", "dknbench", "run", "--task", "kn-localization", "--method", "ig",
-            "--model", "tiny-gpt2", "--limit", "4", "--set", "steps=4", "--no-cache", "--quiet",
+            "--model", "tiny-gpt2", "--limit", "4", "--set", "steps=4", "--set", "known_only=false", "--no-cache", "--quiet",
             "--seed", str(seed), "--output", str(output)]
 
 

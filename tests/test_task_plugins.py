@@ -142,3 +142,54 @@ def test_list_tasks_shows_origin(user_tasks, capsys):
     assert cli(["list", "tasks", "--include-path", str(user_tasks)]) == 0
     out = capsys.readouterr().out
     assert "(bundled)" in out and "answer-prob.yaml)" in out
+
+
+def _bundled():
+    from dknbench.paths import tasks_dir
+
+    return {name: c for name, c in discover_tasks().items() if c.path.parent.resolve() == tasks_dir().resolve()}
+
+
+def test_list_tasks_shows_every_part_of_each_task(capsys):
+    """YAML path, class at file:line (that line defines it), metrics with direction, figures."""
+    import re
+    from pathlib import Path
+
+    assert cli(["list", "tasks"]) == 0
+    out = capsys.readouterr().out
+    blocks = {b.split(" ", 1)[0]: b for b in re.split(r"\n(?=\S)", out.strip())}
+    words = {"higher_is_better": "higher is better", "lower_is_better": "lower is better", "none": "descriptive"}
+    for name, config in _bundled().items():
+        block = blocks[name]
+        assert re.search(rf"^  yaml:    \S*tasks/{re.escape(config.path.name)}$", block, flags=re.M), block
+        cls_name, file, line = re.search(r"^  class:   (\w+) at (\S+):(\d+)$", block, flags=re.M).groups()
+        assert Path(file).read_text().splitlines()[int(line) - 1].startswith(f"class {cls_name}(")
+        metrics = re.search(r"^  metrics: (.*)$", block, flags=re.M).group(1)
+        assert metrics == ", ".join(f"{m} ({words[config.metric_directions[m]]})" for m in config.metrics)
+        figures = re.search(r"^  figures: (.*)$", block, flags=re.M).group(1)
+        assert figures == (", ".join(config.figures) or "none")
+
+
+def test_declared_figures_are_the_files_summarize_writes():
+    """Each bundled task's ``figures:`` names exactly the .png files its module writes (read from
+    the source: ``output / "name.png"`` or ``output / f"name_{method}.png"``)."""
+    import inspect
+    import re
+
+    for name, config in _bundled().items():
+        source = inspect.getsource(inspect.getmodule(task_class(config)))
+        written = set(re.findall(r'output / f?"([^"]+\.png)"', source))
+        assert written == set(config.figures), (name, written, set(config.figures))
+
+
+def test_task_modules_are_named_after_their_tasks():
+    for name, config in _bundled().items():
+        assert task_class(config).__module__ == "dknbench.tasks." + name.replace("-", "_")
+
+
+@pytest.mark.parametrize("entry", ["dkn_layers: layers", "../escape.png: out", "x.png: [1]"])
+def test_a_bad_figures_entry_is_one_error_with_its_line(tmp_path, entry):
+    path = tmp_path / "t.yaml"
+    path.write_text(f"task: t\nclass: gcr\ndescription: d\nmethod_kind: dkn\nfigures:\n  {entry}\n")
+    with pytest.raises(ConfigError, match=r"t\.yaml:5: figures: .* must be <file name>\.png"):
+        load_task_config(path)

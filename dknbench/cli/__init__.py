@@ -62,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         print("dknbench: error: no command given; choose one of the commands above", file=sys.stderr)
         return 2
+    if not getattr(args, "verbose", False):
+        from ._quiet import quiet_library_bars
+
+        quiet_library_bars()
     try:
         return int(args.func(args) or 0)
     except DKNBenchError as error:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 
+DIRECTION_WORDS = {"higher_is_better": "higher is better", "lower_is_better": "lower is better",
+                   "none": "descriptive"}
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("list", help="list tasks, methods, models or data builders")
     p.add_argument("what", choices=["tasks", "methods", "models", "builders"])
@@ -14,10 +18,16 @@ def register(subparsers) -> None:
 
 def main(args) -> int:
     if args.what == "tasks":
-        from ..tasks import discover_tasks, task_origin
+        from ..tasks import discover_tasks, task_parts
 
         for name, config in sorted(discover_tasks(args.include_path).items()):
-            print(f"{name:28s} [{config.method_kind}] ({task_origin(config)}) {config.description}")
+            parts = task_parts(config)
+            print(f"{name} [{config.method_kind}] ({parts['origin']}) {config.description}")
+            print(f"  yaml:    {parts['yaml']}")
+            print(f"  class:   {parts['class']}")
+            metrics = ", ".join(f"{m} ({DIRECTION_WORDS.get(d, d)})" for m, d in parts["metrics"].items())
+            print(f"  metrics: {metrics or 'none declared'}")
+            print(f"  figures: {', '.join(parts['figures']) or 'none'}")
     elif args.what == "methods":
         from ..hyperparams import describe_params
         from ..tasks.methods import KINDS, registry

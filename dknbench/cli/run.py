@@ -15,7 +15,8 @@ def register(subparsers) -> None:
     p.add_argument("--method", default="", help="method name(s), comma-separated; default: the task's")
     p.add_argument("--model", default="smollm2-135m", help="embedded model name, local folder or Hub id")
     p.add_argument("--dataset", default=None, help="builtin, a built dataset folder, a raw ParaRel folder or a Hub id")
-    p.add_argument("--limit", type=int, default=None, help="use at most N facts (seeded shuffle first)")
+    p.add_argument("--limit", type=int, default=None, help="use the first N facts, in a seeded shuffle, that meet the task's requirements "
+                        "(the others are counted as passed_over)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--output", default=None, help="run folder (default: runs/<task>/<model>/<methods>-seed<S>-<hash>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

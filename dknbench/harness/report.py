@@ -161,5 +161,8 @@ def print_summary(summary: dict, stream) -> None:
     if summary.get("skipped"):
         skipped = ", ".join(f"{k}: {v}" for k, v in sorted(summary["skipped"].items()))
         print(f"\nskipped (counted, not errors): {skipped}", file=stream)
+    if summary.get("passed_over"):
+        passed = ", ".join(f"{k}: {v}" for k, v in sorted(summary["passed_over"].items()))
+        print(f"passed over by the task's requirements (before --limit counted): {passed}", file=stream)
     if summary.get("figures"):
         print(f"figures: {', '.join(summary['figures'])}", file=stream)

@@ -7,6 +7,7 @@ resolved configuration: resuming with a different one is refused rather than mix
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,7 +32,7 @@ def run(spec: RunSpec) -> Path:
     settings = run_settings(spec)
     with start_checked(output, digest):  # also holds the folder's writer lock until the summary is written
         check_settings(output, settings)
-        facts, lm, task = prepare_start(spec, config, dataset, output)
+        facts, lm, task, passed_over = prepare_start(spec, config, dataset, output)
         hashes = [fact_hash(fact) for fact in facts]
         check_fact_files(output, facts, lm.fingerprint if lm is not None else None)
         check_fact_set(output, facts, hashes)  # the rest of the set: a task may use any fact of it
@@ -39,7 +40,7 @@ def run(spec: RunSpec) -> Path:
         write_json(output / "run.json", {"config_hash": digest, "resolved": resolved, "versions": versions(),
                                          "task_file": str(config.path), "settings": settings,
                                          "n_facts": len(facts), "facts_hash": facts_hash(hashes),
-                                         "fact_hashes": hashes})
+                                         "fact_hashes": hashes, "passed_over": passed_over})
         if spec.executor == "ray":
             from .ray_executor import run_facts_on_ray
 
@@ -60,19 +61,39 @@ def run(spec: RunSpec) -> Path:
 
 
 def prepare_start(spec: RunSpec, config, dataset, output: Path):
-    """Load the facts, the model and the task before anything is written: every user error of
-    the start (dataset, model, option a task checks itself) is raised here."""
+    """Load the facts, the model and the task, and select the facts that meet the task's
+    requirements, before anything is written: every user error of the start (dataset, model,
+    option a task checks itself) is raised here. Returns (facts, lm, task, passed_over)."""
     from ..data.loading import check_answers, load_facts
     from ..models import load_model
+    from ..tasks.requirements import Selection, select_meeting
 
-    facts = select_facts(load_facts(dataset), spec.limit, spec.seed)
-    if not facts:
+    ordered = select_facts(load_facts(dataset), None, spec.seed)
+    if not ordered:
         raise ConfigError(f"dataset {dataset!r} has no facts")
-    if spec.executor == "ray":
-        return facts, None, None
+    cls = resolve(spec)[1]
+    if spec.executor == "ray" and not _declares_requirements(cls, spec):
+        return ordered[: spec.limit] if spec.limit else ordered, None, None, {}
     lm = load_model(spec.model, device=spec.device, dtype=spec.dtype)
+    task = build_task(spec, lm, ordered, output)
+    selection = select_meeting(task, ordered, spec.limit) if task.requirements() else Selection(
+        ordered[: spec.limit] if spec.limit else ordered, {}, spec.limit)
+    if not selection.facts:  # as when every fact is skipped: exit 3, nothing written
+        raise NothingUsable(f"no usable fact: {selection.shortfall(config.task, len(ordered))}",
+                            f"no fact meets the task's requirements (passed over: {selection.counts()})")
+    if selection.short:  # run with what there is; the summary's limit, n_facts and passed_over say so
+        print(f"dknbench: {selection.shortfall(config.task, len(ordered))}", file=sys.stderr)
+    facts = selection.facts
     check_answers(facts, lm.tokenizer)
-    return facts, lm, build_task(spec, lm, facts, output)
+    task.ctx.facts = facts
+    if spec.executor == "ray":  # the driver's model only served the selection; actors load their own
+        return facts, None, None, selection.passed_over
+    return facts, lm, task, selection.passed_over
+
+
+def _declares_requirements(cls, spec: RunSpec) -> bool:
+    """Whether the task class overrides ``requirements`` (Ray: the driver then loads the model)."""
+    return cls.requirements is not Task.requirements
 
 
 def _with_method_params(resolved: dict, kind: str, methods: list[str], options: dict, seed: int) -> dict:
@@ -113,8 +134,8 @@ def finish(spec: RunSpec, output: Path) -> Path:
         seed=spec.seed, limit=spec.limit, config=_with_method_params(resolved, config.method_kind, methods, options, spec.seed),
         config_hash=digest,
         versions=versions(), git_commit=git_commit(), n_facts=len(records),
-        n_used=sum(1 for r in records if r["rows"]),
-        skipped=dict(skipped), metrics=summary.metrics, tables=summary.tables,
+        n_used=sum(1 for r in records if r["rows"]),  # facts, not ids: (id, language) is the key
+        skipped=dict(skipped), passed_over=dict(run_info.get("passed_over") or {}), metrics=summary.metrics, tables=summary.tables,
         comparisons=summary.comparisons, references=config.references,
         figures=summary.figures, per_fact=summary.per_fact,
         paper=config.paper, description=config.description,

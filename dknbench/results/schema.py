@@ -20,7 +20,7 @@ OPTIONAL_METRIC_FIELDS = ("undefined", "ci_method")
 RECORD_FIELDS_TEXT = f"{', '.join(METRIC_FIELDS)} (and {', '.join(OPTIONAL_METRIC_FIELDS)})"
 SUMMARY_FIELDS = (
     "task", "task_kind", "methods", "model", "model_fingerprint", "dataset", "seed", "limit", "config",
-    "config_hash", "versions", "git_commit", "n_facts", "n_used", "skipped", "metrics", "tables",
+    "config_hash", "versions", "git_commit", "n_facts", "n_used", "skipped", "passed_over", "metrics", "tables",
     "comparisons", "references", "figures", "per_fact", "paper", "description", "metric_directions",
     "created",
 )

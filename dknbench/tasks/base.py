@@ -45,6 +45,13 @@ class Task:
     def prepare(self) -> None:
         """Work done once before the facts (e.g. building locators)."""
 
+    def requirements(self) -> list:
+        """What a fact needs before ``run_fact`` is worth calling (``tasks.requirements``: encodable
+        queries, known to the model, facts per relation). The harness selects, in the seeded
+        order, the first ``--limit`` facts that meet them and counts the others as passed over.
+        Read options here, not the run's facts (the selection is made before they exist)."""
+        return []
+
     def run_fact(self, fact, index: int) -> list[dict]:
         raise NotImplementedError
 

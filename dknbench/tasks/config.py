@@ -35,6 +35,7 @@ SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
     "metrics": ((list, dict), False),
     "references": ((list,), False),
     "notes": ((str,), False),
+    "figures": ((dict,), False),
 }
 METHOD_KINDS = ("localizer", "dkn")
 REFERENCE_FIELDS = {"source", "model", "method", "metric", "group", "value", "note"}
@@ -113,6 +114,7 @@ class TaskConfig:
     metric_directions: dict = field(default_factory=dict)     # name -> one of METRIC_DIRECTIONS
     references: list = field(default_factory=list)
     notes: str = ""
+    figures: dict = field(default_factory=dict)  # file name (``{method}``: one per method) -> what it shows
 
     def resolve_options(self, preset: str | None = None, overrides: list[str] | None = None) -> dict:
         """Defaults, then the preset, then ``key=value`` overrides (typed like the default)."""
@@ -292,6 +294,10 @@ def load_task_config(path: str | Path) -> TaskConfig:
         if direction not in METRIC_DIRECTIONS:
             raise ConfigError(f"{path}:{_line_of(node, 'metrics')}: metric {name!r} has direction "
                               f"{direction!r}; allowed: {', '.join(METRIC_DIRECTIONS)}")
+    for name, what in (data.get("figures") or {}).items():
+        if not (isinstance(name, str) and name.endswith(".png") and "/" not in name and isinstance(what, str)):
+            raise ConfigError(f"{path}:{_line_of(node, 'figures')}: figures: {name!r}: {what!r} must be "
+                              "<file name>.png: <what it shows> (a name in the run folder; {method} for one per method)")
     if data.get("default_preset") and data["default_preset"] not in (data.get("presets") or {}):
         raise ConfigError(f"{path}:{_line_of(node, 'default_preset')}: default_preset "
                           f"{data['default_preset']!r} is not among presets")
@@ -303,4 +309,5 @@ def load_task_config(path: str | Path) -> TaskConfig:
         default_preset=data.get("default_preset", ""), metrics=[str(m) for m in metrics],
         metric_directions={str(k): v for k, v in directions.items()},
         references=data.get("references") or [], notes=data.get("notes", ""),
+        figures=dict(data.get("figures") or {}),
     )

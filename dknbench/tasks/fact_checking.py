@@ -41,6 +41,7 @@ from ..scoring import SkipQuery
 from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
 from .common import mean_prob, neurons_from_json, neurons_json, usable_queries
 from .dkn_common import FactDKNs
+from .requirements import dkn_fact_requirements, facts_per_relation
 
 
 def split_roles(facts, ratio: float, holdout: float) -> dict[int, str]:
@@ -159,6 +160,9 @@ def object_activations(lm, scorer, queries, answer, neurons) -> float:
 
 @TASK_CLASSES.register("fact-checking")
 class FactCheckingTask(Task):
+    def requirements(self):  # the three roles need 3 facts of a relation in the run
+        return dkn_fact_requirements(self.options) + [facts_per_relation(3)]
+
     def prepare(self):
         if getattr(self, "roles", None) is not None:
             return

@@ -29,6 +29,7 @@ from ..stats import compare_paired, mean_ci, mean_of_means_ci
 from .base import TASK_CLASSES, Summary, Task, metric_record
 from .common import neurons_from_json, neurons_json
 from .dkn_common import FactDKNs
+from .requirements import dkn_fact_requirements
 
 FUNNEL_RULES = ("removed_by_size", "removed_by_persistence", "removed_by_overlap", "essential_excluded")
 POOLED = "n>=3"  # the cardinalities whose GCR shares one (scale-free) unit
@@ -132,6 +133,9 @@ def _cardinality_key(card: str):
 
 @TASK_CLASSES.register("gcr")
 class GCRTask(Task):
+    def requirements(self):
+        return dkn_fact_requirements(self.options)
+
     def run_fact(self, fact, index):
         shared = FactDKNs(self.ctx, fact)
         rows = []

@@ -18,6 +18,7 @@ from ..stats import compare_groups, welch_t
 from .base import TASK_CLASSES, Summary, Task, metric_record
 from .common import neurons_json
 from .query_common import K_I, K_II, SPLITS, fact_query_kns, knowledge_type, split_threshold
+from .requirements import encodable_queries
 
 LABELS = {"static": "St", "otsu": "Ot"}
 
@@ -78,6 +79,9 @@ def violin_by_relation(cs2_by_method: dict[str, dict[str, list[float]]], path: P
 
 @TASK_CLASSES.register("kn-consistency")
 class KNConsistencyTask(Task):
+    def requirements(self):  # CS1/CS2 compare at least two queries
+        return [encodable_queries(2)]
+
     def run_fact(self, fact, index):
         rows = []
         for method in self.ctx.methods:

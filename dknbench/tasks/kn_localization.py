@@ -26,7 +26,7 @@ from ..metrics import intended_change, kept_pairs, success_rate_report
 from ..stats import CI_T_CLIPPED, clipped_mean_ci, compare_paired
 from .base import TASK_CLASSES, SkipFact, Summary, Task, estimate_record, metric_record
 from .common import irrelevant_fact, mean_prob, neurons_json, usable_queries
-from .dkn_common import require_known
+from .requirements import encodable_queries, known_to_model
 
 COLUMNS = ("rel_before", "rel_enhanced", "rel_suppressed", "irr_before", "irr_enhanced", "irr_suppressed")
 PER_METHOD = "_outliers_per_method"  # suffix of the paper's per-method outlier rule's metrics
@@ -63,12 +63,15 @@ def common_facts(rows, methods, outlier_limit) -> list[str]:
 
 @TASK_CLASSES.register("kn-localization")
 class KNLocalizationTask(Task):
+    def requirements(self):
+        # known_only (on by default, as for gcr: 000 App. A.2 and 003 study facts the model knows)
+        return [encodable_queries(1)] + ([known_to_model()] if self.options.get("known_only", False) else [])
+
     def run_fact(self, fact, index):
         scorer = self.ctx.scorer()
         queries, skipped = usable_queries(scorer, fact, self.options["max_queries"])
         if not queries:
             raise SkipFact("no_usable_query")
-        require_known(self.options, scorer, queries, fact.object)
         other = irrelevant_fact(self.ctx.facts, fact, self.ctx.seed, index,
                                 usable=lambda f: bool(usable_queries(scorer, f, 1)[0]))
         if other is None:

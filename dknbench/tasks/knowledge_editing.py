@@ -38,6 +38,7 @@ from .base import TASK_CLASSES, Summary, Task, metric_record
 from .common import neurons_json
 from .query_common import (fact_cas_kns, fact_query_kns, first_answer_id, mean_or_none, require_queries,
                            split_by_type, top_token_ids)
+from .requirements import encodable_queries
 
 SETS = ("local", "global", "cas")
 OPERATIONS = ("erasure", "update")
@@ -122,6 +123,9 @@ def load_wikitext_rows(source: str, min_words: int) -> list[str] | None:
 
 @TASK_CLASSES.register("knowledge-editing")
 class KnowledgeEditingTask(Task):
+    def requirements(self):  # CS1/CS2 compare at least two queries
+        return [encodable_queries(2)]
+
     _wikitext: list[str] | None = None
     _wikitext_loaded = False
 

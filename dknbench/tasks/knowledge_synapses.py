@@ -33,6 +33,7 @@ from ..results.figures import grouped_bars
 from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
 from .common import irrelevant_fact, usable_queries
 from .query_common import fact_query_kns, split_by_type
+from .requirements import encodable_queries
 
 IMPL = "dknbench_ks"
 _EDITS: ContextVar[dict | None] = ContextVar("dknbench_attention_edits", default=None)
@@ -130,6 +131,9 @@ def kn_mean_activation(lm, scorer, query, answer, kns) -> float:
 
 @TASK_CLASSES.register("knowledge-synapses")
 class KnowledgeSynapsesTask(Task):
+    def requirements(self):  # CS1/CS2 compare at least two queries
+        return [encodable_queries(2)]
+
     def run_fact(self, fact, index):
         lm, scorer = self.ctx.lm, self.ctx.scorer()
         other = irrelevant_fact(self.ctx.facts, fact, self.ctx.seed, index)

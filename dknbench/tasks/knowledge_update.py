@@ -41,6 +41,7 @@ from ..stats import compare_groups
 from .base import TASK_CLASSES, Summary, Task, metric_record
 from .common import neurons_from_json, neurons_json
 from .dkn_common import FactDKNs
+from .requirements import dkn_fact_requirements
 from ..interventions.finetune import (TrainConfig, changed_neurons, neuron_vectors, overlap, parameter_change,
                        train_neurons)
 
@@ -174,6 +175,9 @@ def random_neurons(n_layers: int, n_neurons: int, size: int, rng: random.Random)
 @TASK_CLASSES.register("knowledge-update")
 class KnowledgeUpdateTask(Task):
     train_fn = staticmethod(train_neurons)  # tests count the calls
+    def requirements(self):
+        return dkn_fact_requirements(self.options)
+
 
     def prepare(self):
         from ..data.loading import load_facts

@@ -44,6 +44,7 @@ from ..stats import compare_groups, mean_ci
 from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
 from .common import neurons_json
 from .dkn_common import FactDKNs
+from .requirements import dkn_fact_requirements
 
 SETS = ("empty", "D", "N", "Rnd")
 LABELS = {"empty": "∅", "D": "D", "N": "N", "Rnd": "Rnd"}
@@ -162,6 +163,9 @@ def fact_measures(lm, scorer, pairs, sets: dict, kinds: list[str], positions: st
 
 @TASK_CLASSES.register("perturbation-robustness")
 class PerturbationRobustnessTask(Task):
+    def requirements(self):
+        return dkn_fact_requirements(self.options)
+
     def prepare(self):
         self.kinds = interventions_of(self.options["intervention"])
         self.perturbation_kinds = kinds_of(self.options["kinds"])

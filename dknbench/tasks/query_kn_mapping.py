@@ -21,6 +21,7 @@ from ..results.figures import grouped_bars
 from ..stats import compare_groups
 from .base import TASK_CLASSES, Summary, Task, metric_record
 from .query_common import fact_query_kns, neighbour_sets, split_by_type
+from .requirements import encodable_queries
 
 SETS = ("Self", "Union", "Intersection", "Refine")
 
@@ -41,6 +42,9 @@ def set_effects(scorer, adapter, query, answer, neurons, positions="target") -> 
 
 @TASK_CLASSES.register("query-kn-mapping")
 class QueryKNMappingTask(Task):
+    def requirements(self):  # CS1/CS2 compare at least two queries
+        return [encodable_queries(2)]
+
     def run_fact(self, fact, index):
         scorer, adapter = self.ctx.scorer(), self.ctx.lm.adapter
         rows = []

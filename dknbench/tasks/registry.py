@@ -67,6 +67,37 @@ def task_origin(config: TaskConfig) -> str:
     return "bundled" if config.path.resolve().parent == tasks_dir().resolve() else str(config.path)
 
 
+def _shown(path: Path) -> str:
+    """A path relative to the working folder when inside it, else absolute."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def class_location(cls) -> str:
+    """``file:line`` of a class's ``class`` statement (after its decorators)."""
+    import inspect
+
+    lines, start = inspect.getsourcelines(cls)
+    offset = next((i for i, text in enumerate(lines) if text.lstrip().startswith("class ")), 0)
+    return f"{_shown(inspect.getsourcefile(cls))}:{start + offset}"
+
+
+def task_parts(config: TaskConfig) -> dict:
+    """Every part of a task in one place (``dknbench list tasks``): its YAML, its class and where
+    that is defined, its metrics with their direction, and the figures it writes."""
+    try:
+        cls = task_class(config)
+        where = f"{cls.__name__} at {class_location(cls)}"
+    except ConfigError as error:  # a broken user task is listed with the reason, not fatal
+        where = f"not loadable: {error}"
+    return {"yaml": _shown(config.path), "origin": task_origin(config), "class": where,
+            "metrics": {name: config.metric_directions.get(name, "unranked") for name in config.metrics},
+            "figures": dict(config.figures)}
+
+
 def _load_class(config: TaskConfig, ref: str):
     """``file.py:Class`` (relative to the YAML's folder) or ``package.module:Class``."""
     module_ref, _, attr = ref.rpartition(":")

@@ -44,7 +44,8 @@ from ..metrics import success_rate_report
 from ..paths import shared_data_dir
 from ..scoring import SkipQuery
 from .base import TASK_CLASSES, SkipFact, Summary, Task, estimate_record, metric_record
-from .common import irrelevant_fact, mean_prob, neurons_from_json, neurons_json
+from .common import irrelevant_fact, mean_prob, neurons_from_json, neurons_json, usable_queries
+from .requirements import Requirement
 
 VARIANTS = ("LIKN", "Mono-KN", "Seq-KN")
 
@@ -90,10 +91,22 @@ def language_independent_kns(scores: dict[str, list[np.ndarray]], taus: dict[str
 
 @TASK_CLASSES.register("cross-lingual-editing")
 class CrossLingualEditingTask(Task):
+    def requirements(self):
+        return [Requirement("no_mpararel_counterpart", lambda task, fact: task.counterpart_id(fact) is not None),
+                Requirement("no_usable_query_in_a_language", lambda task, fact: task.usable_in_every_language(fact))]
+
+    def usable_in_every_language(self, fact) -> bool:
+        """Each language's counterpart (the pivot's included) has a query the scorer encodes."""
+        key = self.counterpart_id(fact)
+        scorer = self.ctx.scorer()
+        return all(usable_queries(scorer, self.by_id[lang][key], 1)[0] for lang in self.languages)
+
     def prepare(self) -> None:
         import data_builders
         from ..data.schema import fact_from_row
 
+        if getattr(self, "by_id", None) is not None:  # the requirements loaded it already
+            return
         self.languages = parse_languages(self.options["languages"])
         self.taus = parse_taus(self.options["language_taus"], self.languages, self.options["tau"])
         source = Path(self.options["mpararel"]) if self.options["mpararel"] else shared_data_dir() / "mpararel"
@@ -112,6 +125,7 @@ class CrossLingualEditingTask(Task):
             self.by_label[lang] = table
 
     def counterpart_id(self, fact) -> str | None:
+        self.prepare()
         if fact.id in self.by_id[self.languages[0]]:
             return fact.id
         lang = fact.language or "en"
