@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import ConfigError, DKNBenchError, NothingUsable
-from .io import load_yaml
+from ..errors import ConfigError, DKNBenchError, NothingUsable
+from ..io import load_yaml
+from .verdicts import validate_test
 
-CLAIMS_FILE = Path(__file__).resolve().parent / "claims.yaml"
+CLAIMS_FILE = Path(__file__).resolve().parents[1] / "claims.yaml"
 STATUSES = ("supports", "contradicts", "unavailable")
 COMPARE_KEYS = {"metric", "group", "best", "among", "greater", "than", "lower"}
 SIDE_KEYS = {"method", "group", "metric"}
@@ -37,10 +38,18 @@ def load_claims(path: str | Path | None = None) -> dict:
     if not isinstance(data, dict) or not isinstance(data.get("papers"), dict):
         raise ConfigError(f"{path}: expected a mapping with 'papers' and 'claims'")
     for i, claim in enumerate(data.get("claims") or []):
-        missing = {"id", "paper", "text", "task", "compare"} - set(claim or {})
+        missing = {"id", "paper", "text", "task"} - set(claim or {})
         if missing:
             raise ConfigError(f"{path}: claims[{i}] misses {', '.join(sorted(missing))}")
-        validate_compare(claim["compare"], f"{path}: claim {claim['id']}")
+        where = f"{path}: claim {claim['id']}"
+        outcomes = [key for key in ("test", "not_testable", "undefined") if claim.get(key)]
+        if len(outcomes) > 1 or not (outcomes or "compare" in claim):
+            raise ConfigError(f"{where}: give exactly one of test, not_testable, undefined"
+                              f"{' (or an older compare)' if not outcomes else ''}; got {', '.join(outcomes)}")
+        if "compare" in claim:
+            validate_compare(claim["compare"], where)
+        if claim.get("test"):
+            validate_test(claim["test"], where)
     return data
 
 
@@ -106,6 +115,8 @@ def _side(metrics, side, spec) -> tuple[float | None, str]:
 def evaluate_claim(claim: dict, summary: dict | None) -> dict:
     """{id, paper, task, text, status (supports|contradicts|unavailable), detail}."""
     result = {"id": claim["id"], "paper": claim["paper"], "task": claim["task"], "text": claim["text"]}
+    if "compare" not in claim:  # a claim with a statistical test only: its verdict is in the paper report
+        return {**result, "status": "unavailable", "detail": "no direction check; see the verdict table"}
     spec = claim["compare"]
     validate_compare(spec, f"claim {claim['id']}")
     if summary is None:
@@ -197,12 +208,12 @@ def run_paper(paper: str, model: str = "smollm2-135m", preset: str | None = "cpu
               output: str | Path = "reproduce", seed: int = 42, quiet: bool = True, runner=None) -> Reproduction:
     """Run the paper's available tasks, writing report.md/report.html into ``output`` after each
     task, so an interrupted run leaves a report of the tasks done so far (the rest marked)."""
-    from .harness import RunSpec
-    from .harness import run as harness_run
-    from .harness.progress import progress
-    from .harness.spec import method_registry
-    from .io import read_json
-    from .tasks import discover_tasks
+    from ..harness import RunSpec
+    from ..harness import run as harness_run
+    from ..harness.progress import progress
+    from ..harness.spec import method_registry
+    from ..io import read_json
+    from ..tasks import discover_tasks
 
     claims = load_claims()
     plan = paper_plan(paper, claims)
