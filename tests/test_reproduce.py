@@ -64,7 +64,7 @@ def test_bad_claim_specs_are_rejected():
 
 def test_shipped_claims_parse_and_name_papers():
     claims = load_claims()
-    assert set(claims["papers"]) == {"dkn", "amig", "ql"}
+    assert set(claims["papers"]) == {"dkn", "amig", "ql", "kn-thesis"}  # 004 via linguistic-control (issue 31)
     assert all(c["paper"] in claims["papers"] and c["task"] in claims["papers"][c["paper"]]["tasks"]
                for c in claims["claims"])
 

@@ -30,11 +30,12 @@ def register(subparsers) -> None:
 def main(args) -> int:
     from ..reproduce import load_claims, paper_plan, run_paper
 
-    paper_plan(args.paper, load_claims())  # unknown paper -> one-line error before any work
+    claims = load_claims()
+    paper_plan(args.paper, claims)  # unknown paper -> one-line error before any work
     if args.report_only:
         from ..reproduce.pages import write_reports
 
-        report, readme = write_reports(args.paper, args.output or f"reproduce/{args.paper}")
+        report, readme = write_reports(args.paper, args.output or f"reproduce/{args.paper}", claims)
         print(f"report: {report}" + (f"; claims summary: {readme}" if readme else ""))
         return 0
     done = run_paper(args.paper, model=args.model, preset=args.preset, limit=args.limit,

@@ -282,8 +282,18 @@ def write_report(paper: str, plan: dict, outcomes: list[TaskOutcome], claims: di
                  model: str = "", preset: str | None = None, limit: int | None = None) -> Path:
     import jinja2
 
+    from .pages import statistic_text, verdict_rows, verdict_text
+    from .verdicts import load_run_data
+
     summaries = {o.task: o.summary for o in outcomes if o.summary is not None}
-    results = [evaluate_claim(c, summaries.get(c["task"])) for c in claims.get("claims") or [] if c["paper"] == paper]
+    results = [evaluate_claim(c, summaries.get(c["task"])) for c in claims.get("claims") or []
+               if c["paper"] == paper and "compare" in c]
+    # the statistical verdicts, from the per-fact values of the run folders written so far
+    runs = {o.task: load_run_data(o.output) if o.output and o.status == "ran" else None for o in outcomes}
+    verdicts = [{"id": c["id"], "text": c["text"], "section": c.get("section", ""), "task": c["task"],
+                 "statistic": v.statistic or "–", "estimate": statistic_text(v) if v.estimate is not None else "–",
+                 "n": "–" if v.n is None else v.n, "paper_value": c.get("paper_value", "–"),
+                 "verdict": verdict_text(v)} for c, v in verdict_rows(paper, claims, runs)]
     tasks = []
     for o in outcomes:
         entry = {"task": o.task, "status": o.status, "methods": o.methods, "skipped_methods": o.skipped_methods,
@@ -297,6 +307,7 @@ def write_report(paper: str, plan: dict, outcomes: list[TaskOutcome], claims: di
         tasks.append(entry)
     unfinished = [o.task for o in outcomes if o.status in ("pending", "interrupted")]
     context = {"paper": paper, "plan": plan, "tasks": tasks, "claims": results, "model": model,
+               "verdicts": verdicts,
                "unfinished": unfinished,
                "preset": preset or "", "limit": limit,
                "counts": {s: sum(1 for r in results if r["status"] == s) for s in STATUSES},
@@ -348,6 +359,17 @@ Small runs on a small model: the directions below are indications, not a replica
 | --- | --- | --- | --- |
 {% for c in claims %}
 | {{ c.text | cell }} | {{ c.task }} | **{{ c.status }}** | {{ c.detail | cell }} |
+{% endfor %}
+
+## Verdicts
+
+One-sided tests in the paper's direction at α = 0.05 on the per-fact values (`dknbench/claims.yaml`
+names the test and reading of each claim).
+
+| claim | section | task | our statistic | estimate [95 % CI] | n | paper | verdict |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+{% for v in verdicts %}
+| {{ v.text | cell }} | {{ v.section | cell }} | {{ v.task }} | {{ v.statistic | cell }} | {{ v.estimate | cell }} | {{ v.n }} | {{ v.paper_value | cell }} | {{ v.verdict | cell }} |
 {% endfor %}
 
 {% for t in tasks %}
@@ -406,6 +428,10 @@ Small runs on a small model: the directions below are indications, not a replica
 <p>{{ counts.supports }} supported, {{ counts.contradicts }} contradicted, {{ counts.unavailable }} unavailable.</p>
 <table><tr><th>claim</th><th>task</th><th>our run</th><th>evidence</th></tr>
 {% for c in claims %}<tr><td>{{ c.text }}</td><td>{{ c.task }}</td><td class="{{ c.status }}"><b>{{ c.status }}</b></td><td>{{ c.detail }}</td></tr>
+{% endfor %}</table>
+<h2>Verdicts</h2>
+<table><tr><th>claim</th><th>section</th><th>task</th><th>our statistic</th><th>estimate [95 % CI]</th><th>n</th><th>paper</th><th>verdict</th></tr>
+{% for v in verdicts %}<tr><td>{{ v.text }}</td><td>{{ v.section }}</td><td>{{ v.task }}</td><td>{{ v.statistic }}</td><td>{{ v.estimate }}</td><td>{{ v.n }}</td><td>{{ v.paper_value }}</td><td>{{ v.verdict }}</td></tr>
 {% endfor %}</table>
 {% for t in tasks %}
 <h2>{{ t.task }}{% if t.paper_ref %} ({{ t.paper_ref }}){% endif %}</h2>

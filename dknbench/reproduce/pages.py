@@ -69,12 +69,12 @@ def _provenance(run: RunData) -> tuple[str, str, str]:
     return text, commit, model
 
 
-def paper_markdown(paper: str, paper_dir: Path, claims: dict | None = None) -> str:
-    """The report of ``paper`` from the run folders in ``paper_dir`` (no computation)."""
-    from . import load_claims, paper_plan
-
-    claims = claims or load_claims()
-    plan = paper_plan(paper, claims)
+def paper_markdown(paper: str, paper_dir: Path, claims: dict) -> str:
+    """The report of ``paper`` (``claims``: the parsed claims.yaml) from the run folders in
+    ``paper_dir`` (no computation)."""
+    if paper not in claims["papers"]:
+        raise ConfigError(f"--paper {paper!r}: unknown; choose one of {', '.join(sorted(claims['papers']))}")
+    plan = claims["papers"][paper]
     runs = paper_runs(paper_dir, plan["tasks"])
     rows = verdict_rows(paper, claims, runs)
     counts = {name: sum(1 for _, v in rows if v.verdict == name) for name in VERDICTS}
@@ -130,11 +130,8 @@ def paper_markdown(paper: str, paper_dir: Path, claims: dict | None = None) -> s
     return "\n".join(out) + "\n"
 
 
-def summary_markdown(results_root: Path, claims: dict | None = None) -> str:
+def summary_markdown(results_root: Path, claims: dict) -> str:
     """One table of every claim of every paper, grouped by paper, from ``results_root/<paper>/``."""
-    from . import load_claims
-
-    claims = claims or load_claims()
     out = [SUMMARY_START, "", "# Claims of the papers and our verdicts", "",
            "Every numbered finding of 000, 002 and 003 and the central claims of 004 that the "
            "`linguistic-control` task tests (`dknbench/claims.yaml`), judged on the committed runs in "
@@ -161,7 +158,7 @@ def with_summary(readme_text: str, block: str) -> str:
     return block + ("\n" + readme_text if readme_text else "")
 
 
-def write_reports(paper: str, paper_dir: str | Path) -> tuple[Path, Path | None]:
+def write_reports(paper: str, paper_dir: str | Path, claims: dict) -> tuple[Path, Path | None]:
     """Write ``<paper_dir>.md`` and, when the folder is named after the paper (the committed
     layout ``docs/results/<paper>/``), refresh the summary atop ``<paper_dir>/../README.md``."""
     paper_dir = Path(paper_dir)
@@ -169,10 +166,10 @@ def write_reports(paper: str, paper_dir: str | Path) -> tuple[Path, Path | None]
         raise ConfigError(f"--output {paper_dir}: no such folder of run folders; run "
                           f"`dknbench reproduce --paper {paper}` first, or give the folder that holds them")
     report = paper_dir.parent / f"{paper_dir.name}.md"
-    report.write_text(paper_markdown(paper, paper_dir), encoding="utf-8")
+    report.write_text(paper_markdown(paper, paper_dir, claims), encoding="utf-8")
     if paper_dir.name != paper:
         return report, None
     readme = paper_dir.parent / "README.md"
     old = readme.read_text(encoding="utf-8") if readme.is_file() else ""
-    readme.write_text(with_summary(old, summary_markdown(paper_dir.parent)), encoding="utf-8")
+    readme.write_text(with_summary(old, summary_markdown(paper_dir.parent, claims)), encoding="utf-8")
     return report, readme

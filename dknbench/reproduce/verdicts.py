@@ -7,15 +7,17 @@ A claim of ``claims.yaml`` carries either ``not_testable: reason`` or a ``test``
 kind: ``paired_t`` (a vs b on the facts both have, scipy.stats.ttest_rel), ``welch_t`` (a vs b
 as independent groups, ttest_ind equal_var=False), ``one_sample_t`` (a against ``bar``,
 ttest_1samp: the CI of the mean excludes the floor), ``binomial`` (a's 0/1 values against the
-share ``bar``, binomtest) or ``comparison`` (a t-test the task itself wrote into summary.json's
+share ``bar``, binomtest), ``comparison`` (a t-test the task itself wrote into summary.json's
 ``comparisons``, picked by ``method_a``, ``method_b``, ``metric``; ``welch: true`` reads its
-Welch columns). The tests are one-sided in the paper's direction (``alternative``, default
-greater) at level ``alpha`` (default 0.05).
+Welch columns) or ``record`` (set-level numbers with one value per run, e.g. an F1: ``a`` and
+``b`` are {method, metric, group} records of summary.json, or ``bar`` a number; supported when
+a's 95 % CI lies beyond b's CI, undefined without CIs). The tests are one-sided in the paper's
+direction (``alternative``, default greater) at level ``alpha`` (default 0.05).
 
 VALUES picks one number per fact from the run's rows (samples.parquet, or facts/*.json of a run
 that has not finished, so a partial run is read as it stands):
 
-    {method, field, explode, where, type, abs_limit, split}
+    {method, field, minus, reduce, explode, where, type, abs_limit, split}
 
 ``field`` is a dotted path into the row (``delta_prob.values/D``); ``explode`` names a list column
 whose items become the rows (knowledge-editing's ``edits``, query-kn-mapping's ``effects``);
@@ -23,11 +25,14 @@ whose items become the rows (knowledge-editing's ``edits``, query-kn-mapping's `
 facts of that type by their CS2 and the run's threshold (003 §2.1; static from the run's options,
 Otsu from the summary's ``threshold`` record), and ``field: "@K_II"`` gives 1 when a fact is K_II
 and 0 when K_I; ``abs_limit`` drops values beyond it (the papers' 900 % outlier rule, applied to
-the tested number). Rows of one fact are averaged, so every test unit is a fact.
+the tested number); ``reduce`` turns a list (a ΔProb curve, per-query probabilities) into one number
+(mean, last, max_but_last, mean_but_last) and ``minus`` subtracts a second field of the same row,
+reduced alike. Rows of one fact are averaged, so every test unit is a fact.
 
 Verdicts: **supported** (the test rejects at alpha in the paper's direction), **not supported**
 (it does not), **undefined** (the run is missing, or too few facts, or the statistic is NaN, with
-the reason) and **not testable here** (the claim's ``not_testable`` reason).
+the reason, or the claim's own ``undefined`` reason) and **not testable here** (the claim's
+``not_testable`` reason).
 """
 
 from __future__ import annotations
@@ -233,7 +238,18 @@ def fact_values(run: RunData, spec: dict) -> tuple[dict[str, float], str]:
                 continue
             per_fact.setdefault(str(row.get("fact_id")), []).append(value)
     values = {fact: float(np.mean(v)) for fact, v in per_fact.items()}
-    return values, "" if values else f"no value of {spec['field']} for method {method}"
+    return values, "" if values else f"no value of {_describe(spec)}"
+
+
+def _describe(spec: dict) -> str:
+    """The VALUES spec in words, for an undefined verdict's reason."""
+    text = f"{spec['field']}" + (f" - {spec['minus']}" if spec.get("minus") else "")
+    text += f" for method {spec.get('method')}"
+    if spec.get("type"):
+        text += f" among {spec['type']} facts ({spec.get('split', 'static')} split)"
+    if spec.get("where"):
+        text += " where " + ", ".join(f"{k}={v}" for k, v in spec["where"].items())
+    return text
 
 
 def _reduced(value, how: str | None) -> float | None:
