@@ -70,7 +70,8 @@ def test_paired_t_equals_scipy_on_the_common_facts():
     expected = stats.ttest_rel(d[keep], n[keep], alternative="greater")
     assert verdict.n == 11 and verdict.p == pytest.approx(expected.pvalue, rel=1e-12)
     assert verdict.estimate == pytest.approx(float(np.mean(d[keep] - n[keep])))
-    low, high = stats.ttest_1samp(d[keep] - n[keep], 0).confidence_interval(0.95)
+    low, high = stats.ttest_rel(d[keep], n[keep], alternative="greater").confidence_interval(0.95)
+    assert high == np.inf  # one-sided, as the test: it excludes 0 exactly when p < 0.05
     assert verdict.ci == pytest.approx((low, high))
     assert verdict.verdict == ("supported" if expected.pvalue < 0.05 else "not supported")
     # the other direction is not supported, whatever the p-value of the wrong tail
@@ -133,6 +134,16 @@ def test_records_and_comparisons():
     comparison = {"method_a": "ntc:Θ(D)", "method_b": "ntc:Θ(N)", "metric": "acc_qnew", "t": 2.5, "n_a": 30, "n_b": 30}
     verdict = evaluate(BY_ID["dkn-finetune-d-over-n"], _run([], summary={"metrics": [], "comparisons": [comparison]}))
     assert verdict.p == pytest.approx(stats.t.sf(2.5, 58)) and verdict.verdict == "supported"
+
+
+def test_a_tasks_per_fact_sample_reads_as_independent_units():
+    new, au = [1, 1, 0, 1, 1, 1, 0, 1], [1, 0, 0, 1, 0, 1, 0, 0, 1, 0]
+    summary = {"metrics": [], "per_fact": {"ntc:Θ(D)": {"acc_qnew": new, "acc_qau": au}}}
+    verdict = evaluate(BY_ID["dkn-finetune-qau-drop"], _run([], summary=summary))
+    expected = stats.ttest_ind(new, au, equal_var=False, alternative="greater")
+    assert verdict.n == 18 and verdict.p == pytest.approx(expected.pvalue)
+    with pytest.raises(ConfigError, match="no fact ids to pair"):
+        validate_test({"kind": "paired_t", "a": {"field": "x", "source": "per_fact"}, "b": {"field": "y"}}, "c")
 
 
 def test_bad_tests_are_refused():

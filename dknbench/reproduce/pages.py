@@ -114,7 +114,8 @@ def paper_markdown(paper: str, paper_dir: Path, claims: dict) -> str:
             "## Verdicts", "",
             ", ".join(f"{counts[v]} {v}" for v in VERDICTS) + f" ({len(rows)} claims).", "",
             "Tests are one-sided in the paper's direction at α = 0.05 unless the reading says otherwise; "
-            "CIs are 95 %. A claim about a model or data the suite cannot have here is **not testable here**.", "",
+            "a test's CI is its own one-sided 95 % interval (it excludes the floor exactly when the test "
+            "rejects), a set-level record's CI is the task's two-sided 95 % interval. A claim about a model or data the suite cannot have here is **not testable here**.", "",
             "| claim | paper section | paper's number | task | our statistic | estimate [95 % CI] | n | reading | verdict |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for claim, v in rows:

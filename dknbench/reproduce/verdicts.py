@@ -12,7 +12,9 @@ share ``bar``, binomtest), ``comparison`` (a t-test the task itself wrote into s
 Welch columns) or ``record`` (set-level numbers with one value per run, e.g. an F1: ``a`` and
 ``b`` are {method, metric, group} records of summary.json, or ``bar`` a number; supported when
 a's 95 % CI lies beyond b's CI, undefined without CIs). The tests are one-sided in the paper's
-direction (``alternative``, default greater) at level ``alpha`` (default 0.05).
+direction (``alternative``, default greater) at level ``alpha`` (default 0.05), and the CI shown is
+the test's own one-sided (1 - alpha) interval, e.g. [low, inf): it excludes the paper's floor
+exactly when the test rejects.
 
 VALUES picks one number per fact from the run's rows (samples.parquet, or facts/*.json of a run
 that has not finished, so a partial run is read as it stands):
@@ -21,7 +23,8 @@ that has not finished, so a partial run is read as it stands):
 
 ``field`` is a dotted path into the row (``delta_prob.values/D``); ``explode`` names a list column
 whose items become the rows (knowledge-editing's ``edits``, query-kn-mapping's ``effects``);
-``where`` keeps rows whose dotted fields equal the given values; ``type`` K_I / K_II keeps the
+``where`` keeps rows whose dotted fields equal the given values; ``source: per_fact`` reads
+instead the sample ``summary.json["per_fact"][method][field]`` (independent units, no pairing); ``type`` K_I / K_II keeps the
 facts of that type by their CS2 and the run's threshold (003 §2.1; static from the run's options,
 Otsu from the summary's ``threshold`` record), and ``field: "@K_II"`` gives 1 when a fact is K_II
 and 0 when K_I; ``abs_limit`` drops values beyond it (the papers' 900 % outlier rule, applied to
@@ -48,7 +51,7 @@ from ..errors import ConfigError
 
 VERDICTS = ("supported", "not supported", "undefined", "not testable here")
 KINDS = ("paired_t", "welch_t", "one_sample_t", "binomial", "comparison", "record")
-VALUE_KEYS = {"method", "field", "explode", "where", "type", "abs_limit", "split", "reduce", "minus"}
+VALUE_KEYS = {"method", "field", "explode", "where", "type", "abs_limit", "split", "reduce", "minus", "source"}
 TEST_KEYS = {"kind", "a", "b", "bar", "alternative", "alpha", "method_a", "method_b", "metric", "welch"}
 RECORD_KEYS = {"method", "metric", "group"}
 REDUCERS = ("mean", "last", "max_but_last", "mean_but_last")
@@ -111,6 +114,10 @@ def validate_test(spec, where: str) -> None:
         unknown = set(values) - VALUE_KEYS
         if unknown:
             raise ConfigError(f"{where}: test.{side} has unknown key(s) {', '.join(sorted(unknown))}")
+        if values.get("source") not in (None, "rows", "per_fact"):
+            raise ConfigError(f"{where}: test.{side}.source must be rows or per_fact, got {values['source']!r}")
+        if values.get("source") == "per_fact" and kind == "paired_t":
+            raise ConfigError(f"{where}: a per_fact sample has no fact ids to pair; use welch_t")
         if values.get("reduce") not in (None, *REDUCERS):
             raise ConfigError(f"{where}: test.{side}.reduce must be one of {', '.join(REDUCERS)}, got {values['reduce']!r}")
         if values.get("type") not in (None, *TYPES):
@@ -208,6 +215,12 @@ def type_threshold(run: RunData, method: str, split: str) -> float | None:
 def fact_values(run: RunData, spec: dict) -> tuple[dict[str, float], str]:
     """{fact_id: value} for one VALUES spec (rows of a fact averaged), and '' or why it is empty."""
     method = spec.get("method")
+    if spec.get("source") == "per_fact":
+        # a sample the task kept in summary.json's per_fact (e.g. per-query 0/1 correctness after a
+        # fine-tuning run): independent units, numbered, for a Welch or one-sample test only
+        listed = ((run.summary or {}).get("per_fact") or {}).get(method, {}).get(spec["field"]) or []
+        values = {f"#{i}": float(v) for i, v in enumerate(listed) if _number(v) is not None}
+        return values, "" if values else f"no per_fact sample {spec['field']} of {method} in summary.json"
     rows = [r for r in run.rows if method is None or r.get("method") == method]
     split = spec.get("split", "static")
     threshold = None
@@ -287,7 +300,7 @@ def paired_t(a, b, alternative="greater", alpha=0.05) -> Verdict:
     if diff.size < 2:
         return Verdict("undefined", reason=f"n = {diff.size} paired facts (need >= 2)", n=int(diff.size))
     res = stats.ttest_rel(a, b, alternative=alternative)
-    ci = stats.ttest_1samp(diff, 0.0).confidence_interval(1 - alpha)
+    ci = res.confidence_interval(1 - alpha)
     return _decide(f"paired t({diff.size - 1}) = {res.statistic:.3g}", float(diff.mean()), ci, diff.size,
                    res.pvalue, alpha, "mean difference a - b")
 
@@ -299,7 +312,7 @@ def welch_t(a, b, alternative="greater", alpha=0.05) -> Verdict:
     if a.size < 2 or b.size < 2:
         return Verdict("undefined", reason=f"n = {a.size} and {b.size} facts (need >= 2 each)", n=int(a.size + b.size))
     res = stats.ttest_ind(a, b, equal_var=False, alternative=alternative)
-    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(1 - alpha)
+    ci = res.confidence_interval(1 - alpha)
     return _decide(f"Welch t({res.df:.1f}) = {res.statistic:.3g}", float(a.mean() - b.mean()), ci,
                    a.size + b.size, res.pvalue, alpha, f"difference of means (n = {a.size} vs {b.size})")
 
@@ -311,7 +324,7 @@ def one_sample_t(a, bar, alternative="greater", alpha=0.05) -> Verdict:
     if a.size < 2:
         return Verdict("undefined", reason=f"n = {a.size} facts (need >= 2)", n=int(a.size))
     res = stats.ttest_1samp(a, bar, alternative=alternative)
-    ci = stats.ttest_1samp(a, bar).confidence_interval(1 - alpha)
+    ci = res.confidence_interval(1 - alpha)
     return _decide(f"t({a.size - 1}) = {res.statistic:.3g} vs {bar:g}", float(a.mean()), ci, a.size,
                    res.pvalue, alpha, f"mean against the bar {bar:g}")
 
@@ -324,7 +337,7 @@ def binomial(a, bar, alternative="greater", alpha=0.05) -> Verdict:
         return Verdict("undefined", reason="no fact", n=0)
     k = int(round(a.sum()))
     res = stats.binomtest(k, int(a.size), bar, alternative=alternative)
-    ci = stats.binomtest(k, int(a.size), bar).proportion_ci(1 - alpha, method="wilson")
+    ci = res.proportion_ci(1 - alpha, method="wilson")
     return _decide(f"binomial {k}/{a.size} vs {bar:g}", k / a.size, ci, a.size, res.pvalue, alpha,
                    f"share against the bar {bar:g}")
 
