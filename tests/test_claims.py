@@ -131,6 +131,11 @@ def test_records_and_comparisons():
     undefined = {"method": "amig", "metric": "SR", "group": "", "value": None, "undefined": "irrelevant CI contains 0"}
     result = evaluate(claim, _run([], summary={"metrics": [undefined, rec("ig", 2, 1.5, 2.4)]}))
     assert result.verdict == "undefined" and "irrelevant CI contains 0" in result.reason
+    # a share record without a CI (∩:II) is tested as share x n facts against the bar, exactly
+    shared = {"method": "ig+amig", "metric": "cap_II", "group": "static", "value": 0.25, "n": 40,
+              "ci_low": None, "ci_high": None}
+    share = evaluate(BY_ID["ql-kii-shared"], _run([], summary={"metrics": [shared]}))
+    assert share.n == 40 and share.p == pytest.approx(stats.binomtest(10, 40, 0.1, alternative="greater").pvalue)
     comparison = {"method_a": "ntc:Θ(D)", "method_b": "ntc:Θ(N)", "metric": "acc_qnew", "t": 2.5, "n_a": 30, "n_b": 30}
     verdict = evaluate(BY_ID["dkn-finetune-d-over-n"], _run([], summary={"metrics": [], "comparisons": [comparison]}))
     assert verdict.p == pytest.approx(stats.t.sf(2.5, 58)) and verdict.verdict == "supported"

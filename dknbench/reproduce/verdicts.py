@@ -11,7 +11,8 @@ share ``bar``, binomtest), ``comparison`` (a t-test the task itself wrote into s
 ``comparisons``, picked by ``method_a``, ``method_b``, ``metric``; ``welch: true`` reads its
 Welch columns) or ``record`` (set-level numbers with one value per run, e.g. an F1: ``a`` and
 ``b`` are {method, metric, group} records of summary.json, or ``bar`` a number; supported when
-a's 95 % CI lies beyond b's CI, undefined without CIs). The tests are one-sided in the paper's
+a's 95 % CI lies beyond b's CI, undefined without CIs; ``share: true`` with a ``bar`` tests a
+share record of n facts by the binomial test on share x n). The tests are one-sided in the paper's
 direction (``alternative``, default greater) at level ``alpha`` (default 0.05), and the CI shown is
 the test's own one-sided (1 - alpha) interval, e.g. [low, inf): it excludes the paper's floor
 exactly when the test rejects.
@@ -52,7 +53,7 @@ from ..errors import ConfigError
 VERDICTS = ("supported", "not supported", "undefined", "not testable here")
 KINDS = ("paired_t", "welch_t", "one_sample_t", "binomial", "comparison", "record")
 VALUE_KEYS = {"method", "field", "explode", "where", "type", "abs_limit", "split", "reduce", "minus", "source"}
-TEST_KEYS = {"kind", "a", "b", "bar", "alternative", "alpha", "method_a", "method_b", "metric", "welch"}
+TEST_KEYS = {"kind", "a", "b", "bar", "alternative", "alpha", "method_a", "method_b", "metric", "welch", "share"}
 RECORD_KEYS = {"method", "metric", "group"}
 REDUCERS = ("mean", "last", "max_but_last", "mean_but_last")
 TYPES = ("K_I", "K_II")
@@ -403,6 +404,13 @@ def record_verdict(summary: dict | None, spec: dict) -> Verdict:
     else:
         b_value = b_edge = float(spec["bar"])
         b_text = f"bar {b_value:g}"
+        if spec.get("share") and None in (a.get("ci_low"), a.get("ci_high")):
+            # a share of n facts kept without its count (e.g. kn-consistency's ∩:II): the count is
+            # share x n, so the exact binomial test against the bar applies
+            n = int(a.get("n") or 0)
+            k = int(round(float(a["value"]) * n))
+            return binomial([1.0] * k + [0.0] * (n - k), b_value, spec.get("alternative", "greater"),
+                            spec.get("alpha", 0.05))
     ci = (a.get("ci_low"), a.get("ci_high"))
     statistic = f"{_label(spec['a'])} = {a['value']:.4g} vs {b_text}"
     if None in ci or b_edge is None:
