@@ -195,6 +195,11 @@ def test_report_only_on_a_tiny_model_run_is_byte_identical(tmp_path: Path, capsy
     assert len(verdicts) == sum(c["paper"] == "dkn" for c in CLAIMS["claims"])
     assert all(re.search(r"\*\*(supported|not supported|undefined|not testable here)\*\*", v) for v in verdicts)
     assert readme.decode().startswith(SUMMARY_START)
+    # a run still in progress (fact files, no summary.json yet) is read as it stands
+    (paper_dir / "gcr" / "summary.json").unlink()
+    assert main(["reproduce", "--paper", "dkn", "--report-only", "--output", str(paper_dir)]) == 0
+    partial = (tmp_path / "dkn.md").read_text()
+    assert "| gcr | in progress (no summary.json yet) | 3 so far (" in partial
     # a folder that does not exist is a one-line error, exit 2
     assert main(["reproduce", "--paper", "dkn", "--report-only", "--output", str(tmp_path / "nope")]) == 2
     assert "no such folder of run folders" in capsys.readouterr().err
