@@ -139,14 +139,18 @@ def summary_markdown(results_root: Path, claims: dict) -> str:
            "this folder; each paper's report (linked) gives the statistic, CI, n, reading and run records.", "",
            "| paper | claim | section | our statistic (n) | paper's number | verdict |",
            "| --- | --- | --- | --- | --- | --- |"]
+    totals = []
     for paper, plan in claims["papers"].items():
         runs = paper_runs(results_root / paper, plan["tasks"])
-        for claim, v in verdict_rows(paper, claims, runs):
+        rows = verdict_rows(paper, claims, runs)
+        totals.append(f"- [{paper}]({paper}.md) ({plan['paper']}): "
+                      + ", ".join(f"{sum(v.verdict == name for _, v in rows)} {name}" for name in VERDICTS))
+        for claim, v in rows:
             ours = statistic_text(v) + ("" if v.n is None else f" (n = {v.n})")
             out.append(f"| [{paper}]({paper}.md) {plan['paper']} | {_cell(claim['text'])} | "
                        f"{_cell(claim.get('section', ''))} | {_cell(ours)} | {_cell(claim.get('paper_value', '–'))} | "
                        f"{_cell(verdict_text(v))} |")
-    out += ["", SUMMARY_END]
+    out += ["", "Verdicts per paper:", "", *totals, "", SUMMARY_END]
     return "\n".join(out) + "\n"
 
 
