@@ -293,7 +293,8 @@ def write_report(paper: str, plan: dict, outcomes: list[TaskOutcome], claims: di
     verdicts = [{"id": c["id"], "text": c["text"], "section": c.get("section", ""), "task": c["task"],
                  "statistic": v.statistic or "–", "estimate": statistic_text(v) if v.estimate is not None else "–",
                  "n": "–" if v.n is None else v.n, "paper_value": c.get("paper_value", "–"),
-                 "verdict": verdict_text(v)} for c, v in verdict_rows(paper, claims, runs)]
+                 "verdict": verdict_text(v), "verdict_plain": verdict_text(v).replace("**", "")}
+                for c, v in verdict_rows(paper, claims, runs)]
     tasks = []
     for o in outcomes:
         entry = {"task": o.task, "status": o.status, "methods": o.methods, "skipped_methods": o.skipped_methods,
@@ -431,7 +432,7 @@ Small runs on a small model: the directions below are indications, not a replica
 {% endfor %}</table>
 <h2>Verdicts</h2>
 <table><tr><th>claim</th><th>section</th><th>task</th><th>our statistic</th><th>estimate [95 % CI]</th><th>n</th><th>paper</th><th>verdict</th></tr>
-{% for v in verdicts %}<tr><td>{{ v.text }}</td><td>{{ v.section }}</td><td>{{ v.task }}</td><td>{{ v.statistic }}</td><td>{{ v.estimate }}</td><td>{{ v.n }}</td><td>{{ v.paper_value }}</td><td>{{ v.verdict }}</td></tr>
+{% for v in verdicts %}<tr><td>{{ v.text }}</td><td>{{ v.section }}</td><td>{{ v.task }}</td><td>{{ v.statistic }}</td><td>{{ v.estimate }}</td><td>{{ v.n }}</td><td>{{ v.paper_value }}</td><td>{{ v.verdict_plain }}</td></tr>
 {% endfor %}</table>
 {% for t in tasks %}
 <h2>{{ t.task }}{% if t.paper_ref %} ({{ t.paper_ref }}){% endif %}</h2>
