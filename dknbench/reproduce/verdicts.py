@@ -138,6 +138,7 @@ class RunData:
     n_fact_files: int
     wall_s: float | None
     cpu_s: float | None
+    timed_facts: int = 0  # fact files that record their seconds (older ones do not)
 
     @property
     def options(self) -> dict:
@@ -166,10 +167,9 @@ def load_run_data(folder: str | Path) -> RunData | None:
         rows = read_samples(samples).to_dict("records") if samples.is_file() else []
     timed = [r.get("seconds") for r in records]
     timed = [t for t in timed if isinstance(t, dict)]
-    complete = records and len(timed) == len(records)
-    wall = float(sum(t.get("wall", 0.0) for t in timed)) if complete else None
-    cpu = float(sum(t.get("cpu", 0.0) for t in timed)) if complete else None
-    return RunData(folder, rows, summary, run_info, len(records), wall, cpu)
+    wall = float(sum(t.get("wall", 0.0) for t in timed)) if timed else None
+    cpu = float(sum(t.get("cpu", 0.0) for t in timed)) if timed else None
+    return RunData(folder, rows, summary, run_info, len(records), wall, cpu, len(timed))
 
 
 def _decode(value):
