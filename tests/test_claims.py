@@ -195,6 +195,16 @@ def test_report_only_on_a_tiny_model_run_is_byte_identical(tmp_path: Path, capsy
     assert len(verdicts) == sum(c["paper"] == "dkn" for c in CLAIMS["claims"])
     assert all(re.search(r"\*\*(supported|not supported|undefined|not testable here)\*\*", v) for v in verdicts)
     assert readme.decode().startswith(SUMMARY_START)
+    # samples.parquet (what a finished folder keeps) and facts/*.json give the same verdicts
+    import shutil
+
+    from dknbench.reproduce.verdicts import load_run_data
+
+    samples_only = tmp_path / "samples-only"
+    shutil.copytree(paper_dir / "gcr", samples_only, ignore=shutil.ignore_patterns("facts"))
+    for claim in (c for c in CLAIMS["claims"] if c["task"] == "gcr"):
+        a, b = evaluate(claim, load_run_data(paper_dir / "gcr")), evaluate(claim, load_run_data(samples_only))
+        assert (a.verdict, a.n, a.statistic) == (b.verdict, b.n, b.statistic), claim["id"]
     # a run still in progress (fact files, no summary.json yet) is read as it stands
     (paper_dir / "gcr" / "summary.json").unlink()
     assert main(["reproduce", "--paper", "dkn", "--report-only", "--output", str(paper_dir)]) == 0
