@@ -1,4 +1,8 @@
-"""`dknbench reproduce --paper dkn|amig|ql --model M --preset cpu [--limit N] [--output DIR]`"""
+"""`dknbench reproduce --paper dkn|amig|ql|kn-thesis --model M --preset cpu [--limit N] [--output DIR]`
+
+``--report-only`` computes nothing: it rewrites ``DIR.md`` (and, for ``docs/results/<paper>``, the
+claims summary atop ``docs/results/README.md``) from the run folders ``DIR/<task>/``.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +14,30 @@ def register(subparsers) -> None:
                               description="Run the tasks of one paper (000 dkn, 002 amig, 003 ql) and write "
                                           "report.md/report.html: the paper's tables, our numbers beside its "
                                           "reference numbers, and whether each claim's direction holds.")
-    p.add_argument("--paper", required=True, help="dkn (000), amig (002) or ql (003)")
+    p.add_argument("--paper", required=True, help="dkn (000), amig (002), ql (003) or kn-thesis (004)")
     p.add_argument("--model", default="smollm2-135m", help="embedded model name, local folder or Hub id")
     p.add_argument("--preset", default="cpu", help="option preset of every task (default: cpu)")
     p.add_argument("--limit", type=int, default=None, help="at most N facts per task")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--output", default=None, help="report folder (default: reproduce/<paper>)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--report-only", action="store_true",
+                   help="compute nothing: write OUTPUT.md (claims, verdicts, run records) from the run folders "
+                        "OUTPUT/<task>/; for docs/results/<paper> also the summary atop docs/results/README.md")
     p.set_defaults(func=main)
 
 
 def main(args) -> int:
     from ..reproduce import load_claims, paper_plan, run_paper
 
-    paper_plan(args.paper, load_claims())  # unknown paper -> one-line error before any work
+    claims = load_claims()
+    paper_plan(args.paper, claims)  # unknown paper -> one-line error before any work
+    if args.report_only:
+        from ..reproduce.pages import write_reports
+
+        report, readme = write_reports(args.paper, args.output or f"reproduce/{args.paper}", claims)
+        print(f"report: {report}" + (f"; claims summary: {readme}" if readme else ""))
+        return 0
     done = run_paper(args.paper, model=args.model, preset=args.preset, limit=args.limit,
                      output=args.output or f"reproduce/{args.paper}", seed=args.seed, quiet=args.quiet)
     path = done.report

@@ -8,6 +8,7 @@ indices gives the same results.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from ..io import write_json
@@ -46,10 +47,13 @@ def run_facts(task, facts, output: Path, seed: int, indices=None, quiet=False, d
     for index in progress(todo, desc=desc, unit="fact", quiet=quiet):
         fact = facts[index]
         seed_everything(seed * 100_003 + index)  # per fact: resuming reproduces the same draws
+        wall, cpu = time.perf_counter(), time.process_time()
         try:
             record = fact_record(index, fact, fingerprint, task.run_fact(fact, index), None)
         except (SkipFact, SkipQuery) as skip:
             record = fact_record(index, fact, fingerprint, [], skip.reason)
+        # the fact's cost, so a report can state the run's wall and CPU time from the folder alone
+        record["seconds"] = {"wall": round(time.perf_counter() - wall, 3), "cpu": round(time.process_time() - cpu, 3)}
         write_json(fact_file(output, index), record)
         done += 1
     return done

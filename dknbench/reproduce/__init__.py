@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import ConfigError, DKNBenchError, NothingUsable
-from .io import load_yaml
+from ..errors import ConfigError, DKNBenchError, NothingUsable
+from ..io import load_yaml
+from .verdicts import validate_test
 
-CLAIMS_FILE = Path(__file__).resolve().parent / "claims.yaml"
+CLAIMS_FILE = Path(__file__).resolve().parents[1] / "claims.yaml"
 STATUSES = ("supports", "contradicts", "unavailable")
 COMPARE_KEYS = {"metric", "group", "best", "among", "greater", "than", "lower"}
 SIDE_KEYS = {"method", "group", "metric"}
@@ -37,10 +38,18 @@ def load_claims(path: str | Path | None = None) -> dict:
     if not isinstance(data, dict) or not isinstance(data.get("papers"), dict):
         raise ConfigError(f"{path}: expected a mapping with 'papers' and 'claims'")
     for i, claim in enumerate(data.get("claims") or []):
-        missing = {"id", "paper", "text", "task", "compare"} - set(claim or {})
+        missing = {"id", "paper", "text", "task"} - set(claim or {})
         if missing:
             raise ConfigError(f"{path}: claims[{i}] misses {', '.join(sorted(missing))}")
-        validate_compare(claim["compare"], f"{path}: claim {claim['id']}")
+        where = f"{path}: claim {claim['id']}"
+        outcomes = [key for key in ("test", "not_testable", "undefined") if claim.get(key)]
+        if len(outcomes) > 1 or not (outcomes or "compare" in claim):
+            raise ConfigError(f"{where}: give exactly one of test, not_testable, undefined"
+                              f"{' (or an older compare)' if not outcomes else ''}; got {', '.join(outcomes)}")
+        if "compare" in claim:
+            validate_compare(claim["compare"], where)
+        if claim.get("test"):
+            validate_test(claim["test"], where)
     return data
 
 
@@ -106,6 +115,8 @@ def _side(metrics, side, spec) -> tuple[float | None, str]:
 def evaluate_claim(claim: dict, summary: dict | None) -> dict:
     """{id, paper, task, text, status (supports|contradicts|unavailable), detail}."""
     result = {"id": claim["id"], "paper": claim["paper"], "task": claim["task"], "text": claim["text"]}
+    if "compare" not in claim:  # a claim with a statistical test only: its verdict is in the paper report
+        return {**result, "status": "unavailable", "detail": "no direction check; see the verdict table"}
     spec = claim["compare"]
     validate_compare(spec, f"claim {claim['id']}")
     if summary is None:
@@ -197,12 +208,12 @@ def run_paper(paper: str, model: str = "smollm2-135m", preset: str | None = "cpu
               output: str | Path = "reproduce", seed: int = 42, quiet: bool = True, runner=None) -> Reproduction:
     """Run the paper's available tasks, writing report.md/report.html into ``output`` after each
     task, so an interrupted run leaves a report of the tasks done so far (the rest marked)."""
-    from .harness import RunSpec
-    from .harness import run as harness_run
-    from .harness.progress import progress
-    from .harness.spec import method_registry
-    from .io import read_json
-    from .tasks import discover_tasks
+    from ..harness import RunSpec
+    from ..harness import run as harness_run
+    from ..harness.progress import progress
+    from ..harness.spec import method_registry
+    from ..io import read_json
+    from ..tasks import discover_tasks
 
     claims = load_claims()
     plan = paper_plan(paper, claims)
@@ -271,8 +282,19 @@ def write_report(paper: str, plan: dict, outcomes: list[TaskOutcome], claims: di
                  model: str = "", preset: str | None = None, limit: int | None = None) -> Path:
     import jinja2
 
+    from .pages import statistic_text, verdict_rows, verdict_text
+    from .verdicts import load_run_data
+
     summaries = {o.task: o.summary for o in outcomes if o.summary is not None}
-    results = [evaluate_claim(c, summaries.get(c["task"])) for c in claims.get("claims") or [] if c["paper"] == paper]
+    results = [evaluate_claim(c, summaries.get(c["task"])) for c in claims.get("claims") or []
+               if c["paper"] == paper and "compare" in c]
+    # the statistical verdicts, from the per-fact values of the run folders written so far
+    runs = {o.task: load_run_data(o.output) if o.output and o.status == "ran" else None for o in outcomes}
+    verdicts = [{"id": c["id"], "text": c["text"], "section": c.get("section", ""), "task": c["task"],
+                 "statistic": v.statistic or "–", "estimate": statistic_text(v) if v.estimate is not None else "–",
+                 "n": "–" if v.n is None else v.n, "paper_value": c.get("paper_value", "–"),
+                 "verdict": verdict_text(v), "verdict_plain": verdict_text(v).replace("**", "")}
+                for c, v in verdict_rows(paper, claims, runs)]
     tasks = []
     for o in outcomes:
         entry = {"task": o.task, "status": o.status, "methods": o.methods, "skipped_methods": o.skipped_methods,
@@ -286,6 +308,7 @@ def write_report(paper: str, plan: dict, outcomes: list[TaskOutcome], claims: di
         tasks.append(entry)
     unfinished = [o.task for o in outcomes if o.status in ("pending", "interrupted")]
     context = {"paper": paper, "plan": plan, "tasks": tasks, "claims": results, "model": model,
+               "verdicts": verdicts,
                "unfinished": unfinished,
                "preset": preset or "", "limit": limit,
                "counts": {s: sum(1 for r in results if r["status"] == s) for s in STATUSES},
@@ -337,6 +360,17 @@ Small runs on a small model: the directions below are indications, not a replica
 | --- | --- | --- | --- |
 {% for c in claims %}
 | {{ c.text | cell }} | {{ c.task }} | **{{ c.status }}** | {{ c.detail | cell }} |
+{% endfor %}
+
+## Verdicts
+
+One-sided tests in the paper's direction at α = 0.05 on the per-fact values (`dknbench/claims.yaml`
+names the test and reading of each claim).
+
+| claim | section | task | our statistic | estimate [95 % CI] | n | paper | verdict |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+{% for v in verdicts %}
+| {{ v.text | cell }} | {{ v.section | cell }} | {{ v.task }} | {{ v.statistic | cell }} | {{ v.estimate | cell }} | {{ v.n }} | {{ v.paper_value | cell }} | {{ v.verdict | cell }} |
 {% endfor %}
 
 {% for t in tasks %}
@@ -395,6 +429,10 @@ Small runs on a small model: the directions below are indications, not a replica
 <p>{{ counts.supports }} supported, {{ counts.contradicts }} contradicted, {{ counts.unavailable }} unavailable.</p>
 <table><tr><th>claim</th><th>task</th><th>our run</th><th>evidence</th></tr>
 {% for c in claims %}<tr><td>{{ c.text }}</td><td>{{ c.task }}</td><td class="{{ c.status }}"><b>{{ c.status }}</b></td><td>{{ c.detail }}</td></tr>
+{% endfor %}</table>
+<h2>Verdicts</h2>
+<table><tr><th>claim</th><th>section</th><th>task</th><th>our statistic</th><th>estimate [95 % CI]</th><th>n</th><th>paper</th><th>verdict</th></tr>
+{% for v in verdicts %}<tr><td>{{ v.text }}</td><td>{{ v.section }}</td><td>{{ v.task }}</td><td>{{ v.statistic }}</td><td>{{ v.estimate }}</td><td>{{ v.n }}</td><td>{{ v.paper_value }}</td><td>{{ v.verdict_plain }}</td></tr>
 {% endfor %}</table>
 {% for t in tasks %}
 <h2>{{ t.task }}{% if t.paper_ref %} ({{ t.paper_ref }}){% endif %}</h2>
