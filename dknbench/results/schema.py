@@ -30,8 +30,8 @@ RESULT_COLUMNS = [
     "n", "ci_low", "ci_high", "higher_is_better", "undefined", "ci_method", "config_hash", "dknbench_version",
     "torch_version", "transformers_version", "run_dir", "created",
 ]
-STRING_COLUMNS = ["task", "metric", "group", "method", "model", "model_fingerprint", "dataset", "undefined", "ci_method",
-                  "config_hash", "dknbench_version", "torch_version", "transformers_version",
+STRING_COLUMNS = ["task", "metric", "group", "method", "model", "model_fingerprint", "dataset", "undefined",
+                  "ci_method", "config_hash", "dknbench_version", "torch_version", "transformers_version",
                   "run_dir", "created"]
 
 

@@ -100,7 +100,8 @@ class KNConsistencyTask(Task):
             mine = [r for r in rows if r["method"] == method]
             defined = [r for r in mine if r["cs2"] == r["cs2"] and r["cs2"] is not None]
             # by fact id, so that a reader compares methods on the facts both have (leaderboard)
-            summary.per_fact[method] = {name: {r["fact_id"]: r[name.lower()] for r in defined} for name in ("CS1", "CS2")}
+            summary.per_fact[method] = {name: {r["fact_id"]: r[name.lower()] for r in defined}
+                                        for name in ("CS1", "CS2")}
             shares = {name: clipped_mean_ci([r[name.lower()] for r in defined], 0.0, 1.0) for name in ("CS1", "CS2")}
             summary.metrics += [  # CS1, CS2 are shares of the union: their CI is kept inside [0, 1]
                 metric_record(method, name, share.estimate if defined else None, len(defined),
