@@ -90,7 +90,8 @@ def table(out: Path) -> str:
     lines = [f"{attempted} facts attempted, {known} used; skipped: "
              + ", ".join(f"{k} {v}" for k, v in sorted(skipped.items())), ""]
     header = ("| variant | method | facts with DKN | mean #BDCs | GCR n=2 (pp) [95% CI] | GCR n=3 | GCR n>=4 facts "
-              "| Average (paper) | mean over facts | random floor (Average) | undefined | vs NTC: t / Welch t / d (n=2) |")
+              "| Average (paper) | mean over facts | random floor (Average) | undefined "
+              "| vs NTC (n=2): paired t (pairs) / d |")
     lines += [header, "|" + "---|" * (header.count("|") - 1)]
     for variant, recs in records.items():
         rows = [row for name in sorted(common) for row in recs[name]["rows"]]
@@ -112,7 +113,7 @@ def table(out: Path) -> str:
             big = sum(1 for row in rows if row["method"] == method and row["cardinality"] >= 4 and not row["outlier"])
             c = comps.get((method, "GCR@2"))
             test = "" if method == "ntc" else ("/" if not c else
-                                               f"{c['t']:.2f} / {c['welch_t']:.2f} / {c['cohens_d']:.2f}")
+                                               f"{c['paired_t']:.2f} ({c['n_pairs']}) / {c['cohens_d']:.2f}")
             lines.append(
                 f"| {variant} | {method} | {tab[method]['facts with DKN']}/{tab[method]['facts']} "
                 f"| {_fmt(rec[(method, 'mean_bdcs', '')]['value'])} | {cell('2')} | {cell('3')} | {big} "
