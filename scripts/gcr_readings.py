@@ -100,8 +100,9 @@ def table(out: Path) -> str:
             skipped[reason] = skipped.get(reason, 0) + 1
     lines = [f"{attempted} facts attempted, {known} used; skipped: "
              + ", ".join(f"{k} {v}" for k, v in sorted(skipped.items())), ""]
-    header = ("| variant | method | facts with DKN | candidates/fact | mean #BDCs | GCR n=2 (pp) [95% CI] | GCR n=3 | GCR n>=4 facts "
-              "| Average (paper) | mean over facts | random floor (Average) | undefined | vs NTC: t / Welch t / d (n=2) |")
+    header = ("| variant | method | facts with DKN | candidates/fact | mean #BDCs | GCR n=2 (pp) [95% CI] | GCR n=3 "
+              "| GCR n>=4 facts | Average (paper) | mean over facts | random floor (Average) | undefined "
+              "| vs NTC (n=2): paired t (pairs) / d |")
     lines += [header, "|" + "---|" * (header.count("|") - 1)]
     for variant, recs in records.items():
         rows = [row for name in sorted(common) for row in recs[name]["rows"]]
@@ -124,7 +125,7 @@ def table(out: Path) -> str:
             big = sum(1 for row in rows if row["method"] == method and row["cardinality"] >= 4 and not row["outlier"])
             c = comps.get((method, "GCR@2"))
             test = "" if method == "ntc" else ("/" if not c else
-                                               f"{c['t']:.2f} / {c['welch_t']:.2f} / {c['cohens_d']:.2f}")
+                                               f"{c['paired_t']:.2f} ({c['n_pairs']}) / {c['cohens_d']:.2f}")
             used = [row for row in rows if row["method"] == method]
             per_fact = (f"{sum(row.get('n_candidates', 0) for row in used) / len(used):.2f}"
                         if used and all("n_candidates" in row for row in used) else "not recorded")

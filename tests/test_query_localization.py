@@ -292,3 +292,24 @@ def test_a_fact_with_one_usable_query_is_skipped_before_any_attribution_or_perpl
     monkeypatch.setattr(task, "locality_queries", paid)
     with pytest.raises(SkipFact, match="fewer_than_2_queries"):
         task.run_fact(lonely, 3)
+
+
+def test_kn_consistency_shares_have_a_ci_inside_0_1_and_pairable_per_fact_values(tmp_path, isolated_cache):
+    """Issue 32.6: CS1 and CS2 are shares; their CI is the t interval cut to [0, 1] and says so.
+    Per-fact values carry fact ids, so the leaderboard compares methods on the same facts."""
+    import json
+
+    from dknbench.cli import main
+    from dknbench.stats import clipped_mean_ci
+
+    out = tmp_path / "run"
+    assert main(["run", "--task", "kn-consistency", "--method", "ig", "--model", "tiny-gpt2", "--limit", "4",
+                 "--set", "steps=2", "--output", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    for name in ("CS1", "CS2"):
+        record = next(m for m in summary["metrics"] if m["metric"] == name)
+        values = summary["per_fact"]["ig"][name]
+        assert isinstance(values, dict) and len(values) == record["n"] >= 2
+        expected = clipped_mean_ci(list(values.values()), 0.0, 1.0)
+        assert (record["value"], record["ci_low"], record["ci_high"]) == pytest.approx(tuple(expected))
+        assert 0.0 <= record["ci_low"] <= record["ci_high"] <= 1.0 and record["ci_method"] == "t, clipped"

@@ -188,6 +188,23 @@ def test_undefined_metric_reason_reaches_the_results_table(tmp_path):
     assert list(again["undefined"].dropna()) == ["mean irrelevant ΔProb CI [-0.1, 0.2] contains 0"]
 
 
+def test_ci_method_reaches_the_results_table_and_a_bad_one_is_refused(tmp_path):
+    from dknbench.tasks.base import metric_record
+
+    run = write_run(tmp_path, "kn", task="kn-localization", method="ig", values={("SR", ""): 2.0})
+    summary = json.loads((run / "summary.json").read_text())
+    summary["metrics"].append(metric_record("ig", "mean_kns", 10.0, 3, ci=(0.0, 30.0), ci_method="t, clipped"))
+    (run / "summary.json").write_text(json.dumps(summary))
+    frame = collect(run).set_index("metric")
+    assert frame.loc["mean_kns", "ci_method"] == "t, clipped" and pd.isna(frame.loc["SR", "ci_method"])
+    with pytest.raises(ValueError, match="ci_method must be one of"):
+        metric_record("ig", "mean_kns", 10.0, 3, ci=(0.0, 30.0), ci_method="z")
+    summary["metrics"][-1]["ci_method"] = "1.96 x SE"
+    (run / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(DKNBenchError, match=r"metrics\[1\]\.ci_method must be one of"):
+        collect(run)
+
+
 def test_missing_paths_are_user_errors(tmp_path):
     with pytest.raises(DKNBenchError, match="no such folder"):
         collect(tmp_path / "absent")

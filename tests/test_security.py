@@ -61,7 +61,8 @@ def test_batch_size_does_not_change_results(tmp_path, family):
     for batch in ("1", "128"):
         out = tmp_path / f"b{batch}"
         assert main(["run", "--task", "kn-localization", "--method", "ig", "--model", f"tiny-{family}",
-                     "--limit", "2", "--set", "steps=4", "--set", "known_only=false", "--no-cache", "--batch-size", batch,
+                     "--limit", "2", "--set", "steps=4", "--set", "known_only=false", "--no-cache",
+                     "--batch-size", batch,
                      "--output", str(out), "--quiet"]) == 0
         summaries[batch] = json.loads((out / "summary.json").read_text())["metrics"]
     one, default = summaries["1"], summaries["128"]

@@ -191,9 +191,10 @@ def success_rate_report(relevant_before, relevant_enhanced, relevant_suppressed,
       CIs over facts (the arrays are resampled together, seeded). SR_x is **undefined** when the
       bootstrap CI of its denominator, the mean irrelevant ΔProb, contains 0: the ratio then has no
       stable sign or size (the "SR = −906.5" of issue 13). Rule and CI are one bootstrap
-      (``paired_bootstrap_cis``): the same resamples give the denominators' and the ratios'
-      intervals, so a ratio passes the rule exactly when its own resamples keep the denominator's
-      sign. SR is undefined when either of its terms is.
+      (``paired_bootstrap_cis``): the same resamples of facts give the denominators' and the
+      ratios' intervals (at 95 %, a ratio is defined when at least 97.5 % of them keep its
+      denominator's sign), where a t rule on the denominator beside a bootstrap CI let a ratio pass
+      whose own CI spanned 0 (issue 26: atp). SR is undefined when either of its terms is.
     - ``rel_minus_irr_enh``, ``rel_minus_irr_sup``: the mean paired difference
       ΔProb_rel,x − ΔProb_irr,x with its t interval (a paired t interval): > 0 means the edit moved
       the fact more than an unrelated one. ``rel_minus_irr`` is their per-fact sum, as SR sums its

@@ -27,11 +27,11 @@ SUMMARY_FIELDS = (
 
 RESULT_COLUMNS = [
     "task", "metric", "group", "method", "model", "model_fingerprint", "dataset", "seed", "value",
-    "n", "ci_low", "ci_high", "higher_is_better", "undefined", "config_hash", "dknbench_version",
+    "n", "ci_low", "ci_high", "higher_is_better", "undefined", "ci_method", "config_hash", "dknbench_version",
     "torch_version", "transformers_version", "run_dir", "created",
 ]
 STRING_COLUMNS = ["task", "metric", "group", "method", "model", "model_fingerprint", "dataset", "undefined",
-                  "config_hash", "dknbench_version", "torch_version", "transformers_version",
+                  "ci_method", "config_hash", "dknbench_version", "torch_version", "transformers_version",
                   "run_dir", "created"]
 
 

@@ -205,6 +205,7 @@ def _rows(run: Run) -> list[dict]:
             "ci_high": _number(record.get("ci_high")),
             "higher_is_better": record.get("higher_is_better"),
             "undefined": record.get("undefined"),
+            "ci_method": record.get("ci_method"),
         })
     return rows
 
@@ -316,6 +317,7 @@ One row per metric record of a run's `summary.json` (see docs/ARCHITECTURE.md of
 - `default` (`{RESULTS_FILE.as_posix()}`): columns {', '.join(f'`{c}`' for c in RESULT_COLUMNS)}.
   `value`, `ci_low`, `ci_high` are NaN where a run reported null; `undefined` holds the reason
   when the number does not exist (e.g. a ratio whose denominator's 95 % CI contains 0), else null;
+  `ci_method` says how a CI was computed where the run named it (e.g. "t, clipped" for a count);
   `group` is "" when the metric has no grouping.
 """
     if with_runs:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..stats import compare_groups, welch_t
+from ..stats import CI_T_CLIPPED, clipped_mean_ci, compare_groups, welch_t
 from .base import TASK_CLASSES, Summary, Task, metric_record
 from .common import neurons_json
 from .query_common import K_I, K_II, SPLITS, fact_query_kns, knowledge_type, split_threshold
@@ -103,10 +103,15 @@ class KNConsistencyTask(Task):
         for method in methods:
             mine = [r for r in rows if r["method"] == method]
             defined = [r for r in mine if r["cs2"] == r["cs2"] and r["cs2"] is not None]
-            summary.per_fact[method] = {"CS1": [r["cs1"] for r in defined], "CS2": [r["cs2"] for r in defined]}
-            summary.metrics += [
-                metric_record(method, "CS1", np.mean([r["cs1"] for r in defined]) if defined else None, len(defined)),
-                metric_record(method, "CS2", np.mean([r["cs2"] for r in defined]) if defined else None, len(defined)),
+            # by fact id, so that a reader compares methods on the facts both have (leaderboard)
+            summary.per_fact[method] = {name: {r["fact_id"]: r[name.lower()] for r in defined}
+                                        for name in ("CS1", "CS2")}
+            shares = {name: clipped_mean_ci([r[name.lower()] for r in defined], 0.0, 1.0) for name in ("CS1", "CS2")}
+            summary.metrics += [  # CS1, CS2 are shares of the union: their CI is kept inside [0, 1]
+                metric_record(method, name, share.estimate if defined else None, len(defined),
+                              ci=(share.low, share.high) if len(defined) >= 2 else (None, None),
+                              ci_method=CI_T_CLIPPED)
+                for name, share in shares.items()] + [
                 metric_record(method, "no_kn_facts", len(mine) - len(defined), len(mine), higher_is_better=False),
             ]
             for split in SPLITS:
