@@ -135,3 +135,16 @@ def test_set_changes_the_neurons_found_and_the_summary_records_it(tmp_path, isol
     shown = re.findall(rf'data-method="{method}"><code>{method}</code>: ([^<]*)</p>', page)
     assert sorted(re.search(rf"\b{key}=(\S+)", line).group(1) for line in shown) == \
         sorted([str({"direction": "restore", "noise_samples": 10}[key]), value])
+
+
+def test_a_namespaced_option_in_a_task_yaml_must_name_a_method_parameter(tmp_path):
+    from dknbench.tasks import load_task_config
+
+    text = ("task: t\nclass: kn-localization\ndescription: d\nmethod_kind: localizer\n"
+            "options: {{max_queries: 1, positions: target, outlier_limit: 9.0, {extra}}}\n")
+    (tmp_path / "good.yaml").write_text(text.format(extra="atp.direction: corrupt"))
+    options = load_task_config(tmp_path / "good.yaml").resolve_options()
+    assert build_method("localizer", "atp", options).direction == "corrupt"
+    (tmp_path / "bad.yaml").write_text(text.format(extra="atp.directoin: corrupt"))
+    with pytest.raises(ConfigError, match="bad.yaml: option atp.directoin: no registered method has this parameter"):
+        load_task_config(tmp_path / "bad.yaml").resolve_options()

@@ -18,6 +18,9 @@ Two settings follow ROME's ``calculate_hidden_flow`` / ``trace_with_patch``:
   strongest effect over the sweep, score(l, i) = max_t IE(l, i, t). (ROME keeps the whole
   position x layer table; a KN needs one number per neuron, and the max is the effect of the best
   single place to restore it.)
+  The tasks' option ``positions`` (where their suppressions/enhancements act) has the same name, so a
+  plain ``--set positions=all`` moves both; ``--set causal-tracing.positions=all`` moves only the
+  restorations (dknbench/hyperparams.py: shared names).
 
 Measuring every neuron is one forward per neuron (and position, and draw), so, as in AtP*, ``atp``
 (direction ``restore``, averaged over the same draws, at the target position) proposes the

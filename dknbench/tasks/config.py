@@ -143,6 +143,15 @@ class TaskConfig:
                 default = settable[key]
             options[key] = coerce(raw.strip(), default, f"--set {key}")
         given = {item.partition("=")[0].strip() for item in overrides or []}
+        namespaced = [key for key in options if "." in str(key)]
+        if namespaced:  # METHOD.PARAM in a task YAML: a typo would otherwise be silently unused
+            from .methods import settable_options
+
+            settable = settable_options()
+            for key in namespaced:
+                if key not in settable:
+                    raise ConfigError(f"{self.path.name}: option {key}: no registered method has this "
+                                      "parameter (METHOD.PARAM; see dknbench list methods --verbose)")
         for key, value in options.items():
             where = f"--set {key}" if key in given else (
                 f"{self.path.name}: preset {preset!r} option {key}" if key in self.presets.get(preset, {})

@@ -12,7 +12,7 @@ import inspect
 from typing import Callable, Mapping
 
 from ..errors import ConfigError, DKNBenchError
-from ..hyperparams import NAMESPACE, constructor_defaults, get_params, kwargs_from_options, option_keys
+from ..hyperparams import constructor_defaults, get_params, kwargs_from_options, option_keys
 
 KINDS = ("localizer", "dkn")
 LOCALIZER_OPTION = "localizer"  # the task option naming the localizer a DKN task runs
@@ -102,7 +102,3 @@ def settable_options() -> dict[str, object]:
         types = {type(v) for v in values}
         out[key] = values[0] if len(types) == 1 else None
     return out
-
-
-def is_namespaced(key: str) -> bool:
-    return NAMESPACE in key
