@@ -28,7 +28,7 @@ VARIANTS["amig-pairs-algorithm1"] = {"amig_pairs_filter": False}  # 002 Algorith
 
 def measure(out: Path, limit: int, seed: int, overrides: list[str], cache_dir: str | None) -> None:
     from dknbench.data.loading import load_facts
-    from dknbench.harness.runner import RunSpec, build_task, resolve, select_facts
+    from dknbench.harness.runner import RunSpec, build_task, resolve, select_facts, select_run_facts
     from dknbench.io import write_json
     from dknbench.models import load_model
     from dknbench.scoring import SkipQuery
@@ -38,15 +38,18 @@ def measure(out: Path, limit: int, seed: int, overrides: list[str], cache_dir: s
     spec = RunSpec(task="gcr", methods=METHODS, limit=limit, seed=seed, overrides=overrides,
                    cache_dir=cache_dir, quiet=True)
     dataset = resolve(spec)[4]
-    facts = select_facts(load_facts(dataset), limit, seed)
+    ordered = select_facts(load_facts(dataset), None, seed)
     lm = load_model(spec.model)
-    task = build_task(spec, lm, facts, out)
+    task = build_task(spec, lm, ordered, out)
+    selection = select_run_facts(task, ordered, limit)  # as a run selects: known_only passes over
+    facts = selection.facts
     base_options = dict(task.options)
     shared_of = {}
     real = gcr_module.FactDKNs
     gcr_module.FactDKNs = lambda ctx, fact: shared_of[fact.id]  # one FactDKNs per fact, all variants
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "readings.json", {"limit": limit, "seed": seed, "overrides": overrides,
+                                       "passed_over": selection.passed_over,
                                        "options": base_options, "variants": VARIANTS, "methods": METHODS})
     for index, fact in enumerate(facts):
         todo = [v for v in VARIANTS if not (out / v / "facts" / f"{index:06d}.json").is_file()]
@@ -87,8 +90,11 @@ def table(out: Path) -> str:
         reason = first[name]["skipped"]
         if reason:
             skipped[reason] = skipped.get(reason, 0) + 1
+    passed = json.loads((out / "readings.json").read_text()).get("passed_over") or {}
     lines = [f"{attempted} facts attempted, {known} used; skipped: "
-             + ", ".join(f"{k} {v}" for k, v in sorted(skipped.items())), ""]
+             + ", ".join(f"{k} {v}" for k, v in sorted(skipped.items()))
+             + "; passed over by the task's requirements: "
+             + (", ".join(f"{k} {v}" for k, v in sorted(passed.items())) or "none"), ""]
     header = ("| variant | method | facts with DKN | mean #BDCs | GCR n=2 (pp) [95% CI] | GCR n=3 | GCR n>=4 facts "
               "| Average (paper) | mean over facts | random floor (Average) | undefined | vs NTC: t / Welch t / d (n=2) |")
     lines += [header, "|" + "---|" * (header.count("|") - 1)]
