@@ -26,6 +26,7 @@ def main(args) -> int:
             metrics = ", ".join(f"{m} ({DIRECTION_WORDS.get(d, d)})" for m, d in parts["metrics"].items())
             print(f"  metrics: {metrics or 'none declared'}")
             print(f"  figures: {', '.join(parts['figures']) or 'none'}")
+            print(f"  passed over when: {', '.join(parts['passed_over_when']) or 'never (no requirements)'}")
     elif args.what == "methods":
         from ..dkn import DKN_METHODS
         from ..localization import LOCALIZERS
