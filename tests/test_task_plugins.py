@@ -168,6 +168,8 @@ def test_list_tasks_shows_every_part_of_each_task(capsys):
         assert metrics == ", ".join(f"{m} ({words[config.metric_directions[m]]})" for m in config.metrics)
         figures = re.search(r"^  figures: (.*)$", block, flags=re.M).group(1)
         assert figures == (", ".join(config.figures) or "none")
+    assert "  passed over when: no_usable_query, not_known [forward pass]\n" in blocks["gcr"] + "\n"
+    assert "relation_has_fewer_than_3_facts" in blocks["fact-checking"]
 
 
 def test_declared_figures_are_the_files_summarize_writes():

@@ -28,6 +28,7 @@ def main(args) -> int:
             metrics = ", ".join(f"{m} ({DIRECTION_WORDS.get(d, d)})" for m, d in parts["metrics"].items())
             print(f"  metrics: {metrics or 'none declared'}")
             print(f"  figures: {', '.join(parts['figures']) or 'none'}")
+            print(f"  passed over when: {', '.join(parts['passed_over_when']) or 'never (no requirements)'}")
     elif args.what == "methods":
         from ..hyperparams import describe_params
         from ..tasks.methods import KINDS, registry

@@ -24,7 +24,8 @@ from .rundir import (check_fact_files, check_fact_set, check_settings, fact_hash
                      record_model, start_checked)
 from .spec import RunSpec, method_registry, resolve
 
-__all__ = ["RunSpec", "build_task", "finish", "method_registry", "resolve", "run", "run_facts", "select_facts"]
+__all__ = ["RunSpec", "build_task", "finish", "method_registry", "resolve", "run", "run_facts", "select_facts",
+           "select_run_facts"]
 
 
 def run(spec: RunSpec) -> Path:
@@ -66,18 +67,16 @@ def prepare_start(spec: RunSpec, config, dataset, output: Path):
     option a task checks itself) is raised here. Returns (facts, lm, task, passed_over)."""
     from ..data.loading import check_answers, load_facts
     from ..models import load_model
-    from ..tasks.requirements import Selection, select_meeting
 
     ordered = select_facts(load_facts(dataset), None, spec.seed)
     if not ordered:
         raise ConfigError(f"dataset {dataset!r} has no facts")
     cls = resolve(spec)[1]
-    if spec.executor == "ray" and not _declares_requirements(cls, spec):
+    if spec.executor == "ray" and not _declares_requirements(cls):
         return ordered[: spec.limit] if spec.limit else ordered, None, None, {}
     lm = load_model(spec.model, device=spec.device, dtype=spec.dtype)
     task = build_task(spec, lm, ordered, output)
-    selection = select_meeting(task, ordered, spec.limit) if task.requirements() else Selection(
-        ordered[: spec.limit] if spec.limit else ordered, {}, spec.limit)
+    selection = select_run_facts(task, ordered, spec.limit)
     if not selection.facts:  # as when every fact is skipped: exit 3, nothing written
         raise NothingUsable(f"no usable fact: {selection.shortfall(config.task, len(ordered))}",
                             f"no fact meets the task's requirements (passed over: {selection.counts()})")
@@ -85,13 +84,23 @@ def prepare_start(spec: RunSpec, config, dataset, output: Path):
         print(f"dknbench: {selection.shortfall(config.task, len(ordered))}", file=sys.stderr)
     facts = selection.facts
     check_answers(facts, lm.tokenizer)
-    task.ctx.facts = facts
     if spec.executor == "ray":  # the driver's model only served the selection; actors load their own
         return facts, None, None, selection.passed_over
     return facts, lm, task, selection.passed_over
 
 
-def _declares_requirements(cls, spec: RunSpec) -> bool:
+def select_run_facts(task, ordered: list, limit: int | None):
+    """The run's facts: the first ``limit`` of ``ordered`` (the seeded order) that meet the task's
+    requirements, and what was passed over; sets them as the task's ``ctx.facts``."""
+    from ..tasks.requirements import Selection, select_meeting
+
+    selection = select_meeting(task, ordered, limit) if task.requirements() else Selection(
+        ordered[:limit] if limit else ordered, {}, limit)
+    task.ctx.facts = selection.facts
+    return selection
+
+
+def _declares_requirements(cls) -> bool:
     """Whether the task class overrides ``requirements`` (Ray: the driver then loads the model)."""
     return cls.requirements is not Task.requirements
 

@@ -91,11 +91,25 @@ def task_parts(config: TaskConfig) -> dict:
     try:
         cls = task_class(config)
         where = f"{cls.__name__} at {class_location(cls)}"
+        needs = requirement_reasons(cls, config)
     except ConfigError as error:  # a broken user task is listed with the reason, not fatal
-        where = f"not loadable: {error}"
+        where, needs = f"not loadable: {error}", []
     return {"yaml": _shown(config.path), "origin": task_origin(config), "class": where,
+            "passed_over_when": needs,
             "metrics": {name: config.metric_directions.get(name, "unranked") for name in config.metrics},
             "figures": dict(config.figures)}
+
+
+def requirement_reasons(cls, config: TaskConfig) -> list[str]:
+    """The reasons a fact is passed over under the task's default options (tasks/requirements.py);
+    ``[forward pass]`` marks a check that needs the model."""
+    from .base import RunContext
+    from .requirements import Requirement
+
+    ctx = RunContext(config=config, options=config.resolve_options(), methods=[], lm=None, seed=0,
+                     output=Path("."), facts=[], cache=None)
+    return [r.reason + (" [forward pass]" if isinstance(r, Requirement) and r.forward_pass else "")
+            for r in cls(ctx).requirements()]
 
 
 def _load_class(config: TaskConfig, ref: str):

@@ -39,9 +39,10 @@ class Requirement:
 class PerGroup:
     """At least ``at_least`` selected facts share ``key(fact)`` (e.g. the relation)."""
 
-    reason: str
+    reason: str  # the group has fewer than ``at_least`` facts that pass the per-fact checks
     key: Callable[[Any], str]
     at_least: int
+    overflow_reason: str = "group_does_not_fit_the_limit"  # k facts found, but k more would pass N
 
 
 def encodable_queries(at_least: int = 1, reason: str | None = None) -> Requirement:
@@ -78,7 +79,8 @@ def dkn_fact_requirements(options) -> list[Requirement]:
 
 
 def facts_per_relation(at_least: int) -> PerGroup:
-    return PerGroup(f"relation_has_fewer_than_{at_least}_facts", lambda fact: fact.relation, at_least)
+    return PerGroup(f"relation_has_fewer_than_{at_least}_facts", lambda fact: fact.relation, at_least,
+                    "relation_does_not_fit_the_limit")
 
 
 @dataclass
@@ -137,7 +139,8 @@ def select_meeting(task, ordered: list, limit: int | None) -> Selection:
         failed = next((r.reason for r in (*cheap, *costly) if not r.check(task, fact)), None)
         if failed:
             passed[failed] += 1
-            sizes[key] -= 1 if group else 0
+            if group:  # one fewer fact that could fill its group
+                sizes[key] -= 1
             continue
         if group is None or key in admitted:
             chosen.append(position)
@@ -147,6 +150,6 @@ def select_meeting(task, ordered: list, limit: int | None) -> Selection:
             admitted.add(key)
             chosen.extend(pending.pop(key))
     for key, positions in pending.items():  # groups that never reached k, or would overflow N
-        reason = group.reason if len(positions) < group.at_least else "relation_does_not_fit_the_limit"
+        reason = group.reason if len(positions) < group.at_least else group.overflow_reason
         passed[reason] += len(positions)
     return Selection([ordered[p] for p in sorted(chosen)], dict(passed), limit)
