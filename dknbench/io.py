@@ -163,12 +163,23 @@ MARKER = ".dknbench"  # written into every folder dknbench replaces as a whole (
 _STAGING = re.compile(r"^\.(?P<name>.+)\.dknbench-(?:tmp|old)-[A-Za-z0-9_]+$")
 
 
+def check_output_name(path: str, what: str = "--output") -> None:
+    """A path with a control character (a newline pasted into --output) is refused: every
+    message that names it must stay one line, and no one means such a folder."""
+    from .errors import DKNBenchError
+
+    if any(ord(c) < 32 or ord(c) == 127 for c in str(path)):
+        raise DKNBenchError(f"{what} {str(path)!r} contains a control character (newline, tab, ...); "
+                            "give a plain folder name")
+
+
 def check_replaceable(folder: str | Path, what: str = "--output", overwrite: bool = True) -> None:
     """``folder`` may be replaced by a dknbench output: it is absent, empty, or holds dknbench's
     marker (then only with ``overwrite``). A folder with anything else is someone's files: refused
     with or without --overwrite (a README.md proves nothing)."""
     from .errors import DKNBenchError
 
+    check_output_name(str(folder), what)
     folder = Path(folder)
     if folder.is_symlink() and not folder.exists():
         raise DKNBenchError(f"{what} {folder} is a symlink that leads nowhere; give a real folder")
@@ -253,7 +264,8 @@ def inside(root: str | Path, name, where: str) -> Path:
     return target
 
 
-def _json_default(value: Any):
+def json_default(value: Any):
+    """How write_json stores numpy values, tuples, sets and paths."""
     import numpy as np
 
     if isinstance(value, np.generic):
@@ -268,7 +280,7 @@ def _json_default(value: Any):
 
 
 def write_json(path: str | Path, data: Any) -> Path:
-    text = json.dumps(data, indent=2, sort_keys=True, default=_json_default, allow_nan=True)
+    text = json.dumps(data, indent=2, sort_keys=True, default=json_default, allow_nan=True)
     return atomic_write(path, lambda tmp: tmp.write_text(text + "\n"))
 
 

@@ -3,25 +3,46 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
 
 
+# A name that becomes one path component (a task, a method, a registered builder or model): a
+# letter or digit first (so never "", "." or ".."), then letters, digits and . _ + -; no separator.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+SAFE_NAME_TEXT = "a letter or digit, then letters, digits, '.', '_', '+' or '-' (at most 128 characters)"
+
+
+def check_name(kind: str, name, where: str = "") -> str:
+    """``name`` if it is safe as a path component (``SAFE_NAME``), else a DKNBenchError naming it."""
+    if isinstance(name, str) and SAFE_NAME.match(name):
+        return name
+    from .errors import DKNBenchError
+
+    raise DKNBenchError(f"{where + ': ' if where else ''}{kind} name {name!r} is not allowed; a name "
+                        f"becomes part of a file path, so it must be {SAFE_NAME_TEXT}")
+
+
 def cache_dir() -> Path:
-    """$DKNBENCH_CACHE, else $XDG_CACHE_HOME/dknbench, else ~/.cache/dknbench."""
+    """$DKNBENCH_CACHE, else $XDG_CACHE_HOME/dknbench, else ~/.cache/dknbench. An empty or
+    relative $XDG_CACHE_HOME counts as unset (the XDG spec: such a value is to be ignored), so the
+    cache never lands in the working folder."""
     root = os.environ.get("DKNBENCH_CACHE")
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    xdg_used = bool(xdg) and Path(xdg).is_absolute()
     if root:
         path = Path(root)
     else:
-        path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dknbench"
+        path = Path(xdg if xdg_used else Path.home() / ".cache") / "dknbench"
     try:
         path.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):  # the variable names a file, or a path under one
         from .errors import DKNBenchError
 
-        source = "DKNBENCH_CACHE" if root else "XDG_CACHE_HOME" if os.environ.get("XDG_CACHE_HOME") else "~/.cache"
+        source = "DKNBENCH_CACHE" if root else "XDG_CACHE_HOME" if xdg_used else "~/.cache"
         raise DKNBenchError(f"cache folder {path} (from {source}) is a file or lies under one; "
                             "point it at a folder") from None
     return path

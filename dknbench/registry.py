@@ -41,6 +41,9 @@ class Registry:
         return decorator
 
     def add(self, name: str, target: Any, description: str = "", **metadata) -> None:
+        from .paths import check_name
+
+        check_name(self.kind, name)  # a method or builder name becomes a folder or file name
         previous = self._entries.get(name)
         if previous is not None and previous.target is not target and not _names(previous.target, target):
             raise ValueError(f"{self.kind} {name!r} is registered twice")

@@ -153,16 +153,17 @@ def test_dataset_round_trip_keeps_runs_and_figures(runs_root, tmp_path):
 
 
 @pytest.mark.parametrize("broken,message", [
-    ({"model": "gpt2", "metrics": []}, "field 'task' must be a non-empty string"),
-    ({"task": "gcr", "model": "gpt2", "metrics": {}}, "field 'metrics' must be a list"),
-    ({"task": "gcr", "model": "gpt2", "metrics": [{"metric": "GCR", "value": 1}]}, r"metrics\[0\]\.method"),
-    ({"task": "gcr", "model": "gpt2", "metrics": [{"method": "a", "metric": "GCR"}]}, r"metrics\[0\]\.value is missing"),
-    ({"task": "gcr", "model": "gpt2", "metrics": [{"method": "a", "metric": "G", "value": "x"}]}, "number or null"),
+    ({"model": "gpt2", "metrics": []}, "field task: missing"),
+    ({"task": "gcr", "model": "gpt2", "metrics": {}}, "field metrics: expected a valid list"),
+    ({"task": "gcr", "model": "gpt2", "metrics": [{"metric": "GCR", "value": 1}]}, r"metrics\[0\]\.method: missing"),
+    ({"task": "gcr", "model": "gpt2", "metrics": [{"method": "a", "metric": "GCR"}]}, r"metrics\[0\]\.value: missing"),
+    ({"task": "gcr", "model": "gpt2", "metrics": [{"method": "a", "metric": "G", "value": "x"}]},
+     r"metrics\[0\]\.value: expected a valid number, got 'x'"),
     ({"task": "gcr", "model": "gpt2", "metrics": [{"method": "a", "metric": "SR", "value": 3.0,
                                                    "undefined": "denominator CI contains 0"}]},
      r"metrics\[0\] is undefined \(denominator CI contains 0\) but has value 3.0"),
     ({"task": "gcr", "model": "gpt2", "metrics": [{"method": "a", "metric": "SR", "value": None,
-                                                   "undefined": ""}]}, "non-empty reason string"),
+                                                   "undefined": ""}]}, r"metrics\[0\]\.undefined: expected a non-empty string"),
 ])
 def test_malformed_summary_is_a_one_line_user_error(tmp_path, broken, message):
     (tmp_path / "run").mkdir()

@@ -226,7 +226,7 @@ def test_ray_address_that_nothing_listens_on_fails_fast(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(dknbench.__file__).parents[1]), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-m", "dknbench", "run", "--task", "kn-localization", "--method", "random",
                            "--dataset", str(facts), "--output", str(tmp_path / "run"), "--executor", "ray",
-                           "--address", "127.0.0.1:1", "--quiet"],
+                           "--address", "127.0.0.1:1", "--set", "known_only=false", "--quiet"],
                           capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
     assert done.returncode == 2, done.stderr[-2000:]
     assert "127.0.0.1:1" in done.stderr and "cannot reach a Ray cluster" in done.stderr

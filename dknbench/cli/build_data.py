@@ -38,6 +38,17 @@ def check_output(output: str | None, overwrite: bool) -> None:
     check_replaceable(output, "--output", overwrite)
 
 
+def check_source(source: str) -> None:
+    """A --source that exists is a regular file or a folder: a FIFO or a device would block the
+    build forever or never end. (A name that does not exist may be a fact-set spec: builtin, ...)"""
+    from pathlib import Path
+
+    path = Path(source).expanduser()
+    if path.exists() and not (path.is_file() or path.is_dir()):
+        raise DKNBenchError(f"--source {source}: not a regular file or folder (a FIFO, socket or device); "
+                            "give the raw data file or folder")
+
+
 def run(args) -> int:
     import inspect
 
@@ -45,9 +56,14 @@ def run(args) -> int:
 
     builder = BUILDERS.get(args.name)  # unknown name -> DKNBenchError listing the builders
     check_output(args.output, args.overwrite)
+    check_source(args.source)
     options = parse_options(args.option)
+    for reserved in ("source", "seed"):  # the builder gets them from --source / --seed
+        if reserved in options:
+            raise DKNBenchError(f"--option {reserved}=...: {reserved} is not a builder option; "
+                                f"give it as --{reserved}")
     accepted = inspect.signature(builder).parameters
-    unknown = sorted(set(options) - set(accepted) - {"source", "seed"})
+    unknown = sorted(set(options) - set(accepted))
     if unknown:
         allowed = [p for p in accepted if p not in ("source", "seed")]
         raise DKNBenchError(f"builder {args.name!r} has no option(s) {', '.join(unknown)}; "

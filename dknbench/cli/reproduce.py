@@ -27,6 +27,42 @@ def register(subparsers) -> None:
     p.set_defaults(func=main)
 
 
+def check_inputs(args) -> None:
+    """What `run` refuses up front (exit 2, nothing written) is refused here before any task
+    starts, instead of failing every task and leaving a report of failures behind."""
+    from ..errors import ConfigError
+    from ..harness.spec import MAX_SEED
+    from ..io import check_output_name
+
+    if not 0 <= args.seed < MAX_SEED:
+        raise ConfigError(f"--seed must be in [0, {MAX_SEED - 1}], got {args.seed}")
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be >= 1, got {args.limit}")
+    if args.output is not None:
+        check_output_name(args.output)
+    check_model(args.model)
+
+
+def check_model(name: str) -> None:
+    """The model exists: an embedded or tiny name, else its config loads (a local folder's
+    config.json, or a Hub id's from the Hub or its cache) without loading any weight."""
+    from ..errors import DKNBenchError
+    from ..models import EMBEDDED_MODELS
+    from ..models.loading import MODEL_FORMS, TINY_MODELS
+
+    if not name.strip():
+        raise DKNBenchError("--model is empty; give an embedded model name, a local folder or a Hub id")
+    if name in EMBEDDED_MODELS or name in TINY_MODELS:
+        return
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(name)
+    except (OSError, ValueError) as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise DKNBenchError(f"--model {name!r}: cannot load its config ({first}); {MODEL_FORMS}") from None
+
+
 def main(args) -> int:
     from ..reproduce import load_claims, paper_plan, run_paper
 
@@ -38,6 +74,7 @@ def main(args) -> int:
         report, readme = write_reports(args.paper, args.output or f"reproduce/{args.paper}", claims)
         print(f"report: {report}" + (f"; claims summary: {readme}" if readme else ""))
         return 0
+    check_inputs(args)
     done = run_paper(args.paper, model=args.model, preset=args.preset, limit=args.limit,
                      output=args.output or f"reproduce/{args.paper}", seed=args.seed, quiet=args.quiet)
     path = done.report

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import DKNBenchError
-from ..io import load_yaml, replace_folder
+from ..io import load_yaml, read_text, replace_folder
 
 DATA_DIR = "data"
 
@@ -228,7 +228,7 @@ def read_card(folder: str | Path) -> dict | None:
     readme = Path(folder) / "README.md"
     if not readme.is_file():
         return None
-    text = readme.read_text(encoding="utf-8")
+    text = read_text(readme)  # non-UTF-8 (a latin-1 card) is one line naming the file
     if not text.startswith("---"):
         return None
     end = text.find("\n---", 3)

@@ -163,6 +163,6 @@ def print_summary(summary: dict, stream) -> None:
         print(f"\nskipped (counted, not errors): {skipped}", file=stream)
     if summary.get("passed_over"):
         passed = ", ".join(f"{k}: {v}" for k, v in sorted(summary["passed_over"].items()))
-        print(f"passed over by the task's requirements (before --limit counted): {passed}", file=stream)
+        print(f"passed over (did not meet the task's requirements; not counted by --limit): {passed}", file=stream)
     if summary.get("figures"):
         print(f"figures: {', '.join(summary['figures'])}", file=stream)

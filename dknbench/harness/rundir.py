@@ -19,6 +19,7 @@ resume only when it provably holds this run.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -27,7 +28,8 @@ from pathlib import Path
 
 from ..data.schema import fact_to_row
 from ..errors import ConfigError, DKNBenchError, FolderLocked
-from ..io import LOCK_FILE, check_not_locked, exclusive_writer, inside, read_json, write_json
+from ..io import LOCK_FILE, check_not_locked, exclusive_writer, inside, json_default, read_json, write_json
+from ..results.schema import FactFileSchema, RunFileSchema, checked
 from .provenance import RUN_SETTINGS, config_hash
 
 # files dknbench itself keeps in an output folder; they never make a folder "someone else's"
@@ -46,10 +48,10 @@ def check_output(output: Path, digest: str) -> None:
         run_file = output / "run.json"
         if run_file.is_file():
             try:
-                previous = read_json(run_file)
-                previous_hash = previous.get("config_hash") if isinstance(previous, dict) else None
-            except (OSError, ValueError, DKNBenchError):  # io.read_json: non-UTF-8 / invalid JSON
-                raise ConfigError(f"{run_file} is not a readable run.json; choose another --output") from None
+                previous_hash = read_run_file(output)["config_hash"]
+            except (OSError, ValueError, DKNBenchError) as error:  # non-UTF-8, invalid JSON, schema
+                raise ConfigError(f"{run_file} is not a readable run.json ({str(error).partition(': ')[2] or error}); "
+                                  "choose another --output") from None
             if previous_hash != digest:
                 raise ConfigError(f"{output} holds a run with another configuration "
                                   f"({previous_hash} != {digest}); choose another --output")
@@ -71,7 +73,7 @@ def start_checked(output: Path, digest: str):
     fact file exists, remove what was added."""
     try:
         check_output(output, digest)  # before anything is created: a typo leaves no folder behind
-    except ConfigError:
+    except DKNBenchError:
         check_not_locked(output)  # another run is writing it: say so, not what it has written so far
         raise
     existed = output.is_dir()
@@ -90,6 +92,7 @@ def start_checked(output: Path, digest: str):
             locked = True
             try:
                 check_output(output, digest)  # again under the lock: a writer may have finished meanwhile
+                remove_stale_temp_files(output)
                 yield
             except BaseException:
                 undo_unless_started()  # still under the lock: no other writer can have started in it
@@ -98,6 +101,21 @@ def start_checked(output: Path, digest: str):
         if not locked and not isinstance(error, FolderLocked):  # the lock file could not be made
             undo_unless_started()
         raise
+
+
+# io.atomic_write's temporary file: ".<name>.<8 random characters>.tmp" beside its target
+_TEMP_FILE = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+
+
+def remove_stale_temp_files(output: Path) -> None:
+    """A killed run leaves the temporary file of the write it was in; under the folder's lock no
+    live writer owns one, so they go (run.json's, summary.json's, a fact file's)."""
+    for folder in (output, output / "facts"):
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        for entry in folder.iterdir():
+            if _TEMP_FILE.match(entry.name) and entry.is_file() and not entry.is_symlink():
+                entry.unlink(missing_ok=True)
 
 
 def _undo(output: Path, top: Path, existed: bool, before: set) -> None:
@@ -109,6 +127,22 @@ def _undo(output: Path, top: Path, existed: bool, before: set) -> None:
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)
+
+
+def read_run_file(output: Path) -> dict:
+    """run.json, checked against its declared schema (results.schema.RunFileSchema)."""
+    run_file = Path(output) / "run.json"
+    return checked(RunFileSchema, read_json(inside(output, "run.json", str(run_file))), run_file)
+
+
+def read_fact_file(output: Path, path: Path) -> dict:
+    """One facts/<n>.json, checked against its declared schema and, when it records one, against
+    the hash of its rows (a hand-edited row is refused, not summarised)."""
+    record = checked(FactFileSchema, read_json(inside(output, f"facts/{path.name}", str(path))), path)
+    if record.get("rows_hash") is not None and record["rows_hash"] != rows_hash(record["rows"]):
+        raise ConfigError(f"{path}: its rows are not the ones dknbench wrote (rows_hash differs); the file "
+                          f"was edited; delete it to recompute that fact, or {_FRESH}")
+    return record
 
 
 FACT_NAME = re.compile(r"^\d{6}\.json$")
@@ -127,8 +161,7 @@ def check_settings(output: Path, settings: dict) -> None:
     run_file = output / "run.json"
     if not fact_files(output) or not run_file.is_file():
         return  # nothing computed yet: the new settings simply replace the old
-    previous = read_json(inside(output, "run.json", str(run_file)))
-    recorded = previous.get("settings") if isinstance(previous, dict) else None
+    recorded = read_run_file(output).get("settings")
     for name in RUN_SETTINGS:
         before = recorded.get(name, "(not recorded)") if isinstance(recorded, dict) else "(not recorded)"
         if before != settings[name]:
@@ -146,10 +179,15 @@ def facts_hash(hashes: list[str]) -> str:
     return config_hash(hashes)
 
 
+def rows_hash(rows: list) -> str:
+    """The hash of a fact's rows as JSON stores them (numpy values and tuples as written)."""
+    return config_hash(json.loads(json.dumps(rows, default=json_default, allow_nan=True)))
+
+
 def fact_record(index: int, fact, fingerprint: str, rows: list, skipped) -> dict:
     """What ``facts/<index>.json`` holds: the rows, and what they were computed from."""
-    return {"index": index, "fact_id": fact.id, "fact_hash": fact_hash(fact),
-            "model_fingerprint": fingerprint, "rows": rows, "skipped": skipped}
+    return {"index": index, "fact_id": fact.id, "fact_hash": fact_hash(fact), "model_fingerprint": fingerprint,
+            "rows_hash": rows_hash(rows), "rows": rows, "skipped": skipped}
 
 
 def check_fact_files(output: Path, facts: list, fingerprint: str | None = None) -> None:
@@ -161,7 +199,7 @@ def check_fact_files(output: Path, facts: list, fingerprint: str | None = None) 
         if not FACT_NAME.match(path.name):
             raise ConfigError(f"{where}: not a fact file written by dknbench (expected NNNNNN.json); {_FRESH}")
         index = int(path.stem)
-        record = read_json(inside(output, f"facts/{path.name}", where))
+        record = read_fact_file(output, path)
         if index >= len(facts):
             raise ConfigError(f"{where}: fact index {index} is beyond the {len(facts)} facts of this run; {_FRESH}")
         if not isinstance(record, dict) or record.get("index") != index or not isinstance(record.get("rows"), list):
@@ -189,8 +227,7 @@ def check_fact_set(output: Path, facts: list, hashes: list[str]) -> None:
     run_file = Path(output) / "run.json"
     if not fact_files(Path(output)) or not run_file.is_file():
         return
-    previous = read_json(inside(output, "run.json", str(run_file)))
-    previous = previous if isinstance(previous, dict) else {}
+    previous = read_run_file(output)
     if previous.get("facts_hash") == facts_hash(hashes):
         return
     before = previous.get("fact_hashes")
@@ -231,5 +268,4 @@ def record_model(output: Path, lm) -> None:
 
 
 def record_model_info(output: Path, info: dict) -> None:
-    run_file = output / "run.json"
-    write_json(run_file, {**read_json(run_file), **info})
+    write_json(output / "run.json", {**read_run_file(output), **info})

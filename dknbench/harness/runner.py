@@ -13,15 +13,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import ConfigError, NothingUsable
-from ..io import read_json, write_json
+from ..io import write_json
 from ..results.schema import summary_record
 from ..results.store import SAMPLES_FILE, write_samples
 from ..selection import select_facts  # scripts import it from here too
 from ..tasks.base import Task
 from .facts import build_task, run_facts
 from .provenance import git_commit, run_settings, versions
-from .rundir import (check_fact_files, check_fact_set, check_settings, fact_hash, facts_hash, finished_rows,
-                     record_model, start_checked)
+from .rundir import (check_fact_files, check_fact_set, check_settings, fact_files, fact_hash, facts_hash,
+                     finished_rows, read_fact_file, read_run_file, record_model, start_checked)
 from .spec import RunSpec, method_registry, resolve
 
 __all__ = ["RunSpec", "build_task", "finish", "method_registry", "resolve", "run", "run_facts", "select_facts",
@@ -120,7 +120,7 @@ def finish(spec: RunSpec, output: Path) -> Path:
     from ..tasks import RunContext
 
     config, cls, methods, options, dataset, resolved, digest, _ = resolve(spec)
-    records = [read_json(p) for p in sorted((output / "facts").glob("*.json"))]
+    records = [read_fact_file(output, p) for p in fact_files(output)]
     rows = [row for r in records for row in r["rows"]]
     skipped = Counter(r["skipped"] for r in records if r["skipped"])
     for r in records:  # queries a task could not use are reported by the first row of a fact
@@ -130,7 +130,7 @@ def finish(spec: RunSpec, output: Path) -> Path:
         reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(skipped.items())) or "no rows"
         reason = f"all {len(records)} facts skipped ({reasons})"
         raise NothingUsable(f"{output}: no usable fact, {reason}; no summary written", reason)
-    run_info = read_json(output / "run.json")
+    run_info = read_run_file(output)
     ctx = RunContext(config=config, options=options, methods=methods, lm=None, seed=spec.seed,
                      output=output, facts=[], cache=None, run_info=run_info)
     summary = cls(ctx).summarize(rows, output)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, UnknownNameError
+from ..io import check_output_name
+from ..paths import check_name
 from .provenance import config_hash
 
 
@@ -49,7 +51,11 @@ def method_registry(kind: str):
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
+    """One safe path component from free text (a model path or Hub id): never '', '.' or '..'."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "x"
+
+
+RUNS_ROOT = Path("runs")
 
 
 def resolve(spec: RunSpec):
@@ -103,6 +109,12 @@ def resolve(spec: RunSpec):
     resolved = {"task": config.task, "methods": methods, "model": spec.model, "dataset": dataset,
                 "limit": spec.limit, "seed": spec.seed, "options": options, "dtype": spec.dtype}
     digest = config_hash(resolved)
-    output = Path(spec.output) if spec.output else (
-        Path("runs") / config.task / _slug(spec.model) / f"{_slug('+'.join(methods))}-seed{spec.seed}-{digest[:8]}")
+    if spec.output is not None:
+        check_output_name(str(spec.output))
+        output = Path(spec.output)
+    else:
+        output = RUNS_ROOT / check_name("task", config.task, str(config.path)) / _slug(spec.model) / (
+            f"{_slug('+'.join(methods))}-seed{spec.seed}-{digest[:8]}")
+        if not output.resolve().is_relative_to(RUNS_ROOT.resolve()):  # a name is never a path
+            raise ConfigError(f"the run folder {output} would lie outside {RUNS_ROOT}/; give --output")
     return config, cls, methods, options, dataset, resolved, digest, output

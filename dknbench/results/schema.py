@@ -10,6 +10,9 @@ describes each field.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from ..errors import DKNBenchError
 
@@ -89,41 +92,220 @@ def summary_record(path: Path, **fields) -> dict:
         if not set(METRIC_FIELDS) <= keys <= set(METRIC_FIELDS + OPTIONAL_METRIC_FIELDS):
             raise ValueError(f"metrics[{i}] of {path}: a metric record has {RECORD_FIELDS_TEXT}, got "
                              f"{sorted(keys)}; build it with results.schema.metric_record")
-    return validate_summary({key: fields[key] for key in SUMMARY_FIELDS}, path)
+    import json
+
+    from ..io import json_default
+
+    # checked as a reader will read it back: numpy numbers and tuples as JSON stores them
+    data = json.loads(json.dumps({key: fields[key] for key in SUMMARY_FIELDS}, default=json_default))
+    return validate_summary(data, path)
 
 
 def _fail(path: Path, problem: str) -> DKNBenchError:
     return DKNBenchError(f"{path}: {problem} (see docs/ARCHITECTURE.md, summary.json)")
 
 
+# --- declared schemas of the files dknbench reads back (pydantic, strict: "1.5" is not a number,
+# "yes" is not a boolean). Extra fields are allowed (a newer writer may add some); the fields
+# readers use are typed, so a hand-edited file is one line naming the file, field and type.
+
+Int64 = Annotated[int, Field(ge=-2**63, le=2**63 - 1)]  # what parquet's int64 columns hold
+Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Name = Annotated[str, Field(min_length=1)]
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow", allow_inf_nan=True)
+
+
+class MetricRecordSchema(_Schema):
+    method: Name
+    metric: Name
+    group: str = ""
+    value: Optional[float]
+    n: Optional[Count] = None
+    ci_low: Optional[float] = None
+    ci_high: Optional[float] = None
+    higher_is_better: Optional[bool] = None
+    undefined: Optional[Name] = None
+    ci_method: Optional[Name] = None
+
+
+class ComparisonSchema(_Schema):
+    method_a: Optional[str] = None
+    method_b: Optional[str] = None
+    metric: Optional[str] = None
+    t: Optional[float] = None
+    p: Optional[float] = None
+    welch_t: Optional[float] = None
+    welch_p: Optional[float] = None
+    cohens_d: Optional[float] = None
+    n_a: Optional[Count] = None
+    n_b: Optional[Count] = None
+
+
+class ReferenceSchema(_Schema):
+    metric: Name
+    value: Optional[float]
+    source: Optional[str] = None
+    model: Optional[str] = None
+    method: Optional[str] = None
+    group: Optional[Union[str, Int64]] = None
+    note: Optional[str] = None
+
+
+class SummarySchema(_Schema):
+    task: Name
+    task_kind: Optional[str] = None
+    methods: Optional[list[str]] = None
+    model: Name
+    model_fingerprint: Optional[str] = None
+    dataset: Optional[str] = None
+    seed: Optional[Int64] = None
+    limit: Optional[Int64] = None
+    config: Optional[dict[str, Any]] = None
+    config_hash: Optional[str] = None
+    versions: Optional[dict[str, Optional[str]]] = None
+    git_commit: Optional[str] = None
+    n_facts: Optional[Count] = None
+    n_used: Optional[Count] = None
+    skipped: Optional[dict[str, Count]] = None
+    passed_over: Optional[dict[str, Count]] = None
+    metrics: list[MetricRecordSchema]
+    tables: Optional[dict[str, list[dict[str, Any]]]] = None
+    comparisons: Optional[list[ComparisonSchema]] = None
+    references: Optional[list[ReferenceSchema]] = None
+    figures: Optional[list[str]] = None
+    # method -> key -> {fact_id: value} (pairable), or a plain list where facts cannot be paired
+    per_fact: Optional[dict[str, dict[str, Union[dict[str, Optional[float]], list[Optional[float]]]]]] = None
+    paper: Optional[str] = None
+    description: Optional[str] = None
+    metric_directions: Optional[dict[str, str]] = None
+    created: Optional[str] = None
+
+
+class RunFileSchema(_Schema):
+    """run.json (harness/runner.py writes it)."""
+
+    config_hash: Name
+    resolved: Optional[dict[str, Any]] = None
+    settings: Optional[dict[str, Any]] = None
+    versions: Optional[dict[str, Optional[str]]] = None
+    task_file: Optional[str] = None
+    n_facts: Optional[Count] = None
+    facts_hash: Optional[str] = None
+    fact_hashes: Optional[list[str]] = None
+    model_fingerprint: Optional[str] = None
+    n_layers: Optional[Count] = None
+    n_neurons: Optional[Count] = None
+    passed_over: Optional[dict[str, Count]] = None
+
+
+class FactFileSchema(_Schema):
+    """facts/<n>.json: one fact's rows and what they were computed from (harness/rundir.py)."""
+
+    index: Count
+    fact_id: str
+    fact_hash: Optional[str] = None  # absent in files of older versions: refused on resume
+    model_fingerprint: Optional[str] = None
+    rows_hash: Optional[str] = None
+    rows: list[dict[str, Any]]
+    skipped: Optional[str]
+
+
+class ResultRowSchema(_Schema):
+    """One row of a results dataset's data/results.parquet (``RESULT_COLUMNS``)."""
+
+    task: Name
+    metric: Name
+    group: Optional[str] = None
+    method: Name
+    model: Name
+    model_fingerprint: Optional[str] = None
+    dataset: Optional[str] = None
+    seed: Optional[Int64] = None
+    value: Optional[float] = None
+    n: Optional[Int64] = None
+    ci_low: Optional[float] = None
+    ci_high: Optional[float] = None
+    higher_is_better: Optional[bool] = None
+    undefined: Optional[str] = None
+    config_hash: Optional[str] = None
+    dknbench_version: Optional[str] = None
+    torch_version: Optional[str] = None
+    transformers_version: Optional[str] = None
+    run_dir: Optional[str] = None
+    created: Optional[str] = None
+
+
+class RunRowSchema(_Schema):
+    """One row of a results dataset's data/runs.parquet."""
+
+    run_id: Name
+    run_dir: str
+    task: Name
+    model: Name
+    created: Optional[str] = None
+    figures: str
+    summary: str
+
+
+def _field(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(the whole file)"
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def checked(schema, data, where):
+    """``data`` validated against ``schema`` (a pydantic model, or a TypeAdapter for a list of
+    rows), or a DKNBenchError of one line: the file, the field, the expected type, the value."""
+    try:
+        if isinstance(schema, TypeAdapter):
+            schema.validate_python(data)
+        else:
+            schema.model_validate(data)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        expected = first["msg"].replace("Input should be", "expected")
+        if first["type"] == "missing":
+            problem = "missing (required)"
+        elif first["type"] in ("model_type", "dict_type"):
+            problem = f"expected an object, got {_short(first['input'])}"
+        elif first["type"] == "string_too_short":
+            problem = f"expected a non-empty string, got {_short(first['input'])}"
+        else:
+            problem = f"{expected}, got {_short(first['input'])}"
+        loc = first["loc"]
+        if isinstance(schema, TypeAdapter) and loc and isinstance(loc[0], int):  # a table's rows
+            field = f"row {loc[0]}, field {_field(loc[1:])}"
+        else:
+            field = f"field {_field(loc)}"
+        raise DKNBenchError(f"{where}: {field}: {problem}") from None
+    return data
+
+
+RESULT_ROWS = TypeAdapter(list[ResultRowSchema])
+RUN_ROWS = TypeAdapter(list[RunRowSchema])
+
+
 def validate_summary(summary, path: Path) -> dict:
     """The reader's check of a summary.json (``load_run``); ``finish`` runs it on what it writes."""
     if not isinstance(summary, dict):
         raise _fail(path, f"expected a JSON object, got {type(summary).__name__}")
-    for key in ("task", "model"):
-        if not isinstance(summary.get(key), str) or not summary[key]:
-            raise _fail(path, f"field {key!r} must be a non-empty string, got {summary.get(key)!r}")
-    records = summary.get("metrics")
-    if not isinstance(records, list):
-        raise _fail(path, f"field 'metrics' must be a list of metric records, got {records!r}")
-    for i, record in enumerate(records):
-        if not isinstance(record, dict):
-            raise _fail(path, f"metrics[{i}] must be an object with {RECORD_FIELDS_TEXT}")
-        for key in ("method", "metric"):
-            if not isinstance(record.get(key), str) or not record[key]:
-                raise _fail(path, f"metrics[{i}].{key} must be a non-empty string, got {record.get(key)!r}")
+    checked(SummarySchema, summary, path)
+    for i, record in enumerate(summary["metrics"]):
         if "value" not in record:
             raise _fail(path, f"metrics[{i}].value is missing; a metric record has {RECORD_FIELDS_TEXT}")
-        value = record["value"]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise _fail(path, f"metrics[{i}].value must be a number or null, got {value!r}")
-        if "undefined" in record:
-            reason = record["undefined"]
-            if not isinstance(reason, str) or not reason.strip():
-                raise _fail(path, f"metrics[{i}].undefined must be a non-empty reason string, got {reason!r}")
-            if value is not None:
-                raise _fail(path, f"metrics[{i}] is undefined ({reason}) but has value {value!r}; "
-                                  "an undefined metric has value null")
+        reason, value = record.get("undefined"), record["value"]
+        if reason is not None and value is not None:
+            raise _fail(path, f"metrics[{i}] is undefined ({reason}) but has value {value!r}; "
+                              "an undefined metric has value null")
         if "ci_method" in record and record["ci_method"] not in ci_methods():
             raise _fail(path, f"metrics[{i}].ci_method must be one of {', '.join(map(repr, ci_methods()))}, "
                               f"got {record['ci_method']!r}")

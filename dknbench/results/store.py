@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..errors import DKNBenchError
 from ..io import atomic_write, inside, read_json, read_parquet, replace_folder, write_parquet
-from .schema import RESULT_COLUMNS, STRING_COLUMNS, validate_summary
+from .schema import RESULT_COLUMNS, RESULT_ROWS, RUN_ROWS, STRING_COLUMNS, checked, validate_summary
 
 SAMPLES_FILE = "samples.parquet"
 RESULTS_FILE = Path("data") / "results.parquet"
@@ -372,11 +372,15 @@ def read_results(out_dir: str | Path) -> tuple[pd.DataFrame, list[Run]]:
     out_dir = Path(out_dir).resolve()
     if not _is_dataset(out_dir):
         raise DKNBenchError(f"{out_dir}: not a results dataset (no {RESULTS_FILE.as_posix()})")
-    frame = _typed(read_parquet(inside(out_dir, RESULTS_FILE.as_posix(), str(out_dir))).to_pandas())
+    table = read_parquet(inside(out_dir, RESULTS_FILE.as_posix(), str(out_dir)))
+    checked(RESULT_ROWS, table.to_pylist(), out_dir / RESULTS_FILE)  # its declared schema, row by row
+    frame = _typed(table.to_pandas())
     runs: list[Run] = []
     if (out_dir / RUNS_FILE).is_file():
         where = str(out_dir / RUNS_FILE)
-        table = read_parquet(inside(out_dir, RUNS_FILE.as_posix(), where)).to_pandas()
+        table = read_parquet(inside(out_dir, RUNS_FILE.as_posix(), where))
+        checked(RUN_ROWS, table.to_pylist(), where)
+        table = table.to_pandas()
         for number, row in enumerate(table.itertuples(index=False)):
             try:
                 summary, names = json.loads(row.summary), json.loads(row.figures)

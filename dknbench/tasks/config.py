@@ -18,6 +18,7 @@ import yaml
 
 from ..errors import ConfigError
 from ..io import compose_yaml, load_yaml
+from ..paths import SAFE_NAME, SAFE_NAME_TEXT
 
 # field -> (allowed python types, required)
 SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
@@ -274,6 +275,9 @@ def load_task_config(path: str | Path) -> TaskConfig:
         if not isinstance(data[key], types):
             raise ConfigError(f"{path}:{_line_of(node, key)}: field {key!r} must be a "
                               f"{' or '.join(t.__name__ for t in types)}, got {type(data[key]).__name__}")
+    if not SAFE_NAME.match(data["task"]):  # the name is a folder of runs/ and a file of the site
+        raise ConfigError(f"{path}:{_line_of(node, 'task')}: task name {data['task']!r} is not allowed; "
+                          f"it becomes part of a file path, so it must be {SAFE_NAME_TEXT}")
     if data["method_kind"] not in METHOD_KINDS:
         raise ConfigError(f"{path}:{_line_of(node, 'method_kind')}: method_kind must be one of "
                           f"{', '.join(METHOD_KINDS)}, got {data['method_kind']!r}")

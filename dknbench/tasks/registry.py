@@ -126,15 +126,20 @@ def _load_class(config: TaskConfig, ref: str):
             sys.modules[name] = module
             try:
                 spec.loader.exec_module(module)
-            except Exception as error:
+            except (Exception, SystemExit) as error:  # sys.exit(0) in the file must not end dknbench silently
                 del sys.modules[name]
-                raise ConfigError(f"{file}: importing it failed: {type(error).__name__}: {error}") from None
+                what = f"SystemExit({error.code!r}): the file calls sys.exit() when imported" if isinstance(
+                    error, SystemExit) else f"{type(error).__name__}: {error}"
+                raise ConfigError(f"{file}: importing it failed: {what}") from None
         module = sys.modules[name]
     else:
         try:
             module = importlib.import_module(module_ref)
         except ImportError as error:
             raise ConfigError(f"{config.path}: class {ref!r}: cannot import {module_ref!r} ({error})") from None
+        except SystemExit as error:
+            raise ConfigError(f"{config.path}: class {ref!r}: importing {module_ref!r} called "
+                              f"sys.exit({error.code!r})") from None
     cls = getattr(module, attr, None)
     if not (isinstance(cls, type) and issubclass(cls, Task)):
         raise ConfigError(f"{config.path}: class {ref!r}: {attr!r} is not a dknbench Task subclass "
