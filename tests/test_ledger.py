@@ -432,6 +432,7 @@ def test_a_hand_edited_fact_file_is_one_line_on_resume(tiny_gpt2, tmp_path, caps
     ("ci_low", [1], ["metrics[0].ci_low", "number"]),
     ("value", 10**400, ["metrics[0].value", "number"]),
     ("config", "oops", ["field config", "object"]),
+    ("config", {"options": "steps=2"}, ["field config.options", "object"]),
     ("seed", [1, 2], ["field seed", "integer"]),
     ("higher_is_better", "yes", ["metrics[0].higher_is_better", "boolean"]),
     ("skipped", ["x"], ["field skipped", "object"]),

@@ -154,6 +154,14 @@ class ReferenceSchema(_Schema):
     note: Optional[str] = None
 
 
+class ConfigSchema(_Schema):
+    """summary.json's ``config`` (the resolved run configuration): the parts readers use."""
+
+    options: Optional[dict[str, Any]] = None
+    dtype: Optional[str] = None
+    methods: Optional[list[str]] = None
+
+
 class SummarySchema(_Schema):
     task: Name
     task_kind: Optional[str] = None
@@ -163,7 +171,7 @@ class SummarySchema(_Schema):
     dataset: Optional[str] = None
     seed: Optional[Int64] = None
     limit: Optional[Int64] = None
-    config: Optional[dict[str, Any]] = None
+    config: Optional[ConfigSchema] = None
     config_hash: Optional[str] = None
     versions: Optional[dict[str, Optional[str]]] = None
     git_commit: Optional[str] = None
