@@ -1,0 +1,66 @@
+"""The exact cuts of issue 29: each fast path equals the plain path it replaces, on every tiny family.
+
+* Suppression (SuppressionScorer: GCR's k-subsets, the functional filter) starting at each set's
+  lowest suppressed layer over the clean run's hidden states, against full forwards with the
+  suppression hooks.
+"""
+
+import pytest
+import torch
+
+from conftest import ALL_FAMILIES
+from dknbench.interventions import suppress_activations
+from dknbench.scoring import AnswerScorer
+
+QUERIES = ["The capital of France is [Y].", "France's capital city is [Y]."]
+ANSWER = "Paris"
+
+
+def _sets(n_layers: int) -> list:
+    """Empty, layer-0, single upper-layer, multi-layer and top-layer-only sets, mixed in one chunk."""
+    top = n_layers - 1
+    return [[], [(0, 1)], [(top, 3)], [(1, 2), (top, 5)], [(1, i) for i in range(12)],
+            [(0, 5), (top, 5)], [(top, 7), (1, 7)], [(top, i) for i in range(6)]]
+
+
+@pytest.mark.parametrize("mode", ["first", "joint"])
+@pytest.mark.parametrize("family", ALL_FAMILIES)
+def test_suppression_from_the_lowest_layer_equals_full_forwards(tiny, family, mode, monkeypatch):
+    from dknbench.tasks.dkn_common import SuppressionScorer
+
+    lm = tiny(family)
+    if mode == "joint" and lm.is_masked_lm:
+        pytest.skip("joint scoring is for causal LMs")
+    monkeypatch.setattr(SuppressionScorer, "CHUNK", 5)  # a chunk boundary inside the sets
+    scorer = AnswerScorer(lm, mode=mode)
+    answer = "Paris city" if mode == "joint" else ANSWER
+    sets = _sets(lm.adapter.n_layers)
+    cut = SuppressionScorer(scorer, lm.adapter, QUERIES, answer)
+    assert cut.lowest_layer == (lm.adapter.fast_path and not lm.is_masked_lm)
+    fast = cut.prob_suppressing_many(sets)
+    encoded = [scorer.encode(q, answer) for q in QUERIES]
+    for neurons, value in zip(sets, fast):
+        with suppress_activations(lm.adapter, neurons):
+            plain = float(scorer.probs_encoded(encoded).mean())
+        assert value == pytest.approx(plain, rel=1e-6, abs=1e-12), neurons
+    assert len({f"{v:.5e}" for v in fast}) > 4  # the sets really change the answer's Prob
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama", "phi3"])
+def test_the_lowest_layer_start_runs_no_block_below_it(tiny, family):
+    """The cut is real: a set confined to the top layer runs only the top block over the tail."""
+    from dknbench.tasks.dkn_common import SuppressionScorer
+
+    lm = tiny(family)
+    scorer = AnswerScorer(lm)
+    cut = SuppressionScorer(scorer, lm.adapter, QUERIES[:1], ANSWER)
+    top = lm.adapter.n_layers - 1
+    calls = {l: 0 for l in range(lm.adapter.n_layers)}
+    handles = [lm.adapter.blocks[l].register_forward_pre_hook(
+        lambda m, a, l=l: calls.__setitem__(l, calls[l] + 1)) for l in calls]
+    try:
+        cut.prob_suppressing([(top, 1), (top, 2)])
+    finally:
+        for h in handles:
+            h.remove()
+    assert calls[top] == 1 and all(calls[l] == 0 for l in range(top))
