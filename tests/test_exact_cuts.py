@@ -64,3 +64,32 @@ def test_the_lowest_layer_start_runs_no_block_below_it(tiny, family):
         for h in handles:
             h.remove()
     assert calls[top] == 1 and all(calls[l] == 0 for l in range(top))
+
+
+TEXTS = ["The capital of France is Paris. Rome is located in Italy.",
+         "Mozart was a composer born in Austria. The day after Monday is Tuesday.", "A"]
+
+
+@pytest.mark.parametrize("operation", ["erasure", "update"])
+@pytest.mark.parametrize("family", ALL_FAMILIES)
+def test_edited_perplexity_from_the_lowest_layer_equals_full_forwards(tiny, family, operation):
+    """knowledge-editing's ΔPPL: a weight edit changes nothing below its lowest layer, so each text
+    starts there from the clean run's block outputs."""
+    from dknbench.tasks.knowledge_editing import (clean_states, edit_write_vectors, lowest_layer,
+                                                  perplexity, update_delta)
+
+    lm = tiny(family)
+    if family == "phi3":
+        pytest.skip("phi3's fused gate/up matrix: weight edits are refused for it")
+    clean = clean_states(lm, TEXTS, 16)
+    assert (clean is None) == (lm.is_masked_lm or not lm.adapter.fast_path)
+    top = lm.adapter.n_layers - 1
+    delta = update_delta(lm, 5, 9, 2.0, 2.0) if operation == "update" else None
+    values = []
+    for neurons in ([(1, 3), (top, 4)], [(top, i) for i in range(8)], [(0, 2), (top, 2)]):
+        with edit_write_vectors(lm.adapter, neurons, operation, delta):
+            plain = perplexity(lm, TEXTS, 16)
+            cut = perplexity(lm, TEXTS, 16, clean, lowest_layer(neurons))
+        assert cut == pytest.approx(plain, rel=1e-6), neurons
+        values.append(plain)
+    assert len({f"{v:.6e}" for v in values + [perplexity(lm, TEXTS, 16)]}) == 4  # the edits change PPL
