@@ -289,10 +289,9 @@ def compare_reproduce(papers: list[str], limit: int, before: Path, rounds: int) 
                                     "--cache-dir", str(Path(tmp) / f"cache-{side}-{rnd}")],
                                    env=env, check=True, stdout=subprocess.DEVNULL)
                     results[side] += json.loads(out.read_text())
-    for side in ("before", "after"):
-        print_reproduce(results[side], limit, f", {side}: {trees[side]}, {rounds} round(s) pooled"
-                        if rounds > 1 else f", {side}: {trees[side]}")
-        print()
+                for side in ("before", "after"):  # so far: an interrupted comparison still reports
+                    print_reproduce(results[side], limit, f", {side}: {trees[side]}")
+                    print(flush=True)
     return 0
 
 
