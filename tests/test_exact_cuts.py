@@ -93,3 +93,23 @@ def test_edited_perplexity_from_the_lowest_layer_equals_full_forwards(tiny, fami
         assert cut == pytest.approx(plain, rel=1e-6), neurons
         values.append(plain)
     assert len({f"{v:.6e}" for v in values + [perplexity(lm, TEXTS, 16)]}) == 4  # the edits change PPL
+
+
+def test_openmp_threads_wait_passively_unless_the_user_chose():
+    """Not a cut in numbers: the wait policy default (benchmarks/threads.py measured spinning
+    threads burning 3-4x the CPU on a loaded box). Set before torch loads OpenMP; a user's value wins."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import dknbench, os, torch; print(os.environ.get('OMP_WAIT_POLICY'))"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ACTIVE"
+    late = "import torch, os; import dknbench; print(os.environ.get('OMP_WAIT_POLICY'))"
+    env.pop("OMP_WAIT_POLICY")
+    out = subprocess.run([sys.executable, "-c", late], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "None"  # too late to matter: left alone rather than half-applied
