@@ -113,3 +113,97 @@ def test_openmp_threads_wait_passively_unless_the_user_chose():
     env.pop("OMP_WAIT_POLICY")
     out = subprocess.run([sys.executable, "-c", late], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "None"  # too late to matter: left alone rather than half-applied
+
+
+def _fact_files(folder):
+    import json
+
+    return {p.name: json.loads(p.read_text()) for p in sorted((folder / "facts").glob("*.json"))}
+
+
+def _assert_close(a, b):
+    """Equal fact files: every non-float field (neuron sets, DKNs, counts, skip reasons) identical,
+    every float within 1e-6 absolute or 1e-3 relative. The Probs themselves agree to 1e-6 relative
+    (the tests above, and the log of every suppression below); fact files also hold ratios of small
+    Prob differences (ΔProb, GCR and its random floor: a tiny random model's Probs barely move when
+    a few neurons are suppressed), which amplify the float-order error up to ~1000x."""
+    floats = []
+
+    def walk(x, y, path):
+        if isinstance(x, float) or isinstance(y, float):
+            floats.append((path, x, y))
+        elif isinstance(x, dict):
+            assert x.keys() == y.keys(), path
+            for k in x:
+                walk(x[k], y[k], f"{path}.{k}")
+        elif isinstance(x, list):
+            assert len(x) == len(y), path
+            for i, (p, q) in enumerate(zip(x, y)):
+                walk(p, q, f"{path}[{i}]")
+        else:
+            assert x == y, path
+
+    walk(a, b, "$")
+    bad = [(path, x, y) for path, x, y in floats if not y == pytest.approx(x, rel=1e-3, abs=1e-6)]
+    assert not bad, f"{len(bad)} of {len(floats)} floats differ, e.g. {bad[:3]}"
+    assert floats, "nothing to compare"
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_gcr_fact_files_equal_with_and_without_the_lowest_layer_start(family, tmp_path, isolated_cache,
+                                                                      monkeypatch):
+    """End to end: gcr (k-subset suppressions and the functional filter) writes the same fact files."""
+    from dknbench.cli import main
+    from dknbench.tasks.dkn_common import SuppressionScorer
+
+    def run(name):
+        out = tmp_path / name
+        assert main(["run", "--task", "gcr", "--method", "ntc,amig-pairs", "--model", f"tiny-{family}",
+                     "--limit", "3", "--set", "known_only=false", "--set", "localizer=ig", "--set", "steps=2",
+                     "--output", str(out), "--quiet"]) == 0
+        return _fact_files(out)
+
+    calls = []
+    original = SuppressionScorer.prob_suppressing_many
+
+    def logged(self, neuron_sets):  # every suppression the task asks for, and its Prob
+        values = original(self, neuron_sets)
+        calls.append((self.lowest_layer, [sorted(map(tuple, s)) for s in neuron_sets], values))
+        return values
+
+    monkeypatch.setattr(SuppressionScorer, "prob_suppressing_many", logged)
+    cut = run("cut")
+    cut_calls, calls[:] = list(calls), []
+    monkeypatch.setattr(SuppressionScorer, "LOWEST_LAYER", False)
+    plain = run("plain")
+    assert all(c[0] for c in cut_calls) and not any(c[0] for c in calls)  # both paths really ran
+    assert [c[1] for c in cut_calls] == [c[1] for c in calls]  # the same sets, in the same order
+    assert sum(len(c[1]) for c in calls) > 20
+    for (_, _, fast), (_, _, slow) in zip(cut_calls, calls):
+        assert fast == pytest.approx(slow, rel=1e-6, abs=1e-12)
+    assert cut.keys() == plain.keys()
+    _assert_close(plain, cut)
+
+
+def test_knowledge_editing_fact_files_equal_with_and_without_the_lowest_layer_ppl(tmp_path, isolated_cache,
+                                                                                 monkeypatch):
+    from conftest import shared_path
+    from dknbench.cli import main
+    from dknbench.tasks import knowledge_editing
+
+    wikitext = shared_path("wikitext2")
+
+    def run(name):
+        out = tmp_path / name
+        assert main(["run", "--task", "knowledge-editing", "--method", "ig", "--model", "tiny-gpt2",
+                     "--limit", "2", "--set", "steps=2", "--set", "ppl_rows=2", "--set", "ppl_max_tokens=32",
+                     "--set", f"wikitext_source={wikitext}", "--output", str(out), "--quiet"]) == 0
+        return _fact_files(out)
+
+    cut = run("cut")
+    monkeypatch.setattr(knowledge_editing, "clean_states", lambda *a, **k: None)
+    plain = run("plain")
+    dppl = [e["dppl"] for f in cut.values() for r in f.get("rows", []) for e in r.get("edits", [])
+            if e.get("dppl") is not None]
+    assert dppl, "no edit measured a ΔPPL: the comparison would be empty"
+    _assert_close(plain, cut)

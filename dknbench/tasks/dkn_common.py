@@ -24,9 +24,12 @@ class SuppressionScorer:
     the clean run's hidden state there. Equal to the plain path up to float summation order.
     """
 
-    def __init__(self, scorer, adapter, queries, answer, positions="target", lowest_layer: bool = True):
+    LOWEST_LAYER = True  # the default of ``lowest_layer`` (tests compare both paths end to end)
+
+    def __init__(self, scorer, adapter, queries, answer, positions="target", lowest_layer: bool | None = None):
         self.scorer, self.adapter, self.positions = scorer, adapter, positions
         lm = scorer.lm
+        lowest_layer = self.LOWEST_LAYER if lowest_layer is None else lowest_layer
         self.lowest_layer = (lowest_layer and positions == "target" and not lm.is_masked_lm
                              and adapter.supports_kv_cache and adapter.fast_path)
         self.encoded = [scorer.encode(q, answer) for q in queries]
