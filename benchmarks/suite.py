@@ -176,7 +176,7 @@ PART_NAMES = {"attribution": "attrib", "interventions": "interv", "finetune": "f
 N_PROJECTED = 100
 
 
-def reproduce_rows(papers: list[str], limit: int, work: Path, cache_dir: Path) -> list[dict]:
+def reproduce_rows(papers: list[str], limit: int, work: Path, cache_dir: Path, model: str = "smollm2-135m") -> list[dict]:
     """Run each paper's reproduce CPU preset at ``limit`` facts per task in this process, every task
     and paper sharing one attribution cache (cold at the start, as a user's first three-paper run):
     one row per task with its CPU seconds split by part, and the cache's hits and misses."""
@@ -205,7 +205,7 @@ def reproduce_rows(papers: list[str], limit: int, work: Path, cache_dir: Path) -
                                    "misses": int(clock.seconds["cache_misses"])})
                 print(f"  {paper} {spec.task}: {wall:.0f} s wall, {cpu:.0f} CPU-s", file=sys.stderr, flush=True)
 
-        done = run_paper(paper, preset="cpu", limit=limit, output=work / paper, runner=timed)
+        done = run_paper(paper, model=model, preset="cpu", limit=limit, output=work / paper, runner=timed)
         statuses = {o.task: o.status for o in done.outcomes}
         for row in paper_rows:
             records = [json.loads(p.read_text()) for p in (work / paper / row["task"] / "facts").glob("*.json")]
@@ -221,7 +221,7 @@ def projected_cpu_s(row: dict, limit: int, n: int) -> float:
 
 
 def print_reproduce(rows: list[dict], limit: int, label: str = "") -> None:
-    print(f"dknbench reproduce --preset cpu --limit {limit}, embedded model, one attribution cache for all "
+    print(f"dknbench reproduce --preset cpu --limit {limit}, one attribution cache for all "
           f"papers (cold at the start){label}")
     head = (f"{'paper':<6} {'task':<24} {'computed':>8} " + " ".join(f"{PART_NAMES[p]:>8}" for p in PARTS)
             + f" {'CPU-s/f':>8} {'one-off':>8} {'hits':>9} {f'h@{N_PROJECTED}':>7} {'h@all':>7}")
@@ -256,12 +256,12 @@ def print_reproduce(rows: list[dict], limit: int, label: str = "") -> None:
           "fact computed, no per-fact cost to project ('at least' on the totals)")
 
 
-def time_reproduce(papers: list[str], limit: int, json_out: str | None = None) -> int:
+def time_reproduce(papers: list[str], limit: int, json_out: str | None = None, model: str = "smollm2-135m") -> int:
     """Each paper's reproduce CPU preset at ``limit`` facts per task, split and projected."""
     import json
 
     with tempfile.TemporaryDirectory(prefix="dknbench-reproduce-") as tmp:
-        rows = reproduce_rows(papers, limit, Path(tmp), Path(tmp) / "cache")
+        rows = reproduce_rows(papers, limit, Path(tmp), Path(tmp) / "cache", model)
     if json_out:
         Path(json_out).write_text(json.dumps(rows))
     print_reproduce(rows, limit)
@@ -306,6 +306,8 @@ def main(argv=None) -> int:
     parser.add_argument("--compare", metavar="DIR", default=None,
                         help="with --reproduce: also time the code tree DIR (e.g. a `git worktree` of the "
                              "commit before a cut), paper by paper, alternating with this tree")
+    parser.add_argument("--model", default="smollm2-135m",
+                        help="with --reproduce: the model (default the embedded one; tiny-gpt2 checks the cache hits in seconds)")
     parser.add_argument("--code", metavar="DIR", default=None, help=argparse.SUPPRESS)  # the tree to import
     parser.add_argument("--json", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", default=None, help=argparse.SUPPRESS)
@@ -320,7 +322,7 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps(rows))
         return 0
     if args.reproduce:
-        return time_reproduce(args.reproduce, args.limit or 2, args.json)
+        return time_reproduce(args.reproduce, args.limit or 2, args.json, args.model)
     tasks = args.tasks or (QUICK_TASKS if args.quick else TASKS)
     limit = args.limit or (2 if args.quick else 3)
     overrides = QUICK_OPTIONS if args.quick else {}
