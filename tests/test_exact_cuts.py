@@ -92,7 +92,10 @@ def test_edited_perplexity_from_the_lowest_layer_equals_full_forwards(tiny, fami
             cut = perplexity(lm, TEXTS, 16, clean, lowest_layer(neurons))
         assert cut == pytest.approx(plain, rel=1e-6), neurons
         values.append(plain)
-    assert len({f"{v:.6e}" for v in values + [perplexity(lm, TEXTS, 16)]}) == 4  # the edits change PPL
+    unedited = perplexity(lm, TEXTS, 16)
+    assert len({f"{v:.6e}" for v in values + [unedited]}) == 4  # the edits change PPL
+    # the unedited perplexity from the clean run's last block (knowledge-editing's PPL before)
+    assert perplexity(lm, TEXTS, 16, clean, lm.adapter.n_layers) == pytest.approx(unedited, rel=1e-6)
 
 
 def test_openmp_threads_wait_passively_unless_the_user_chose():

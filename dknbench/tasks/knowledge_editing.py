@@ -209,8 +209,9 @@ class KnowledgeEditingTask(Task):
         if self._wikitext:
             rng = random.Random(self.ctx.seed * 1009 + index)
             texts = rng.sample(self._wikitext, min(self.options["ppl_rows"], len(self._wikitext)))
-            ppl_before = perplexity(lm, texts, self.options["ppl_max_tokens"])
             clean = clean_states(lm, texts, self.options["ppl_max_tokens"])  # edits start at their lowest layer
+            # from the clean run's last block: no block runs again (plain forwards where clean is None)
+            ppl_before = perplexity(lm, texts, self.options["ppl_max_tokens"], clean, adapter.n_layers)
         else:
             warn.append("wikitext_missing")
         lam1, lam2 = float(self.options["lambda1"]), float(self.options["lambda2"])
