@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import dknbench  # noqa: E402,F401  (before torch: its OpenMP wait-policy default applies)
 
-PROMPTS = [("The capital of France is [Y].", "Paris"), ("The capital of Japan is [Y].", "Tokyo"),
+PROMPTS = [("The capital of France is [Y].", "Paris"), ("Rome is located in [Y].", "Italy"),
            ("People in Germany speak [Y].", "German")]
 
 
