@@ -17,12 +17,20 @@ run is split by wrapping the harness's own functions:
 facts/h = computed (not skipped) facts per hour of ``run_facts`` time, i.e. without the one-off
 part. knowledge-update needs a TempLAMA build from ../shared and is left out here.
 
-``--reproduce PAPER ...`` times ``dknbench reproduce --paper PAPER --preset cpu --limit K`` (cold
-attribution cache, every task of the paper, knowledge-update included) task by task, and projects
-each task to its whole fact set at the same per-fact cost: projected = one-off + per-fact / K x N,
-with N the facts of the task's dataset, per-fact the time in ``run_facts`` and in the task's
-``after_facts`` (fine-tuning and the λ fit grow with the facts), one-off the rest.
-The projection is labelled as one: facts the known_only gate drops cost less than computed ones.
+``--reproduce PAPER ...`` times ``dknbench reproduce --paper PAPER --preset cpu --limit K`` (every
+task of the paper, knowledge-update included; one attribution cache for all papers, cold at the
+start, so a query two papers attribute alike is attributed once, as in a user's run) task by task.
+It prints CPU-seconds (``time.process_time``: every thread counts) per selected fact, split into
+attribution (``query_scores`` minus its cache I/O), fine-tuning (knowledge-update's ``train_fn``),
+ΔPPL (knowledge-editing's ``perplexity``), I/O (attribution cache + per-fact files) and
+interventions (the rest of ``run_facts`` and ``after_facts``: suppress/enhance/edit experiments,
+scoring, the λ fit), the cache's hits/lookups, and projects each task, paper and the three papers
+to 100 facts per task and to the whole dataset: one-off + per-fact / K x N. Projections are
+labelled as such: facts the known_only gate drops cost less than computed ones.
+
+``--reproduce ... --compare DIR`` runs the same for the code tree DIR (the commit before a cut, e.g.
+``git worktree add /tmp/before HEAD~1``) and this tree, one subprocess per paper and side,
+alternating which side goes first, and prints both tables: before and after from one run.
 """
 
 from __future__ import annotations
@@ -36,7 +44,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if "--code" in sys.argv:  # a side of --compare: import dknbench from that tree
+    sys.path.insert(0, sys.argv[sys.argv.index("--code") + 1])
+else:
+    sys.path.insert(0, str(ROOT))
 
 TASKS = ["kn-localization", "kn-consistency", "knowledge-editing", "knowledge-synapses",
          "query-kn-mapping", "linguistic-control", "cross-lingual-editing", "gcr", "fact-checking",
@@ -46,25 +57,29 @@ QUICK_OPTIONS = {"steps": 5, "max_queries": 2}  # 2: the query tasks need two pa
 
 
 class Clock:
-    """Seconds spent inside wrapped functions, by part."""
+    """Wall and CPU seconds spent inside wrapped functions, by part (CPU: ``time.process_time``, so
+    every thread of the process counts), and the attribution cache's hits and misses."""
 
     def __init__(self):
         self.seconds = defaultdict(float)
+        self.cpu = defaultdict(float)
         self.patches = []
 
     def wrap(self, owner, name: str, part: str):
+        raw = vars(owner).get(name) if isinstance(owner, type) else None
         original = getattr(owner, name)
-        seconds = self.seconds
+        seconds, cpu = self.seconds, self.cpu
 
         def timed(*args, **kwargs):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             try:
                 return original(*args, **kwargs)
             finally:
                 seconds[part] += time.perf_counter() - start
+                cpu[part] += time.process_time() - start_cpu
 
-        setattr(owner, name, timed)
-        self.patches.append((owner, name, original))
+        setattr(owner, name, staticmethod(timed) if isinstance(raw, staticmethod) else timed)
+        self.patches.append((owner, name, raw if raw is not None else original))
 
     @contextmanager
     def active(self):
@@ -81,13 +96,35 @@ class Clock:
         for entry in TASK_CLASSES.entries(load=True):  # the post-facts phases (fine-tuning, λ fit)
             if "after_facts" in vars(entry.load()):
                 self.wrap(entry.load(), "after_facts", "after_facts")
+        from dknbench.tasks import knowledge_editing, knowledge_update
+
+        self.wrap(knowledge_editing, "perplexity", "ppl")  # 003's ΔPPL after every edit
+        self.wrap(knowledge_update.KnowledgeUpdateTask, "train_fn", "finetune")
         self.wrap(AttributionCache, "get", "io_cache")
         self.wrap(AttributionCache, "put", "io_cache")
+        original_get = AttributionCache.get
+        counts = self.seconds
+
+        def counted(cache, path):  # hits and misses of the attribution cache, across caches
+            value = original_get(cache, path)
+            counts["cache_hits" if value is not None else "cache_misses"] += 1
+            return value
+
+        AttributionCache.get = counted
+        self.patches.append((AttributionCache, "get", original_get))
         try:
             yield self
         finally:
             for owner, name, original in reversed(self.patches):
                 setattr(owner, name, original)
+
+    def split(self) -> dict:
+        """CPU seconds of the per-fact phases by kind (run_facts + after_facts)."""
+        c = self.cpu
+        return {"attribution": c["query_scores"] - c["io_cache"],
+                "interventions": (c["facts"] + c["after_facts"] - c["query_scores"] - c["io_json"]
+                                  - c["finetune"] - c["ppl"]),
+                "finetune": c["finetune"], "dppl": c["ppl"], "io": c["io_cache"] + c["io_json"]}
 
 
 def task_options(task: str) -> set:
@@ -133,59 +170,128 @@ def dataset_size(task: str) -> int:
     return len(load_facts(load_task_config(ROOT / "tasks" / f"{task}.yaml").dataset))
 
 
-def time_reproduce(papers: list[str], limit: int) -> int:
-    """Each paper's reproduce CPU preset at ``limit`` facts per task, projected to every fact."""
+PARTS = ("attribution", "interventions", "finetune", "dppl", "io")
+PART_NAMES = {"attribution": "attrib", "interventions": "interv", "finetune": "finetune", "dppl": "ΔPPL",
+              "io": "I/O"}
+N_PROJECTED = 100
+
+
+def reproduce_rows(papers: list[str], limit: int, work: Path, cache_dir: Path, model: str = "smollm2-135m") -> list[dict]:
+    """Run each paper's reproduce CPU preset at ``limit`` facts per task in this process, every task
+    and paper sharing one attribution cache (cold at the start, as a user's first three-paper run):
+    one row per task with its CPU seconds split by part, and the cache's hits and misses."""
+    import json
+
     from dknbench.harness import run as harness_run
     from dknbench.reproduce import run_paper
 
     rows = []
+    for paper in papers:
+        paper_rows = []
+
+        def timed(spec):
+            spec.cache_dir = str(cache_dir)
+            clock = Clock()
+            start, start_cpu = time.perf_counter(), time.process_time()
+            try:
+                with clock.active():
+                    return harness_run(spec)
+            finally:
+                wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+                split = clock.split()
+                paper_rows.append({"paper": paper, "task": spec.task, "wall": wall, "cpu": cpu, "split": split,
+                                   "once": cpu - sum(split.values()),
+                                   "hits": int(clock.seconds["cache_hits"]),
+                                   "misses": int(clock.seconds["cache_misses"])})
+                print(f"  {paper} {spec.task}: {wall:.0f} s wall, {cpu:.0f} CPU-s", file=sys.stderr, flush=True)
+
+        done = run_paper(paper, model=model, preset="cpu", limit=limit, output=work / paper, runner=timed)
+        statuses = {o.task: o.status for o in done.outcomes}
+        for row in paper_rows:
+            records = [json.loads(p.read_text()) for p in (work / paper / row["task"] / "facts").glob("*.json")]
+            row.update(status=statuses.get(row["task"], "?"), selected=len(records), n_full=dataset_size(row["task"]),
+                       computed=sum(1 for r in records if r.get("skipped") is None))
+        rows += paper_rows
+    return rows
+
+
+def projected_cpu_s(row: dict, limit: int, n: int) -> float:
+    """One-off + per-fact CPU / limit x n; NaN when no fact was computed (nothing to project)."""
+    return row["once"] + sum(row["split"].values()) / limit * n if row["computed"] else float("nan")
+
+
+def print_reproduce(rows: list[dict], limit: int, label: str = "") -> None:
+    print(f"dknbench reproduce --preset cpu --limit {limit}, one attribution cache for all "
+          f"papers (cold at the start){label}")
+    head = (f"{'paper':<6} {'task':<24} {'computed':>8} " + " ".join(f"{PART_NAMES[p]:>8}" for p in PARTS)
+            + f" {'CPU-s/f':>8} {'one-off':>8} {'hits':>9} {f'h@{N_PROJECTED}':>7} {'h@all':>7}")
+    print("CPU-seconds per selected fact by part; one-off and hits/lookups of the attribution cache per task\n"
+          + head + "\n" + "-" * len(head))
+    papers = list(dict.fromkeys(r["paper"] for r in rows))
+    grand, grand_all, partial = 0.0, 0.0, False
+    for paper in papers:
+        mine = [r for r in rows if r["paper"] == paper]
+        for r in mine:
+            per = {p: r["split"][p] / limit for p in PARTS}
+            h100 = projected_cpu_s(r, limit, N_PROJECTED) / 3600
+            hall = projected_cpu_s(r, limit, r["n_full"]) / 3600
+            looks = r["hits"] + r["misses"]
+            print(f"{paper:<6} {r['task']:<24} {r['computed']:>3}/{r['selected']:<4} "
+                  + " ".join(f"{per[p]:>8.1f}" for p in PARTS)
+                  + f" {sum(per.values()):>8.1f} {r['once']:>8.1f} {r['hits']:>4}/{looks:<4} "
+                  + (f"{h100:>7.2f} {hall:>7.2f}" if h100 == h100 else f"{'n/a':>7} {'n/a':>7}"))
+        known = [r for r in mine if r["computed"]]
+        h100 = sum(projected_cpu_s(r, limit, N_PROJECTED) for r in known) / 3600
+        hall = sum(projected_cpu_s(r, limit, r["n_full"]) for r in known) / 3600
+        partial |= len(known) < len(mine)
+        grand, grand_all = grand + h100, grand_all + hall
+        per = {p: sum(r["split"][p] for r in mine) / limit for p in PARTS}
+        print(f"{paper:<6} {'(paper)':<24} {'':>8} " + " ".join(f"{per[p]:>8.1f}" for p in PARTS)
+              + f" {sum(per.values()):>8.1f} {sum(r['once'] for r in mine):>8.1f} {'':>9} "
+              f"{h100:>7.2f} {hall:>7.2f}" + ("  at least" if len(known) < len(mine) else ""))
+    print(f"{'all':<6} {'(' + ' + '.join(papers) + ')':<24} {'':>8} " + " ".join(f"{'':>8}" for _ in PARTS)
+          + f" {'':>8} {'':>8} {'':>9} {grand:>7.2f} {grand_all:>7.2f}" + ("  at least" if partial else ""))
+    print(f"h@{N_PROJECTED}: projected CPU-hours at {N_PROJECTED} facts per task (one-off + per-fact CPU / {limit} x "
+          f"{N_PROJECTED}); h@all: at every fact of the task's dataset. Projections, not measurements; n/a: no "
+          "fact computed, no per-fact cost to project ('at least' on the totals)")
+
+
+def time_reproduce(papers: list[str], limit: int, json_out: str | None = None, model: str = "smollm2-135m") -> int:
+    """Each paper's reproduce CPU preset at ``limit`` facts per task, split and projected."""
+    import json
+
     with tempfile.TemporaryDirectory(prefix="dknbench-reproduce-") as tmp:
-        for paper in papers:
-            clock_rows = []
+        rows = reproduce_rows(papers, limit, Path(tmp), Path(tmp) / "cache", model)
+    if json_out:
+        Path(json_out).write_text(json.dumps(rows))
+    print_reproduce(rows, limit)
+    return 0
 
-            def timed(spec):
-                spec.cache_dir = str(Path(tmp) / paper / "cache")  # a cold attribution cache per paper
-                clock = Clock()
-                start = time.perf_counter()
-                try:
-                    with clock.active():
-                        return harness_run(spec)
-                finally:
-                    total = time.perf_counter() - start
-                    clock_rows.append({"paper": paper, "task": spec.task, "total": total,
-                                       "per_fact": clock.seconds["facts"] + clock.seconds["after_facts"]})
-                    print(f"  {paper} {spec.task}: {total:.0f} s", file=sys.stderr, flush=True)
 
-            start = time.perf_counter()
-            done = run_paper(paper, preset="cpu", limit=limit, output=Path(tmp) / paper, runner=timed)
-            wall = time.perf_counter() - start
-            statuses = {o.task: o.status for o in done.outcomes}
-            for row in clock_rows:
-                import json
+def compare_reproduce(papers: list[str], limit: int, before: Path, rounds: int) -> int:
+    """Before (the code tree ``before``) and after (this tree), paper by paper in subprocesses,
+    alternating which side runs first, each side with its own cache shared across its papers."""
+    import json
+    import os
+    import subprocess
 
-                n = dataset_size(row["task"])
-                once = row["total"] - row["per_fact"]
-                records = [json.loads(p.read_text()) for p in (Path(tmp) / paper / row["task"] / "facts").glob("*.json")]
-                computed = sum(1 for r in records if r.get("skipped") is None)
-                # a task that computed no fact has no per-fact cost to project from
-                row.update(status=statuses.get(row["task"], "?"), n_full=n, computed=f"{computed}/{len(records)}",
-                           projected=once + row["per_fact"] / limit * n if computed else float("nan"))
-            rows += clock_rows
-            known = [r["projected"] for r in clock_rows if r["projected"] == r["projected"]]
-            rows.append({"paper": paper, "task": "(whole reproduce)", "total": wall, "per_fact": float("nan"),
-                         "status": "" if len(known) == len(clock_rows) else "at least", "n_full": 0, "computed": "",
-                         "projected": sum(known) + wall - sum(r["total"] for r in clock_rows)})
-    print(f"dknbench reproduce --preset cpu --limit {limit}, embedded model, cold attribution cache")
-    head = (f"{'paper':<6} {'task':<26} {'status':<15} {'computed':>8} {'measured s':>10} {'facts':>6} "
-            f"{'projected h':>12}")
-    print(head + "\n" + "-" * len(head))
-    for r in rows:
-        facts = f"{r['n_full']:>6}" if r["n_full"] else f"{'':>6}"
-        hours = f"{r['projected'] / 3600:>12.1f}" if r["projected"] == r["projected"] else f"{'n/a':>12}"
-        print(f"{r['paper']:<6} {r['task']:<26} {r['status']:<15} {r['computed']:>8} {r['total']:>10.0f} {facts} {hours}")
-    print(f"computed: facts computed/selected at --limit {limit} (the rest skipped, e.g. not known by the model); "
-          f"projected: one-off + per-fact time / {limit} x the task's facts, an estimate, not a measurement; "
-          "n/a: no fact computed, so no per-fact cost to project ('at least' on the paper's line)")
+    results = {"before": [], "after": []}
+    trees = {"before": before.resolve(), "after": ROOT}
+    with tempfile.TemporaryDirectory(prefix="dknbench-compare-") as tmp:
+        for rnd in range(rounds):
+            for i, paper in enumerate(papers):
+                order = ["before", "after"] if (i + rnd) % 2 == 0 else ["after", "before"]
+                for side in order:
+                    out = Path(tmp) / f"{side}-{rnd}-{paper}.json"
+                    env = dict(os.environ, PYTHONPATH=str(trees[side]))
+                    subprocess.run([sys.executable, __file__, "--reproduce", paper, "--limit", str(limit),
+                                    "--code", str(trees[side]), "--json", str(out),
+                                    "--cache-dir", str(Path(tmp) / f"cache-{side}-{rnd}")],
+                                   env=env, check=True, stdout=subprocess.DEVNULL)
+                    results[side] += json.loads(out.read_text())
+                for side in ("before", "after"):  # so far: an interrupted comparison still reports
+                    print_reproduce(results[side], limit, f", {side}: {trees[side]}")
+                    print(flush=True)
     return 0
 
 
@@ -197,9 +303,26 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="facts per task (default 2 quick, 3)")
     parser.add_argument("--reproduce", nargs="+", metavar="PAPER", default=None,
                         help="time each paper's `reproduce --preset cpu` at --limit facts per task")
+    parser.add_argument("--compare", metavar="DIR", default=None,
+                        help="with --reproduce: also time the code tree DIR (e.g. a `git worktree` of the "
+                             "commit before a cut), paper by paper, alternating with this tree")
+    parser.add_argument("--model", default="smollm2-135m",
+                        help="with --reproduce: the model (default the embedded one; tiny-gpt2 checks the cache hits in seconds)")
+    parser.add_argument("--code", metavar="DIR", default=None, help=argparse.SUPPRESS)  # the tree to import
+    parser.add_argument("--json", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--cache-dir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.reproduce and args.compare:
+        return compare_reproduce(args.reproduce, args.limit or 2, Path(args.compare), 1)
+    if args.reproduce and args.cache_dir:  # one side of --compare, in its own process
+        import json
+
+        with tempfile.TemporaryDirectory(prefix="dknbench-reproduce-") as work:
+            rows = reproduce_rows(args.reproduce, args.limit or 2, Path(work), Path(args.cache_dir))
+        Path(args.json).write_text(json.dumps(rows))
+        return 0
     if args.reproduce:
-        return time_reproduce(args.reproduce, args.limit or 2)
+        return time_reproduce(args.reproduce, args.limit or 2, args.json, args.model)
     tasks = args.tasks or (QUICK_TASKS if args.quick else TASKS)
     limit = args.limit or (2 if args.quick else 3)
     overrides = QUICK_OPTIONS if args.quick else {}

@@ -155,11 +155,12 @@ def record_activations(adapter, layers: Iterable[int] | None = None, positions: 
 
 
 @contextmanager
-def suppress_per_row(adapter, row_sets: list, positions: str = "target"):
+def suppress_per_row(adapter, row_sets: list, positions: str = "target", first_rows: bool = False):
     """Suppress a *different* neuron set in each batch row (row i: ``row_sets[i]``).
 
     Lets many suppression experiments share one forward pass: the batch must have exactly
-    ``len(row_sets)`` rows while inside.
+    ``len(row_sets)`` rows while inside, or, with ``first_rows``, at most that many, the first ones
+    (a staircase that adds rows as it climbs: a layer sees the rows that entered below it).
     """
     masks: dict[int, torch.Tensor] = {}
     for row, neurons in enumerate(row_sets):
@@ -171,9 +172,10 @@ def suppress_per_row(adapter, row_sets: list, positions: str = "target"):
     for layer, mask in masks.items():
         def hook(module, args, mask=mask):
             hidden = args[0]
-            if hidden.shape[0] != mask.shape[0]:
-                raise RuntimeError(f"suppress_per_row: {mask.shape[0]} neuron sets for a batch of {hidden.shape[0]}")
-            m = mask.to(hidden.device, hidden.dtype)
+            rows_here = hidden.shape[0]
+            if rows_here != mask.shape[0] and not (first_rows and rows_here < mask.shape[0]):
+                raise RuntimeError(f"suppress_per_row: {mask.shape[0]} neuron sets for a batch of {rows_here}")
+            m = mask[:rows_here].to(hidden.device, hidden.dtype)
             out = hidden.clone()
             if positions == "all":
                 out = out * m[:, None, :]

@@ -243,43 +243,9 @@ class IGEngine:
         return self._prob_from_logits(logits, encoded, 0)
 
     # --- fast path -------------------------------------------------------------------------------
-    def _block_list_owner(self):
-        """(module owning the block list, its attribute name): where the staircase swaps it."""
-        path = self.lm.adapter.family.layers.split(".")
-        owner = self.lm.model
-        for part in path[:-1]:
-            owner = getattr(owner, part)
-        return owner, path[-1]
-
-    @torch.no_grad()
     def _fast_context(self, encoded: EncodedQuery, layers: list[int]):
-        """One plain forward of the whole sequence: R_l at the target, block outputs at the later
-        positions, and the key/value cache cropped to the prefix."""
-        adapter, t = self.lm.adapter, encoded.target
-        block_out, down_out, handles = {}, {}, []
-        for l in layers:
-            def keep_block(module, args, output, l=l):
-                out = output[0] if isinstance(output, tuple) else output
-                block_out[l] = out[0, t:].detach().clone()
-
-            def keep_down(module, args, output, l=l):
-                down_out[l] = output[0, t].detach().clone()
-
-            handles.append(adapter.blocks[l].register_forward_hook(keep_block))
-            handles.append(adapter.write_module(l).register_forward_hook(keep_down))
-        ids = torch.tensor([encoded.input_ids], device=self.lm.device)
-        try:
-            out = self.lm.model(input_ids=ids, use_cache=t > 0)
-        finally:
-            for h in handles:
-                h.remove()
         self.forward_passes += 1
-        cache = None
-        if t > 0:
-            cache = returned_cache(out)
-            cache.crop(t - len(encoded.input_ids))  # drop the tail (negative = tokens removed)
-        resid = {l: block_out[l][0] - down_out[l] for l in layers}
-        return cache, resid, block_out
+        return clean_context(self.lm, encoded, layers, residuals=True)
 
     def _attribute_fast(self, encoded, baselines, a, rows, grads, batches):
         # rows are in layer order; each planned batch of rows runs as one staircase
@@ -312,41 +278,95 @@ class IGEngine:
         return hidden
 
     def _run_staircase(self, encoded, entering: dict[int, torch.Tensor], cache) -> torch.Tensor:
-        """Final hidden states [rows, n_answer, d] (head not applied) of rows that enter the block
-        stack above their own layer: ``entering[l]`` = block l's output for the rows of layer l.
-
-        One model call with the block list replaced by ``[inject(rows of l0)] + [block_k then
-        append the rows of layer k, for k > l0]``: block k runs once on every row of the layers
-        below it, so matrix products stay wide while no row runs a block below its layer. The
-        model's own inputs have batch 1 (position ids, masks and rotary tables broadcast); each
-        layer's KV cache is expanded to the number of rows reaching it."""
+        """Final hidden states [rows, n_answer, d] (head not applied): see ``staircase``."""
         t, length = encoded.target, len(encoded.input_ids)
-        layers = sorted(entering)
-        owner, name = self._block_list_owner()
-        blocks = getattr(owner, name)
-        low = layers[0]
-        staged = [_Inject(entering[low], getattr(blocks[low], "attention_type", None))]
-        reaching = entering[low].shape[0]
-        counts = {}
-        for k in range(low + 1, len(blocks)):
-            counts[k] = reaching
-            staged.append(_Grow(blocks[k], entering.get(k)))
-            reaching += entering[k].shape[0] if k in entering else 0
-        tail = torch.tensor([encoded.input_ids[t:]], device=self.lm.device)
-        kwargs = {}
-        if cache is not None:
-            cache = copy.deepcopy(cache)
-            for k, count in counts.items():
-                layer = cache.layers[k]
-                layer.keys = layer.keys.expand(count, *layer.keys.shape[1:])
-                layer.values = layer.values.expand(count, *layer.values.shape[1:])
-            kwargs = with_cache(cache)
-        setattr(owner, name, torch.nn.ModuleList(staged))
-        try:
-            out = owner(input_ids=tail,
-                        attention_mask=torch.ones(1, length, dtype=torch.long, device=tail.device),
-                        position_ids=torch.arange(t, length, device=tail.device)[None],
-                        **kwargs)
-        finally:
-            setattr(owner, name, blocks)
-        return out.last_hidden_state[:, : len(encoded.answer_ids)]
+        hidden = staircase(self.lm, entering, encoded.input_ids[t:], t, length, cache)
+        return hidden[:, : len(encoded.answer_ids)]
+
+
+# --- running the blocks above a layer (shared with the interventions' lowest-layer start) --------
+
+def block_list_owner(lm):
+    """(module owning the block list, its attribute name): where the staircase swaps it."""
+    path = lm.adapter.family.layers.split(".")
+    owner = lm.model
+    for part in path[:-1]:
+        owner = getattr(owner, part)
+    return owner, path[-1]
+
+
+@torch.no_grad()
+def clean_context(lm, encoded: EncodedQuery, layers, residuals: bool = False):
+    """One plain forward of the whole sequence: block l's output at the positions from the target
+    on ([tail, d], l in ``layers``), the key/value cache cropped to the prefix (None when the target
+    is the first token) and, with ``residuals``, R_l = block l's output minus its down projection's
+    output at the target (the IG fast path's starting point)."""
+    adapter, t = lm.adapter, encoded.target
+    block_out, down_out, handles = {}, {}, []
+    for l in layers:
+        def keep_block(module, args, output, l=l):
+            out = output[0] if isinstance(output, tuple) else output
+            block_out[l] = out[0, t:].detach().clone()
+
+        def keep_down(module, args, output, l=l):
+            down_out[l] = output[0, t].detach().clone()
+
+        handles.append(adapter.blocks[l].register_forward_hook(keep_block))
+        if residuals:
+            handles.append(adapter.write_module(l).register_forward_hook(keep_down))
+    ids = torch.tensor([encoded.input_ids], device=lm.device)
+    try:
+        out = lm.model(input_ids=ids, use_cache=t > 0)
+    finally:
+        for h in handles:
+            h.remove()
+    cache = None
+    if t > 0:
+        cache = returned_cache(out)
+        cache.crop(t - len(encoded.input_ids))  # drop the tail (negative = tokens removed)
+    resid = {l: block_out[l][0] - down_out[l] for l in layers} if residuals else None
+    return cache, resid, block_out
+
+
+def staircase(lm, entering: dict[int, torch.Tensor], tail_ids: list[int], start: int, length: int,
+              cache) -> torch.Tensor:
+    """Final hidden states [rows, tail, d] (after the final norm, head not applied) of rows that
+    enter the block stack above their own layer: ``entering[l]`` = block l's output [rows_l, tail, d]
+    for the rows of layer l, at positions ``start``..``length - 1`` (``tail_ids``), over ``cache`` (the
+    prefix's key/value cache, or None when ``start`` is 0). Output rows are in layer order.
+
+    One model call with the block list replaced by ``[inject(rows of l0)] + [block_k then append the
+    rows of layer k, for k > l0]``: block k runs once on every row of the layers below it, so matrix
+    products stay wide while no row runs a block below its layer. The model's own inputs have batch
+    1 (position ids, masks and rotary tables broadcast); each layer's KV cache is expanded to the
+    number of rows reaching it. A hook on block k's modules sees the first rows (those of the layers
+    below k) in layer order."""
+    layers = sorted(entering)
+    owner, name = block_list_owner(lm)
+    blocks = getattr(owner, name)
+    low = layers[0]
+    staged = [_Inject(entering[low], getattr(blocks[low], "attention_type", None))]
+    reaching = entering[low].shape[0]
+    counts = {}
+    for k in range(low + 1, len(blocks)):
+        counts[k] = reaching
+        staged.append(_Grow(blocks[k], entering.get(k)))
+        reaching += entering[k].shape[0] if k in entering else 0
+    tail = torch.tensor([tail_ids], device=lm.device)
+    kwargs = {"use_cache": False}
+    if cache is not None:
+        cache = copy.deepcopy(cache)
+        for k, count in counts.items():
+            layer = cache.layers[k]
+            layer.keys = layer.keys.expand(count, *layer.keys.shape[1:])
+            layer.values = layer.values.expand(count, *layer.values.shape[1:])
+        kwargs = with_cache(cache)
+    setattr(owner, name, torch.nn.ModuleList(staged))
+    try:
+        out = owner(input_ids=tail,
+                    attention_mask=torch.ones(1, length, dtype=torch.long, device=tail.device),
+                    position_ids=torch.arange(start, length, device=tail.device)[None],
+                    **kwargs)
+    finally:
+        setattr(owner, name, blocks)
+    return out.last_hidden_state

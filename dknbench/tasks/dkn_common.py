@@ -16,13 +16,25 @@ class SuppressionScorer:
     """Prob of a fact's answer (mean over its queries) with some neurons suppressed; memoised.
 
     Implements the scorer protocol of dknbench.dkn (``base_prob``, ``prob_suppressing``).
+
+    Causal LMs at the target position run only the tokens from the target on, over the prefix's
+    key/value cache; with ``lowest_layer`` (the default where the IG fast path's staircase holds)
+    each suppression set also starts at its lowest suppressed layer: the blocks below it compute
+    what the clean run computed, so its row enters the staircase (``localization.engine``) with
+    the clean run's hidden state there. Equal to the plain path up to float summation order.
     """
 
-    def __init__(self, scorer, adapter, queries, answer, positions="target"):
+    LOWEST_LAYER = True  # the default of ``lowest_layer`` (tests compare both paths end to end)
+
+    def __init__(self, scorer, adapter, queries, answer, positions="target", lowest_layer: bool | None = None):
         self.scorer, self.adapter, self.positions = scorer, adapter, positions
+        lm = scorer.lm
+        lowest_layer = self.LOWEST_LAYER if lowest_layer is None else lowest_layer
+        self.lowest_layer = (lowest_layer and positions == "target" and not lm.is_masked_lm
+                             and adapter.supports_kv_cache and adapter.fast_path)
         self.encoded = [scorer.encode(q, answer) for q in queries]
         self._memo: dict[frozenset, float] = {}
-        self._caches = None  # per-query prefix KV caches, built on first use
+        self._caches = None  # per query: prefix KV cache (+ clean block outputs), built on first use
         self.base_prob = self.prob_suppressing([])
 
     def prob_suppressing(self, neurons) -> float:
@@ -33,8 +45,7 @@ class SuppressionScorer:
         keys = [frozenset((int(l), int(i)) for l, i in neurons) for neurons in neuron_sets]
         todo = list(dict.fromkeys(k for k in keys if k not in self._memo))
         if self._caches is None and todo:
-            self._caches = [prefix_cache(self.scorer.lm, e) if self.positions == "target" else None
-                            for e in self.encoded]
+            self._caches = [self._context(e) for e in self.encoded]
         for start in range(0, len(todo), self.CHUNK):
             chunk = todo[start : start + self.CHUNK]
             probs = np.stack([self._probs(chunk, e, c) for e, c in zip(self.encoded, self._caches)], axis=1)
@@ -44,11 +55,27 @@ class SuppressionScorer:
 
     CHUNK = 64  # suppression sets per forward pass
 
+    def _context(self, encoded):
+        """(prefix KV cache or None, clean block outputs from the target on or None)."""
+        lm = self.scorer.lm
+        if self.positions != "target":
+            return None, None
+        if self.lowest_layer and encoded.target > 0:
+            from ..localization.engine import clean_context
+
+            cache, _, block_out = clean_context(lm, encoded, range(self.adapter.n_layers))
+            return cache, block_out
+        return prefix_cache(lm, encoded), None
+
     @torch.no_grad()
-    def _probs(self, chunk, encoded, cache) -> np.ndarray:
+    def _probs(self, chunk, encoded, context) -> np.ndarray:
         """Prob of one query's answer under each suppression set of ``chunk``; with a prefix cache
         only the tokens from the target on are run (equal results, ~prompt-length times cheaper)."""
         batch = len(chunk)
+        cache, block_out = context
+        shifted = type(encoded)(encoded.input_ids, 0, encoded.answer_ids, encoded.prompt)
+        if block_out is not None:
+            return self._probs_from_lowest(chunk, encoded, cache, block_out, shifted)
         zeros = torch.zeros(batch, dtype=torch.long, device=self.scorer.lm.device)
         if cache is None:
             ids, mask, targets = self.scorer.collate([encoded] * batch)
@@ -57,8 +84,36 @@ class SuppressionScorer:
             return self.scorer.answer_log_probs(logits, [encoded] * batch).exp().double().cpu().numpy()
         with target_positions(zeros), suppress_per_row(self.adapter, chunk, positions="target"):
             logits = tail_logits(self.scorer.lm, encoded, cache, batch)
-        shifted = type(encoded)(encoded.input_ids, 0, encoded.answer_ids, encoded.prompt)
         return self.scorer.answer_log_probs(logits, [shifted] * batch).exp().double().cpu().numpy()
+
+    def _probs_from_lowest(self, chunk, encoded, cache, block_out, shifted) -> np.ndarray:
+        """Each set's row enters above the clean block below its lowest suppressed layer (the empty
+        set: at the top); sets touching layer 0 run every block over the prefix cache."""
+        from ..localization.engine import staircase
+
+        lm, top = self.scorer.lm, self.adapter.n_layers
+        lowest = [min((l for l, _ in s), default=top) for s in chunk]
+        out = np.zeros(len(chunk))
+        bottom = [i for i, low in enumerate(lowest) if low == 0]
+        if bottom:
+            zeros = torch.zeros(len(bottom), dtype=torch.long, device=lm.device)
+            with target_positions(zeros), suppress_per_row(self.adapter, [chunk[i] for i in bottom]):
+                logits = tail_logits(lm, encoded, cache, len(bottom))
+            out[bottom] = self.scorer.answer_log_probs(logits, [shifted] * len(bottom)).exp().double().cpu().numpy()
+        above = sorted((i for i, low in enumerate(lowest) if low > 0), key=lambda i: lowest[i])
+        if above:
+            entering: dict[int, torch.Tensor] = {}
+            for i in above:  # the row of a set whose lowest layer is l enters as block l-1's output
+                entering.setdefault(lowest[i] - 1, []).append(i)
+            entering = {l: block_out[l][None].expand(len(rows), -1, -1) for l, rows in entering.items()}
+            t, length = encoded.target, len(encoded.input_ids)
+            one = torch.zeros(1, dtype=torch.long, device=lm.device)
+            with target_positions(one), suppress_per_row(self.adapter, [chunk[i] for i in above],
+                                                         first_rows=True):
+                hidden = staircase(lm, entering, encoded.input_ids[t:], t, length, cache)
+            logits = lm.model.get_output_embeddings()(hidden[:, : len(encoded.answer_ids)])
+            out[above] = self.scorer.answer_log_probs(logits, [shifted] * len(above)).exp().double().cpu().numpy()
+        return out
 
 
 @torch.no_grad()

@@ -92,21 +92,54 @@ def update_delta(lm, old_id: int, new_id: int, lam1: float, lam2: float) -> torc
     return -lam1 * output_embedding(lm, old_id) + lam2 * output_embedding(lm, new_id)
 
 
+def _text_ids(lm, text: str, max_tokens: int) -> torch.Tensor:
+    ids = lm.tokenizer(text, return_tensors="pt", truncation=True, max_length=max_tokens)["input_ids"]
+    return ids.to(lm.device)
+
+
 @torch.no_grad()
-def perplexity(lm, texts, max_tokens: int) -> float:
-    """exp(mean token NLL) pooled over ``texts`` (each truncated to ``max_tokens`` tokens)."""
+def perplexity(lm, texts, max_tokens: int, clean: list | None = None, from_layer: int = 0) -> float:
+    """exp(mean token NLL) pooled over ``texts`` (each truncated to ``max_tokens`` tokens).
+
+    ``clean`` (``clean_states``) and ``from_layer`` > 0: the model is changed only from block
+    ``from_layer`` up (a weight edit's lowest layer), so each text starts there from the clean run's
+    hidden states instead of running the blocks below (equal up to float summation order)."""
+    from ..localization.engine import staircase
+
     total, count = 0.0, 0
-    device = lm.device
-    for text in texts:
-        ids = lm.tokenizer(text, return_tensors="pt", truncation=True, max_length=max_tokens)["input_ids"]
+    head = lm.model.get_output_embeddings()
+    for i, text in enumerate(texts):
+        ids = _text_ids(lm, text, max_tokens)
         if ids.shape[1] < 2:
             continue
-        ids = ids.to(device)
-        out = lm.model(input_ids=ids, labels=ids)
         n = ids.shape[1] - 1
-        total += float(out.loss) * n
+        if clean is not None and from_layer > 0:
+            hidden = staircase(lm, {from_layer - 1: clean[i][from_layer - 1][None]}, ids[0].tolist(),
+                               0, ids.shape[1], None)
+            logits = head(hidden)[0, :-1].float()
+            loss = torch.nn.functional.cross_entropy(logits, ids[0, 1:])
+        else:
+            loss = lm.model(input_ids=ids, labels=ids).loss
+        total += float(loss) * n
         count += n
     return math.exp(total / count) if count else float("nan")
+
+
+def clean_states(lm, texts, max_tokens: int) -> list | None:
+    """Per text, every block's output [tokens, d] on the unedited model: where an edit's
+    perplexity starts (None where the staircase does not hold: masked LMs, a norm after the MLP)."""
+    from ..localization.engine import clean_context
+    from ..scoring import EncodedQuery
+
+    if lm.is_masked_lm or not (lm.adapter.supports_kv_cache and lm.adapter.fast_path):
+        return None
+    layers = range(lm.adapter.n_layers)
+    return [clean_context(lm, EncodedQuery(_text_ids(lm, t, max_tokens)[0].tolist(), 0, [], t), layers)[2]
+            for t in texts]
+
+
+def lowest_layer(neurons) -> int:
+    return min(int(layer) for layer, _ in neurons)
 
 
 def load_wikitext_rows(source: str, min_words: int) -> list[str] | None:
@@ -176,11 +209,13 @@ class KnowledgeEditingTask(Task):
         new_object = fact.target_object or fact.wrong_object
         loc_queries = self.locality_queries(fact, index)
         loc_before = top_token_ids(scorer, loc_queries) if loc_queries else []
-        texts, ppl_before, warn = None, None, []
+        texts, ppl_before, clean, warn = None, None, None, []
         if self._wikitext:
             rng = random.Random(self.ctx.seed * 1009 + index)
             texts = rng.sample(self._wikitext, min(self.options["ppl_rows"], len(self._wikitext)))
-            ppl_before = perplexity(lm, texts, self.options["ppl_max_tokens"])
+            clean = clean_states(lm, texts, self.options["ppl_max_tokens"])  # edits start at their lowest layer
+            # from the clean run's last block: no block runs again (plain forwards where clean is None)
+            ppl_before = perplexity(lm, texts, self.options["ppl_max_tokens"], clean, adapter.n_layers)
         else:
             warn.append("wikitext_missing")
         lam1, lam2 = float(self.options["lambda1"]), float(self.options["lambda2"])
@@ -212,8 +247,8 @@ class KnowledgeEditingTask(Task):
                         delta = update_delta(lm, old_ids[i], new_ids[i], lam1, lam2) if op == "update" else None
                         with edit_write_vectors(adapter, neurons, op, delta):
                             after = top_token_ids(scorer, queries + loc_queries)
-                            ppl_after = (perplexity(lm, texts, self.options["ppl_max_tokens"])
-                                         if texts else None)
+                            ppl_after = (perplexity(lm, texts, self.options["ppl_max_tokens"], clean,
+                                                    lowest_layer(neurons)) if texts else None)
                         targets = old_ids if op == "erasure" else new_ids
                         s = edit_scores([after[i]], [targets[i]], [after[j] for j in neighbours],
                                         [targets[j] for j in neighbours], after[len(queries):], loc_before,

@@ -1,0 +1,212 @@
+"""The exact cuts of issue 29: each fast path equals the plain path it replaces, on every tiny family.
+
+* Suppression (SuppressionScorer: GCR's k-subsets, the functional filter) starting at each set's
+  lowest suppressed layer over the clean run's hidden states, against full forwards with the
+  suppression hooks.
+"""
+
+import pytest
+import torch
+
+from conftest import ALL_FAMILIES
+from dknbench.interventions import suppress_activations
+from dknbench.scoring import AnswerScorer
+
+QUERIES = ["The capital of France is [Y].", "France's capital city is [Y]."]
+ANSWER = "Paris"
+
+
+def _sets(n_layers: int) -> list:
+    """Empty, layer-0, single upper-layer, multi-layer and top-layer-only sets, mixed in one chunk."""
+    top = n_layers - 1
+    return [[], [(0, 1)], [(top, 3)], [(1, 2), (top, 5)], [(1, i) for i in range(12)],
+            [(0, 5), (top, 5)], [(top, 7), (1, 7)], [(top, i) for i in range(6)]]
+
+
+@pytest.mark.parametrize("mode", ["first", "joint"])
+@pytest.mark.parametrize("family", ALL_FAMILIES)
+def test_suppression_from_the_lowest_layer_equals_full_forwards(tiny, family, mode, monkeypatch):
+    from dknbench.tasks.dkn_common import SuppressionScorer
+
+    lm = tiny(family)
+    if mode == "joint" and lm.is_masked_lm:
+        pytest.skip("joint scoring is for causal LMs")
+    monkeypatch.setattr(SuppressionScorer, "CHUNK", 5)  # a chunk boundary inside the sets
+    scorer = AnswerScorer(lm, mode=mode)
+    answer = "Paris city" if mode == "joint" else ANSWER
+    sets = _sets(lm.adapter.n_layers)
+    cut = SuppressionScorer(scorer, lm.adapter, QUERIES, answer)
+    assert cut.lowest_layer == (lm.adapter.fast_path and not lm.is_masked_lm)
+    fast = cut.prob_suppressing_many(sets)
+    encoded = [scorer.encode(q, answer) for q in QUERIES]
+    for neurons, value in zip(sets, fast):
+        with suppress_activations(lm.adapter, neurons):
+            plain = float(scorer.probs_encoded(encoded).mean())
+        assert value == pytest.approx(plain, rel=1e-6, abs=1e-12), neurons
+    assert len({f"{v:.5e}" for v in fast}) > 4  # the sets really change the answer's Prob
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama", "phi3"])
+def test_the_lowest_layer_start_runs_no_block_below_it(tiny, family):
+    """The cut is real: a set confined to the top layer runs only the top block over the tail."""
+    from dknbench.tasks.dkn_common import SuppressionScorer
+
+    lm = tiny(family)
+    scorer = AnswerScorer(lm)
+    cut = SuppressionScorer(scorer, lm.adapter, QUERIES[:1], ANSWER)
+    top = lm.adapter.n_layers - 1
+    calls = {l: 0 for l in range(lm.adapter.n_layers)}
+    handles = [lm.adapter.blocks[l].register_forward_pre_hook(
+        lambda m, a, l=l: calls.__setitem__(l, calls[l] + 1)) for l in calls]
+    try:
+        cut.prob_suppressing([(top, 1), (top, 2)])
+    finally:
+        for h in handles:
+            h.remove()
+    assert calls[top] == 1 and all(calls[l] == 0 for l in range(top))
+
+
+TEXTS = ["The capital of France is Paris. Rome is located in Italy.",
+         "Mozart was a composer born in Austria. The day after Monday is Tuesday.", "A"]
+
+
+@pytest.mark.parametrize("operation", ["erasure", "update"])
+@pytest.mark.parametrize("family", ALL_FAMILIES)
+def test_edited_perplexity_from_the_lowest_layer_equals_full_forwards(tiny, family, operation):
+    """knowledge-editing's ΔPPL: a weight edit changes nothing below its lowest layer, so each text
+    starts there from the clean run's block outputs."""
+    from dknbench.tasks.knowledge_editing import (clean_states, edit_write_vectors, lowest_layer,
+                                                  perplexity, update_delta)
+
+    lm = tiny(family)
+    if family == "phi3":
+        pytest.skip("phi3's fused gate/up matrix: weight edits are refused for it")
+    clean = clean_states(lm, TEXTS, 16)
+    assert (clean is None) == (lm.is_masked_lm or not lm.adapter.fast_path)
+    top = lm.adapter.n_layers - 1
+    delta = update_delta(lm, 5, 9, 2.0, 2.0) if operation == "update" else None
+    values = []
+    for neurons in ([(1, 3), (top, 4)], [(top, i) for i in range(8)], [(0, 2), (top, 2)]):
+        with edit_write_vectors(lm.adapter, neurons, operation, delta):
+            plain = perplexity(lm, TEXTS, 16)
+            cut = perplexity(lm, TEXTS, 16, clean, lowest_layer(neurons))
+        assert cut == pytest.approx(plain, rel=1e-6), neurons
+        values.append(plain)
+    unedited = perplexity(lm, TEXTS, 16)
+    assert len({f"{v:.6e}" for v in values + [unedited]}) == 4  # the edits change PPL
+    # the unedited perplexity from the clean run's last block (knowledge-editing's PPL before)
+    assert perplexity(lm, TEXTS, 16, clean, lm.adapter.n_layers) == pytest.approx(unedited, rel=1e-6)
+
+
+def test_openmp_threads_wait_passively_unless_the_user_chose():
+    """Not a cut in numbers: the wait policy default (benchmarks/threads.py measured spinning
+    threads burning 3-4x the CPU on a loaded box). Set before torch loads OpenMP; a user's value wins."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import dknbench, os, torch; print(os.environ.get('OMP_WAIT_POLICY'))"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ACTIVE"
+    late = "import torch, os; import dknbench; print(os.environ.get('OMP_WAIT_POLICY'))"
+    env.pop("OMP_WAIT_POLICY")
+    out = subprocess.run([sys.executable, "-c", late], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "None"  # too late to matter: left alone rather than half-applied
+
+
+def _fact_files(folder):
+    import json
+
+    return {p.name: json.loads(p.read_text()) for p in sorted((folder / "facts").glob("*.json"))}
+
+
+def _assert_close(a, b):
+    """Equal fact files: every non-float field (neuron sets, DKNs, counts, skip reasons) identical,
+    every float within 1e-6 absolute or 1e-3 relative. The Probs themselves agree to 1e-6 relative
+    (the tests above, and the log of every suppression below); fact files also hold ratios of small
+    Prob differences (ΔProb, GCR and its random floor: a tiny random model's Probs barely move when
+    a few neurons are suppressed), which amplify the float-order error up to ~1000x."""
+    floats = []
+
+    def walk(x, y, path):
+        if isinstance(x, float) or isinstance(y, float):
+            floats.append((path, x, y))
+        elif isinstance(x, dict):
+            assert x.keys() == y.keys(), path
+            for k in x:
+                walk(x[k], y[k], f"{path}.{k}")
+        elif isinstance(x, list):
+            assert len(x) == len(y), path
+            for i, (p, q) in enumerate(zip(x, y)):
+                walk(p, q, f"{path}[{i}]")
+        else:
+            assert x == y, path
+
+    walk(a, b, "$")
+    bad = [(path, x, y) for path, x, y in floats if not y == pytest.approx(x, rel=1e-3, abs=1e-6)]
+    assert not bad, f"{len(bad)} of {len(floats)} floats differ, e.g. {bad[:3]}"
+    assert floats, "nothing to compare"
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_gcr_fact_files_equal_with_and_without_the_lowest_layer_start(family, tmp_path, isolated_cache,
+                                                                      monkeypatch):
+    """End to end: gcr (k-subset suppressions and the functional filter) writes the same fact files."""
+    from dknbench.cli import main
+    from dknbench.tasks.dkn_common import SuppressionScorer
+
+    def run(name):
+        out = tmp_path / name
+        assert main(["run", "--task", "gcr", "--method", "ntc,amig-pairs", "--model", f"tiny-{family}",
+                     "--limit", "3", "--set", "known_only=false", "--set", "localizer=ig", "--set", "steps=2",
+                     "--output", str(out), "--quiet"]) == 0
+        return _fact_files(out)
+
+    calls = []
+    original = SuppressionScorer.prob_suppressing_many
+
+    def logged(self, neuron_sets):  # every suppression the task asks for, and its Prob
+        values = original(self, neuron_sets)
+        calls.append((self.lowest_layer, [sorted(map(tuple, s)) for s in neuron_sets], values))
+        return values
+
+    monkeypatch.setattr(SuppressionScorer, "prob_suppressing_many", logged)
+    cut = run("cut")
+    cut_calls, calls[:] = list(calls), []
+    monkeypatch.setattr(SuppressionScorer, "LOWEST_LAYER", False)
+    plain = run("plain")
+    assert all(c[0] for c in cut_calls) and not any(c[0] for c in calls)  # both paths really ran
+    assert [c[1] for c in cut_calls] == [c[1] for c in calls]  # the same sets, in the same order
+    assert sum(len(c[1]) for c in calls) > 20
+    for (_, _, fast), (_, _, slow) in zip(cut_calls, calls):
+        assert fast == pytest.approx(slow, rel=1e-6, abs=1e-12)
+    assert cut.keys() == plain.keys()
+    _assert_close(plain, cut)
+
+
+def test_knowledge_editing_fact_files_equal_with_and_without_the_lowest_layer_ppl(tmp_path, isolated_cache,
+                                                                                 monkeypatch):
+    from conftest import shared_path
+    from dknbench.cli import main
+    from dknbench.tasks import knowledge_editing
+
+    wikitext = shared_path("wikitext2")
+
+    def run(name):
+        out = tmp_path / name
+        assert main(["run", "--task", "knowledge-editing", "--method", "ig", "--model", "tiny-gpt2",
+                     "--limit", "2", "--set", "steps=2", "--set", "ppl_rows=2", "--set", "ppl_max_tokens=32",
+                     "--set", f"wikitext_source={wikitext}", "--output", str(out), "--quiet"]) == 0
+        return _fact_files(out)
+
+    cut = run("cut")
+    monkeypatch.setattr(knowledge_editing, "clean_states", lambda *a, **k: None)
+    plain = run("plain")
+    dppl = [e["dppl"] for f in cut.values() for r in f.get("rows", []) for e in r.get("edits", [])
+            if e.get("dppl") is not None]
+    assert dppl, "no edit measured a ΔPPL: the comparison would be empty"
+    _assert_close(plain, cut)
