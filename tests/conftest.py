@@ -16,7 +16,7 @@ CAUSAL = ["gpt2", "llama", "gpt_neox"]
 # every tiny-<family> (dknbench/models/tiny.py): the engine agreement and completeness tests run on
 # each, so a family that is listed is one whose attribution paths are checked
 ALL_FAMILIES = ["gpt2", "gpt_neo", "gptj", "gpt_neox", "bloom", "falcon", "llama", "mistral",
-                "qwen2", "qwen3", "gemma", "gemma2", "phi", "phi3", "olmo", "stablelm", "bert",
+                "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi", "phi3", "olmo", "stablelm", "bert",
                 "roberta", "xlm-roberta"]
 ALL_CAUSAL = [f for f in ALL_FAMILIES if f not in ("bert", "roberta", "xlm-roberta")]
 REFUSED_FAMILIES = ["opt"]  # tiny-opt exists to show the one-line refusal

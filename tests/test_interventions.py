@@ -28,7 +28,8 @@ def logits(lm):
         return scorer.logits(*scorer.collate([scorer.encode(QUERY, ANSWER)]))
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+# plus the zoo's two other families: Gemma 3 (post-FFN norm, tied head) and Qwen2 (q/k/v biases)
+@pytest.mark.parametrize("family", FAMILIES + ["gemma3_text", "qwen2"])
 @pytest.mark.parametrize("make", [
     lambda a, n: suppress_activations(a, n), lambda a, n: enhance_activations(a, n),
     lambda a, n: suppress_activations(a, n, positions="all"), lambda a, n: suppress_weights(a, n),

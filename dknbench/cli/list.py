@@ -16,6 +16,12 @@ def register(subparsers) -> None:
     p.set_defaults(func=main)
 
 
+def license_text(spec) -> str:
+    """Where the license text that is copied beside the checkpoint comes from."""
+    extra = [r for r in spec.requirements if r not in {p.requirement for p in spec.parts}]
+    return f" (license text from {', '.join(extra)})" if extra else ""
+
+
 def main(args) -> int:
     if args.what == "tasks":
         from ..tasks import discover_tasks, task_parts
@@ -43,12 +49,17 @@ def main(args) -> int:
             print("\nset any of them with --set NAME=VALUE (every method of the run with that parameter) "
                   "or --set METHOD.NAME=VALUE (that method only)")
     elif args.what == "models":
-        from ..models import EMBEDDED_MODELS
+        from ..models import DEFAULT_MODEL, EMBEDDED_MODELS
+        from ..models.embedded import is_cached
         from ..models.families import FAMILIES, MOE_FIELDS
         from ..models.tiny import REFUSED, TINY_FAMILIES
 
         for name, spec in EMBEDDED_MODELS.items():
-            print(f"{name:16s} [embedded, default] {spec.description}")
+            kind = "zoo, default" if name == DEFAULT_MODEL else "zoo"
+            state = "cached" if is_cached(name) else "not cached (dknbench download " + name + ")"
+            print(f"{name:18s} [{kind}] {spec.description}; GGUF {spec.size / 1e6:.0f} MB; family "
+                  f"{spec.family}; license: {spec.license}; upstream {spec.hub_id}; packages: "
+                  f"{spec.packages_line()}{license_text(spec)}; {state}")
         for family in FAMILIES:
             tiny = [f"tiny-{t}" for t in family.model_types if t in TINY_FAMILIES]
             kind = "masked" if family.masked_lm else "causal"

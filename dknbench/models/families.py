@@ -68,10 +68,16 @@ FAMILIES = (
             "mlp.gelu_impl(mlp.dense_h_to_4h) -> mlp.dense_4h_to_h", fast=False),
     _family("falcon", "falcon", "transformer.h", "transformer.word_embeddings",
             "mlp.act(mlp.dense_h_to_4h) -> mlp.dense_4h_to_h", fast=False),
+    # Qwen2 is a llama line by its MLP (SwiGLU, neurons = input of down_proj): its q/k/v biases and
+    # untied head lie outside the neurons' path, and knowledge-update's LLaMA delta ratio applies
     _family("llama", "llama mistral qwen2 qwen3 smollm3 gemma olmo stablelm", "model.layers", "model.embed_tokens",
             "mlp.act_fn(mlp.gate_proj)*mlp.up_proj -> mlp.down_proj"),
     _family("gemma2", "gemma2", "model.layers", "model.embed_tokens",
             "mlp.act_fn(mlp.gate_proj)*mlp.up_proj -> mlp.down_proj", fast=False),  # post-FFN norm
+    # Gemma 3 text (GeGLU with gelu-tanh, pre- and post-feedforward norms, tied 262k vocabulary,
+    # scaled embeddings inside embed_tokens' forward): the post-FFN norm rules out the fast path
+    _family("gemma3", "gemma3_text", "model.layers", "model.embed_tokens",
+            "mlp.act_fn(mlp.gate_proj)*mlp.up_proj -> mlp.down_proj", fast=False),
     _family("phi", "phi", "model.layers", "model.embed_tokens", "mlp.activation_fn(mlp.fc1) -> mlp.fc2"),
     _family("phi3", "phi3", "model.layers", "model.embed_tokens",
             "mlp.activation_fn(mlp.gate_up_proj[0])*mlp.gate_up_proj[1] -> mlp.down_proj"),

@@ -54,7 +54,7 @@ def model_fingerprint(model: torch.nn.Module) -> str:
 
 
 TINY_MODELS = tuple(f"tiny-{family}" for family in TINY_FAMILIES)
-MODEL_FORMS = (f"a model is an embedded name ({', '.join(EMBEDDED_MODELS)}), a tiny test model "
+MODEL_FORMS = (f"a model is a zoo name ({', '.join(EMBEDDED_MODELS)}), a tiny test model "
                f"({', '.join(TINY_MODELS)}), a local folder, or a Hugging Face Hub id with or without "
                "its organisation (gpt2, bert-base-uncased, openai-community/gpt2, EleutherAI/pythia-70m)")
 

@@ -72,6 +72,8 @@ TINY_CONFIGS = {
     "falcon": dict(hidden_size="d", num_hidden_layers="L", num_attention_heads="H", ffn_hidden_size="ff"),
     "llama": _GQA, "mistral": _GQA, "qwen2": _GQA, "qwen3": dict(_GQA, head_dim=8),
     "gemma": dict(_GQA, head_dim=8), "gemma2": dict(_GQA, head_dim=8), "phi": _ROPE, "phi3": _GQA,
+    # sliding and full attention alternate, with a window shorter than the test prompts
+    "gemma3_text": dict(_GQA, head_dim=8, sliding_window=4, sliding_window_pattern=2),
     "olmo": _ROPE, "stablelm": dict(_GQA, num_key_value_heads="H"),
     "bert": _ENCODER, "roberta": _ROBERTA, "xlm-roberta": _ROBERTA,
 }
