@@ -128,7 +128,8 @@ def test_a_short_fact_set_runs_with_what_there_is_and_says_so(tiny_gpt2, tmp_pat
     from test_harness import FACTS
 
     facts = tmp_path / "facts.jsonl"
-    rows = FACTS + [{"id": "bad", "relation": "rel9", "subject": "X", "object": "Y", "queries": ["[Y] is X's capital."]}]
+    rows = FACTS + [{"id": "bad", "relation": "rel9", "subject": "X", "object": "Y",
+                     "queries": ["[Y] is X's capital."]}]
     facts.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     output = tmp_path / "kn"
     capsys.readouterr()
