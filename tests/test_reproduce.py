@@ -164,13 +164,14 @@ def test_interrupted_reproduce_leaves_a_partial_report(tmp_path: Path, monkeypat
     assert f"**Partial report**: not finished yet or interrupted; tasks still to run: {', '.join(tasks[1:])}." in md
     # the finished task is in the report: random tiny weights know none of the facts, so it is the
     # harness's exit-3 case, reported with its reason (issue 21) rather than an empty result
-    assert re.search(rf"^## {tasks[0]}\s+\*\*nothing usable\*\*: no fact meets the task's requirements \(passed over: not_known: \d+\)", md, flags=re.M)
+    assert re.search(rf"^## {tasks[0]}\s+\*\*nothing usable\*\*: no fact meets the task's requirements "
+                     r"\(passed over: not_known: \d+\)", md, flags=re.M)
     assert re.search(rf"^## {tasks[1]}\s+\*\*interrupted\*\*", md, flags=re.M)
     assert all(re.search(rf"^## {t}\s+\*\*pending\*\*", md, flags=re.M) for t in tasks[2:])
     assert "Partial report" in (tmp_path / "report.html").read_text()
     err = capsys.readouterr().err
     assert f"reproduce dkn [1/{len(tasks)}] {tasks[0]}: nothing usable" in err
     assert f"partial report: {tmp_path / 'report.md'}" in err
-    # the selection passed over every fact before the per-fact loop (--limit counts usable facts),
-    # so no per-fact progress line was printed for the first task
+    # the known gate is a declared requirement: the selection found no fact, so no fact ran (no
+    # per-fact progress line) and no attribution was paid for
     assert not re.search(rf"^{tasks[0]} \d+/\d+, elapsed", err, flags=re.M)

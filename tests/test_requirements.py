@@ -38,6 +38,7 @@ def test_limit_takes_the_first_n_meeting_in_order_and_counts_only_what_was_looke
     selection = select_meeting(task, facts, 3)
     assert [f.id for f in selection.facts] == ["f0", "f3", "f4"]
     assert selection.passed_over == {"no_usable_query": 1, "not_known": 1}  # f5 was never looked at
+    assert selection.looked_at == 5
     assert not selection.short
     # the cheap check runs first, the forward pass only on facts that passed it, nothing after N
     assert log == [("no_usable_query", "f0"), ("not_known", "f0"), ("no_usable_query", "f1"),
@@ -128,7 +129,8 @@ def test_a_short_fact_set_runs_with_what_there_is_and_says_so(tiny_gpt2, tmp_pat
     from test_harness import FACTS
 
     facts = tmp_path / "facts.jsonl"
-    rows = FACTS + [{"id": "bad", "relation": "rel9", "subject": "X", "object": "Y", "queries": ["[Y] is X's capital."]}]
+    rows = FACTS + [{"id": "bad", "relation": "rel9", "subject": "X", "object": "Y",
+                     "queries": ["[Y] is X's capital."]}]
     facts.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     output = tmp_path / "kn"
     capsys.readouterr()

@@ -77,13 +77,14 @@ def prepare_start(spec: RunSpec, config, dataset, output: Path):
     lm = load_model(spec.model, device=spec.device, dtype=spec.dtype)
     task = build_task(spec, lm, ordered, output)
     selection = select_run_facts(task, ordered, spec.limit)
+    # a malformed fact among those looked at is a user error (exit 2), not a fact passed over
+    check_answers(ordered[: selection.looked_at], lm.tokenizer)
     if not selection.facts:  # as when every fact is skipped: exit 3, nothing written
         raise NothingUsable(f"no usable fact: {selection.shortfall(config.task, len(ordered))}",
                             f"no fact meets the task's requirements (passed over: {selection.counts()})")
     if selection.short:  # run with what there is; the summary's limit, n_facts and passed_over say so
         print(f"dknbench: {selection.shortfall(config.task, len(ordered))}", file=sys.stderr)
     facts = selection.facts
-    check_answers(facts, lm.tokenizer)
     if spec.executor == "ray":  # the driver's model only served the selection; actors load their own
         return facts, None, None, selection.passed_over
     return facts, lm, task, selection.passed_over
@@ -144,7 +145,8 @@ def finish(spec: RunSpec, output: Path) -> Path:
         config_hash=digest,
         versions=versions(), git_commit=git_commit(), n_facts=len(records),
         n_used=sum(1 for r in records if r["rows"]),  # facts, not ids: (id, language) is the key
-        skipped=dict(skipped), passed_over=dict(run_info.get("passed_over") or {}), metrics=summary.metrics, tables=summary.tables,
+        skipped=dict(skipped), passed_over=dict(run_info.get("passed_over") or {}),
+        metrics=summary.metrics, tables=summary.tables,
         comparisons=summary.comparisons, references=config.references,
         figures=summary.figures, per_fact=summary.per_fact,
         paper=config.paper, description=config.description,

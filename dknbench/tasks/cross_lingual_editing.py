@@ -93,7 +93,8 @@ def language_independent_kns(scores: dict[str, list[np.ndarray]], taus: dict[str
 class CrossLingualEditingTask(Task):
     def requirements(self):
         return [Requirement("no_mpararel_counterpart", lambda task, fact: task.counterpart_id(fact) is not None),
-                Requirement("no_usable_query_in_a_language", lambda task, fact: task.usable_in_every_language(fact))]
+                Requirement("no_usable_query_in_a_language",
+                            lambda task, fact: task.usable_in_every_language(fact))]
 
     def usable_in_every_language(self, fact) -> bool:
         """Each language's counterpart (the pivot's included) has a query the scorer encodes."""

@@ -88,10 +88,14 @@ class Selection:
     facts: list  # the selected facts, in the seeded order
     passed_over: dict[str, int] = field(default_factory=dict)  # reason -> facts passed over
     asked: int | None = None  # --limit
+    looked_at: int = 0  # the selection looked at the first ``looked_at`` facts of the seeded order
 
     @property
     def short(self) -> bool:
         return self.asked is not None and len(self.facts) < self.asked
+
+    def __post_init__(self):
+        self.looked_at = self.looked_at or len(self.facts)
 
     def counts(self) -> str:
         return ", ".join(f"{k}: {v}" for k, v in sorted(self.passed_over.items())) or "none"
@@ -129,8 +133,10 @@ def select_meeting(task, ordered: list, limit: int | None) -> Selection:
     pending: dict[str, list[int]] = {}
     admitted: set[str] = set()
     full = (lambda: len(chosen) >= limit) if limit else (lambda: False)
+    looked_at = len(ordered)
     for position, fact in enumerate(ordered):
         if full():
+            looked_at = position
             break
         key = group.key(fact) if group else None
         if group and sizes[key] < group.at_least:
@@ -152,4 +158,4 @@ def select_meeting(task, ordered: list, limit: int | None) -> Selection:
     for key, positions in pending.items():  # groups that never reached k, or would overflow N
         reason = group.reason if len(positions) < group.at_least else group.overflow_reason
         passed[reason] += len(positions)
-    return Selection([ordered[p] for p in sorted(chosen)], dict(passed), limit)
+    return Selection([ordered[p] for p in sorted(chosen)], dict(passed), limit, looked_at)
