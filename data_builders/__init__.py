@@ -5,7 +5,9 @@ Each builder module registers a function ``build(source, seed=42, **options) -> 
 the first time its builder is used, when its ``@BUILDERS.register`` decorator adds the metadata:
 so ``dknbench.data.loading`` can build ``build:NAME:SOURCE`` specs while the builders that read
 any fact set (perturbed, fact-checking) import ``load_facts``, without an import cycle. Registry metadata describes the card: ``version``, ``license`` (Hub license id),
-``default_split``, ``configs`` (extra configs for splits whose features differ), ``fields``.
+``default_split``, ``configs`` (extra configs for splits whose features differ), ``fields``, and the
+Responsible-AI fields of ``croissant.json``: ``collection`` (how the rows were made, e.g. the seeded
+generation or perturbation), ``collection_type`` and ``limitations`` (a list).
 ``build_dataset`` runs a builder and writes the folder (see ``dknbench.data.cards``).
 """
 
@@ -113,6 +115,10 @@ def card_info_for(name: str, source, seed: int, options: dict) -> dict:
         "pretty_name": meta.get("pretty_name", f"dknbench {name}"),
         "languages": meta.get("languages"),
         "task_categories": meta.get("task_categories"),
+        # the Responsible-AI fields of croissant.json (dknbench.data.croissant)
+        "collection": meta.get("collection"),
+        "collection_type": meta.get("collection_type"),
+        "limitations": meta.get("limitations"),
     }
     found = source_info(source)
     # a builder's declared license wins over the parent card's; PROVENANCE text is kept verbatim
