@@ -220,7 +220,7 @@ def write_dataset(dataset_dict, output_dir: str | Path, card_info: dict | None =
         metadata = card_metadata(dataset_dict, card_info, groups, sizes)
         body = render_body(metadata, card_info, dataset_dict, groups)
         (tmp / "README.md").write_text(card_text(metadata, body), encoding="utf-8")
-        write_croissant(dataset_dict, metadata, card_info, groups, tmp)
+        write_croissant(dataset_dict, metadata, card_info, groups, tmp, {s: shard_path(s) for s in dataset_dict})
         _move_into_place(tmp, output_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -22,7 +22,7 @@ CROISSANT_SPEC = "http://mlcommons.org/croissant/1.1"
 RAI_SPEC = "http://mlcommons.org/croissant/RAI/1.0"
 PARQUET = "application/x-parquet"
 SPLITS_RECORD_SET = "splits"
-# the split from a shard's path (cards.shard_path); the name alone also matches because mlcroissant
+# the split from a shard's path (cards.shard_path: data/<split>-00000-of-00001.parquet); the name alone also matches because mlcroissant
 # applies the transform again to the extracted value
 SPLIT_FROM_PATH = r"^(?:.*/)?(?:data/)?([^/]+?)(?:-\d+-of-\d+\.parquet)?$"
 
@@ -113,17 +113,17 @@ def collection_text(card_info: dict) -> str:
     return " ".join(parts)
 
 
-def croissant_metadata(dataset_dict, card_metadata: dict, card_info: dict, groups: dict, folder: Path):
-    """The ``mlcroissant.Metadata`` of a dataset folder whose shards are already written."""
+def croissant_metadata(dataset_dict, card_metadata: dict, card_info: dict, groups: dict, folder: Path,
+                       shards: dict[str, str]):
+    """The ``mlcroissant.Metadata`` of a dataset folder whose shards are already written
+    (``shards``: split -> its parquet file, relative to ``folder``)."""
     import mlcroissant as mlc
-
-    from .cards import shard_path
 
     meta = card_metadata["dknbench"]
     licenses = card_metadata["license"] if isinstance(card_metadata["license"], list) else [card_metadata["license"]]
     distribution, record_sets = [], []
     for split in dataset_dict:
-        path = shard_path(split)
+        path = shards[split]
         distribution.append(mlc.FileObject(
             id=path, name=Path(path).name, content_url=path, encoding_formats=[PARQUET],
             sha256=sha256_of(folder / path), content_size=f"{(folder / path).stat().st_size} B",
@@ -137,7 +137,7 @@ def croissant_metadata(dataset_dict, card_metadata: dict, card_info: dict, group
         file_set = f"{config}-parquet"
         distribution.append(mlc.FileSet(
             id=file_set, name=file_set, encoding_formats=[PARQUET], contained_in=[],
-            includes=[shard_path(split) for split in splits],
+            includes=[shards[split] for split in splits],
             description=f"the parquet shards of config {config!r} (splits {', '.join(splits)})"))
         split_field = mlc.Field(
             id=f"{config}/split", name="split", data_types=[mlc.DataType.TEXT],
@@ -172,9 +172,10 @@ def croissant_metadata(dataset_dict, card_metadata: dict, card_info: dict, group
     )
 
 
-def write_croissant(dataset_dict, card_metadata: dict, card_info: dict, groups: dict, folder: Path) -> Path:
+def write_croissant(dataset_dict, card_metadata: dict, card_info: dict, groups: dict, folder: Path,
+                    shards: dict[str, str]) -> Path:
     """Write ``croissant.json`` into ``folder`` (the temporary build folder of ``write_dataset``)."""
-    metadata = croissant_metadata(dataset_dict, card_metadata, card_info, groups, folder)
+    metadata = croissant_metadata(dataset_dict, card_metadata, card_info, groups, folder, shards)
     errors = metadata.ctx.issues.errors
     if errors:  # a bug here, not bad input: the builders' metadata is ours
         raise RuntimeError(f"croissant.json would not validate: {sorted(errors)[0]}")
