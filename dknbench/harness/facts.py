@@ -42,7 +42,8 @@ def run_facts(task, facts, output: Path, seed: int, indices=None, quiet=False, d
         return 0
     task.prepare()
     done = 0
-    for index in progress(todo, desc=desc, unit="fact", quiet=quiet):
+    shown = progress(todo, desc=desc, unit="fact", quiet=quiet, name=lambda i: facts[i].id)
+    for index in shown:
         fact = facts[index]
         seed_everything(seed * 100_003 + index)  # per fact: resuming reproduces the same draws
         try:
@@ -50,6 +51,8 @@ def run_facts(task, facts, output: Path, seed: int, indices=None, quiet=False, d
                       "skipped": None}
         except (SkipFact, SkipQuery) as skip:
             record = {"index": index, "fact_id": fact.id, "rows": [], "skipped": skip.reason}
+        if not record["rows"]:
+            shown.skipped()  # fast: its time would make the ETA jump at the first computed fact
         write_json(fact_file(output, index), record)
         done += 1
     return done

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..activity import phase
 from ..errors import ConfigError
 from ..scoring import AnswerScorer, SkipQuery
 from .base import LOCALIZERS, Localizer, Neuron, refine_across_queries
@@ -58,10 +59,11 @@ class KNLocator:
         if scores is None:
             scores = self.cache.get(key)
         if scores is None:
-            if self.localizer.needs_subject:
-                scores = self.localizer.scores(self.engine, encoded, subject=subject)
-            else:
-                scores = self.localizer.scores(self.engine, encoded)
+            with phase(f"{self.localizer.name} attribution of {query!r}"):  # the heartbeat names it
+                if self.localizer.needs_subject:
+                    scores = self.localizer.scores(self.engine, encoded, subject=subject)
+                else:
+                    scores = self.localizer.scores(self.engine, encoded)
             self.cache.put(key, scores)
         # tasks ask again for the scores of the queries just localized (ranking, CAS's rule);
         # kept in memory so --no-cache does not run the attribution twice
