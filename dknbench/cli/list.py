@@ -26,12 +26,13 @@ def main(args) -> int:
     elif args.what == "models":
         from ..models import EMBEDDED_MODELS
         from ..models.families import FAMILIES, MOE_FIELDS
-        from ..models.tiny import REFUSED, TINY_FAMILIES
+        from ..models.loading import TINY_MODELS
+        from ..models.tiny import REFUSED
 
         for name, spec in EMBEDDED_MODELS.items():
             print(f"{name:16s} [embedded, default] {spec.description}")
         for family in FAMILIES:
-            tiny = [f"tiny-{t}" for t in family.model_types if t in TINY_FAMILIES]
+            tiny = [f"tiny-{t}" for t in family.model_types if f"tiny-{t}" in TINY_MODELS]  # the offered ones
             kind = "masked" if family.masked_lm else "causal"
             print(f"{family.name:16s} [family, {kind}] types: {', '.join(family.model_types)}; neurons: "
                   f"{family.rule}; IG path: {'full' if family.masked_lm else 'fast' if family.fast else 'cached'}"
