@@ -85,8 +85,11 @@ def hub_access(repo_id: str) -> str:
     return "cache" if cached else "unreachable"
 
 
-def unreachable_text(what: str) -> str:
-    """The one-line error for ``what`` (e.g. "model 'gpt2'") when the Hub cannot be reached."""
-    return (f"cannot load {what}: the Hugging Face Hub ({hub_endpoint()}) cannot be reached "
-            f"({unreachable_reason()}) and it is not in the local cache; connect once to download it "
-            "(or set HF_HUB_OFFLINE=1 to use the cache only)")
+def unreachable_text(what: str, cache_checked: bool = False) -> str:
+    """The one-line error for ``what`` (e.g. "model 'gpt2'") when the Hub cannot be reached;
+    ``cache_checked``: the caller looked in the local cache and it is not there."""
+    where = f"the Hugging Face Hub ({hub_endpoint()}) cannot be reached ({unreachable_reason()})"
+    if cache_checked:
+        return f"cannot load {what}: {where} and it is not in the local cache; connect once to download it"
+    return (f"cannot load {what}: {where}; connect once to download it, or set HF_HUB_OFFLINE=1 to use "
+            "a copy in the local cache")

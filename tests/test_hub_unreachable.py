@@ -64,7 +64,7 @@ def test_model_hub_id_without_network_is_one_line_without_retries(tmp_path):
     assert done.returncode == 2, err[-2000:]
     assert len(err.splitlines()) == 1, err[-2000:]  # no retry lines, no traceback
     assert "'gpt2'" in err and "cannot be reached" in err and "ConnectionRefusedError" in err
-    assert "thrown while requesting" not in err and "HF_HUB_OFFLINE=1" in err
+    assert "thrown while requesting" not in err and "not in the local cache" in err
     print(f"--model gpt2 without network: exit 2 in {seconds:.1f} s")  # the figure, not a check
 
 
@@ -102,3 +102,14 @@ def test_the_tiny_models_offered_by_errors_and_by_list_models_agree(capsys):
     refused_in_list = {line.split()[0] for line in out.splitlines() if "[refused]" in line}
     assert offered_in_list == offered_in_errors
     assert "tiny-opt" in refused_in_list and not refused_in_list & offered_in_list
+
+
+def test_hub_dataset_id_without_network_is_one_line(tmp_path):
+    script = "from dknbench.data.loading import load_facts; load_facts('someone/some-facts')"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=no_network_env(tmp_path), cwd=tmp_path, timeout=300)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert "DKNBenchError" in last and "'someone/some-facts'" in last and "cannot be reached" in last
+    assert "HF_HUB_OFFLINE=1" in last
+    assert "thrown while requesting" not in done.stderr

@@ -135,7 +135,7 @@ def hub_cache_only(name: str, source: str | None = None) -> bool:
         return False
     access = hub_access(source)
     if access == "unreachable":
-        raise DKNBenchError(f"{unreachable_text(f'model {name!r}')}; {MODEL_FORMS}")
+        raise DKNBenchError(f"{unreachable_text(f'model {name!r}', cache_checked=True)}; {MODEL_FORMS}")
     return access == "cache"
 
 
