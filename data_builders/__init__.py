@@ -57,6 +57,21 @@ def _scrub_paths(options: dict) -> dict:
             for k, v in options.items()}
 
 
+def parent_limitations(folder: Path) -> list[str]:
+    """The Responsible-AI limitations a built source folder's croissant.json states (a derived set
+    inherits them); [] when it has none."""
+    from dknbench.data.croissant import CROISSANT_FILE
+    from dknbench.io import read_json
+
+    path = folder / CROISSANT_FILE
+    if not path.is_file():
+        return []
+    found = read_json(path)
+    found = found.get("rai:dataLimitations") if isinstance(found, dict) else None
+    found = [found] if isinstance(found, str) else found
+    return [text for text in found or [] if isinstance(text, str)]
+
+
 def source_info(source) -> dict:
     """Provenance of a source for the card: its PROVENANCE.md (raw data) or its parent card."""
     from dknbench.data.cards import read_card
@@ -81,6 +96,7 @@ def source_info(source) -> dict:
             "license_details": card.get("license_details"),
             "citation": source_citations().get(key, ""),
             "languages": card.get("language"),
+            "source_limitations": [f"From the source ({label}): {text}" for text in parent_limitations(path)],
         }
     provenance = provenance_for(path)
     info: dict = {"source": source_label(path, provenance)}
@@ -127,7 +143,9 @@ def card_info_for(name: str, source, seed: int, options: dict) -> dict:
     found.pop("license", None)
     if meta.get("languages") or not found.get("languages"):
         found.pop("languages", None)
+    inherited = found.pop("source_limitations", [])
     info.update(found)
+    info["limitations"] = [*(info["limitations"] or []), *inherited]
     return info
 
 

@@ -547,6 +547,11 @@ def test_every_builder_writes_a_croissant_file_that_mlcroissant_validates_and_re
     assert "http://mlcommons.org/croissant/RAI/1.0" in raw["conformsTo"]
     assert f"seed 5" in metadata.data_collection and name in metadata.data_collection
     assert metadata.data_limitations and metadata.personal_sensitive_information
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    assert all(f"- {text}" in readme for text in metadata.data_limitations)  # the card says the same
+    if name == "perturbed":  # built from a templama folder: its limitations come along
+        assert any(text.startswith("From the source (dknbench dataset templama") and "Wikidata values" in text
+                   for text in metadata.data_limitations)
     assert "none found" in metadata.personal_sensitive_information[0]
     # the distribution: every parquet shard with its sha256
     shards = {f.content_url: f for f in metadata.distribution if isinstance(f, mlc.FileObject)}

@@ -171,6 +171,10 @@ def render_body(metadata: dict, card_info: dict, dataset_dict, groups) -> str:
               yaml.safe_dump(meta["options"] or {}, sort_keys=True, allow_unicode=True).rstrip(), "```"]
     if card_info.get("fields"):
         lines += ["", "## Fields", "", card_info["fields"].strip()]
+    if card_info.get("collection"):
+        lines += ["", "## How the rows were made", "", card_info["collection"].strip()]
+    if card_info.get("limitations"):
+        lines += ["", "## Limitations", "", *[f"- {text}" for text in card_info["limitations"]]]
     lines += ["", "## Source", "", f"Built from `{meta['source']}`."]
     licenses = metadata["license"] if isinstance(metadata["license"], list) else [metadata["license"]]
     lines += ["", f"License: {', '.join(f'`{l}`' for l in licenses)} ({metadata['license_name']})."]
