@@ -581,3 +581,24 @@ def test_every_builder_writes_a_croissant_file_that_mlcroissant_validates_and_re
         decoded = {k: ([x.decode() for x in v] if isinstance(v, list) else v.decode() if isinstance(v, bytes) else v)
                    for k, v in decoded.items()}
         assert decoded == expected, (name, config_name)
+
+
+def test_croissant_types_every_value_kind_a_card_can_hold(tmp_path):
+    import mlcroissant as mlc
+
+    from dknbench.data import write_dataset
+
+    features = datasets.Features({"id": datasets.Value("string"), "count": datasets.Value("int64"),
+                                  "score": datasets.Value("float64"), "flag": datasets.Value("bool"),
+                                  "label": datasets.ClassLabel(names=["no", "yes"]),
+                                  "tags": datasets.Sequence(datasets.Value("string"))})
+    rows = [{"id": "a", "count": 3, "score": 0.5, "flag": True, "label": 1, "tags": ["x", "y"]}]
+    folder = write_dataset(datasets.DatasetDict({"train": datasets.Dataset.from_list(rows, features=features)}),
+                           tmp_path / "typed", {"builder": "test", "seed": 1})
+    dataset = mlc.Dataset(jsonld=folder / "croissant.json")
+    fields = {f.name: f for f in next(r for r in dataset.metadata.record_sets if r.id == "default").fields}
+    assert {name: str(fields[name].data_types[0]).rsplit("/", 1)[1] for name in features} == {
+        "id": "Text", "count": "Int64", "score": "Float64", "flag": "Boolean", "label": "Int64", "tags": "Text"}
+    assert fields["tags"].is_array and not fields["id"].is_array
+    record = next(iter(dataset.records("default")))
+    assert (record["default/count"], record["default/label"], record["default/tags"]) == (3, 1, [b"x", b"y"])

@@ -51,7 +51,8 @@ def sha256_of(path: Path) -> str:
 
 
 def data_type(feature):
-    """The Croissant data type of a ``datasets.Value``; None for a type it has no name for."""
+    """The Croissant data type of a ``datasets.Value`` (or ClassLabel: its int64 codes); None for a
+    type it has no name for."""
     import mlcroissant as mlc
 
     return {"string": mlc.DataType.TEXT, "large_string": mlc.DataType.TEXT, "bool": mlc.DataType.BOOL,
@@ -66,10 +67,12 @@ def _field(record_set: str, name: str, feature, file_set: str):
     import datasets
     import mlcroissant as mlc
 
+    lists = tuple(kind for kind in (getattr(datasets, n, None) for n in ("Sequence", "List", "LargeList"))
+                  if isinstance(kind, type))  # datasets 3 has Sequence only; 4+ adds List, LargeList
     inner, is_array = feature, False
-    if isinstance(feature, (datasets.Sequence, datasets.List, datasets.LargeList)):
+    if isinstance(feature, lists):
         inner, is_array = feature.feature, True
-    if not isinstance(inner, datasets.Value) or data_type(inner) is None:
+    if getattr(inner, "dtype", None) is None or data_type(inner) is None:  # a Value or a ClassLabel
         raise ValueError(f"column {name!r}: feature {feature!r} has no Croissant type here")
     source = mlc.Source(file_set=file_set, extract=mlc.Extract(column=name))
     return mlc.Field(id=f"{record_set}/{name}", name=name, data_types=[data_type(inner)], source=source,
