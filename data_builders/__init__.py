@@ -5,7 +5,9 @@ Each builder module registers a function ``build(source, seed=42, **options) -> 
 the first time its builder is used, when its ``@BUILDERS.register`` decorator adds the metadata:
 so ``dknbench.data.loading`` can build ``build:NAME:SOURCE`` specs while the builders that read
 any fact set (perturbed, fact-checking) import ``load_facts``, without an import cycle. Registry metadata describes the card: ``version``, ``license`` (Hub license id),
-``default_split``, ``configs`` (extra configs for splits whose features differ), ``fields``.
+``default_split``, ``configs`` (extra configs for splits whose features differ), ``fields``, and the
+Responsible-AI fields of ``croissant.json``: ``collection`` (how the rows were made, e.g. the seeded
+generation or perturbation), ``collection_type`` and ``limitations`` (a list).
 ``build_dataset`` runs a builder and writes the folder (see ``dknbench.data.cards``).
 """
 
@@ -55,6 +57,21 @@ def _scrub_paths(options: dict) -> dict:
             for k, v in options.items()}
 
 
+def parent_limitations(folder: Path) -> list[str]:
+    """The Responsible-AI limitations a built source folder's croissant.json states (a derived set
+    inherits them); [] when it has none."""
+    from dknbench.data.croissant import CROISSANT_FILE
+    from dknbench.io import read_json
+
+    path = folder / CROISSANT_FILE
+    if not path.is_file():
+        return []
+    found = read_json(path)
+    found = found.get("rai:dataLimitations") if isinstance(found, dict) else None
+    found = [found] if isinstance(found, str) else found
+    return [text for text in found or [] if isinstance(text, str)]
+
+
 def source_info(source) -> dict:
     """Provenance of a source for the card: its PROVENANCE.md (raw data) or its parent card."""
     from dknbench.data.cards import read_card
@@ -79,6 +96,7 @@ def source_info(source) -> dict:
             "license_details": card.get("license_details"),
             "citation": source_citations().get(key, ""),
             "languages": card.get("language"),
+            "source_limitations": [f"From the source ({label}): {text}" for text in parent_limitations(path)],
         }
     provenance = provenance_for(path)
     info: dict = {"source": source_label(path, provenance)}
@@ -113,6 +131,10 @@ def card_info_for(name: str, source, seed: int, options: dict) -> dict:
         "pretty_name": meta.get("pretty_name", f"dknbench {name}"),
         "languages": meta.get("languages"),
         "task_categories": meta.get("task_categories"),
+        # the Responsible-AI fields of croissant.json (dknbench.data.croissant)
+        "collection": meta.get("collection"),
+        "collection_type": meta.get("collection_type"),
+        "limitations": meta.get("limitations"),
     }
     found = source_info(source)
     # a builder's declared license wins over the parent card's; PROVENANCE text is kept verbatim
@@ -121,7 +143,9 @@ def card_info_for(name: str, source, seed: int, options: dict) -> dict:
     found.pop("license", None)
     if meta.get("languages") or not found.get("languages"):
         found.pop("languages", None)
+    inherited = found.pop("source_limitations", [])
     info.update(found)
+    info["limitations"] = [*(info["limitations"] or []), *inherited]
     return info
 
 

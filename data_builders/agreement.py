@@ -72,6 +72,14 @@ def read_word_list(source) -> dict:
     pretty_name="dknbench determiner-noun agreement",
     fields="Fact schema; relation agreement_singular|agreement_plural; subject = singular lemma; "
            "object = the form the frame demands; wrong_object = the other number's form; queries = frames, [Y] last.",
+    collection=('Facts generated from a word list (templates/agreement.yaml or a user YAML): each '
+                'singular/plural noun pair fills fixed determiner and numeral frames; max_nouns keeps a '
+                'seeded sample of nouns.'),
+    limitations=[
+        'Template-generated frames, not natural sentences.',
+        'English count nouns only; irregular plurals are as listed in the word list.',
+    ],
+    collection_type='Software Collection',
 )
 def build(source=None, seed: int = 42, nouns=None, max_nouns=None, numbers="singular,plural") -> datasets.DatasetDict:
     """Options: nouns (only these singular lemmas), max_nouns (seeded sample), numbers

@@ -126,6 +126,16 @@ def detect_format(source) -> str:
     default_split="edits",
     fields="Fact schema: `queries` = the edited prompt(s), `neighbour_queries` = rephrasings (Gen), "
            "`locality_queries`/`locality_objects` = unrelated facts (Loc), `target_object` = o'.",
+    collection=('Edit requests from ParaRel (the first query is edited, the other paraphrases test '
+                "generalisation, locality facts are drawn with the seed from other relations, the target o' "
+                "is drawn with the seed from the relation's other objects) or from CounterFact (its requested"
+                ' rewrites, paraphrase and neighbourhood prompts, with [Y] appended).'),
+    limitations=[
+        "Targets o' are false by construction: the data asks a model to learn wrong facts and must not be"
+        ' used as knowledge.',
+        'Locality facts are random facts of other relations, not chosen to be hard.',
+        "Facts are Wikidata triples of the source's snapshot and can be outdated.",
+    ],
 )
 def build(source, seed: int = 42, source_format="auto", file=None, causal=False, relations=None,
           max_facts_per_relation=None, n_edit_queries=1, n_locality=5, limit=None) -> datasets.DatasetDict:

@@ -50,6 +50,14 @@ def with_wrong_objects(facts, seed: int):
     license=None,  # inherits the source dataset's license
     default_split="second_half",
     fields="Fact schema; `object` is the true object and `wrong_object` a false one of the same relation.",
+    collection=('Facts of the source fact set, each given a wrong object drawn with the seed from the objects'
+                ' of the same relation (never one the source gives for the same subject and relation), then '
+                'split per relation into a first and a second part.'),
+    limitations=[
+        "A drawn wrong object can still be true when the source lists only some of a subject's true "
+        'objects.',
+        "Facts are Wikidata triples of the source's snapshot and can be outdated.",
+    ],
 )
 def build(source, seed: int = 42, split=None, ratio=0.5, shuffle=False, limit=None) -> datasets.DatasetDict:
     """Source: any fact set ``load_facts`` accepts (a raw ParaRel folder, a built folder, builtin,

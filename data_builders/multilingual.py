@@ -78,6 +78,14 @@ def _tuples(root: Path, language: str, relations: set[str]) -> dict[tuple, dict]
     languages="from-options",
     fields="Fact schema, one split per language; `id` = `<relation>_<subject QID>_<object QID>` is the "
            "same across splits; `language` is the requested code.",
+    collection=('mParaRel patterns per language filled with the mLAMA tuples of each relation; a fact is kept'
+                ' only when it exists in every requested language, aligned by relation, subject and object.'),
+    limitations=[
+        "mParaRel's non-English patterns are largely machine translated; checked_only keeps the human-"
+        'checked ones.',
+        "Objects are single words of LAMA's vocabulary; facts are Wikidata triples of the source's "
+        'snapshot.',
+    ],
 )
 def build(source, seed: int = 42, languages="en,fr,zh", relations=None, causal=False, min_queries=1,
           checked_only=False, max_facts_per_relation=None) -> datasets.DatasetDict:

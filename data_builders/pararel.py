@@ -106,6 +106,14 @@ def pararel_facts(source, seed: int = 42, causal=False, relations=None, min_quer
     default_split="facts",
     fields="Fact schema (`dknbench.data.schema.FACT_FEATURES`); `queries` are the relation's "
            "ParaRel patterns with `[X]` filled by the subject and `[Y]` kept as the object slot.",
+    collection=("ParaRel's paraphrased patterns per relation filled with the T-REx subject/object pairs of "
+                'LAMA; no text is written beyond filling [X] with the subject; max_facts_per_relation keeps a'
+                ' seeded sample.'),
+    limitations=[
+        'Facts are Wikidata triples of the T-REx snapshot and can be outdated or wrong.',
+        "Objects are restricted to LAMA's common vocabulary (trex_lms_vocab).",
+        'Patterns are templates: some paraphrases read unnaturally for some subjects.',
+    ],
 )
 def build(source, seed: int = 42, causal=False, relations=None, min_queries=3,
           max_facts_per_relation=None) -> datasets.DatasetDict:

@@ -78,6 +78,13 @@ def perturb_seeded(query: str, kinds: list[str], before_slot: bool, seed: int, *
     default_split="perturbed",
     fields="Fact schema plus fact_id, original_query, perturbed_query, perturbation, position. One row "
            "per (fact, query); `id` = `<fact id>:q<query index>`, `queries` = [original_query].",
+    collection=('Each query of the source fact set gets one seeded word edit (000 Eq. 15): a word replaced by'
+                ' [replace], [add] inserted, or a word deleted, by default before the [Y] slot.'),
+    limitations=[
+        'A perturbation can change what the query means (e.g. deleting the relation word), so the '
+        'original answer need not hold for Q*; no human checked them.',
+        'The [replace] and [add] tokens are not words a model has seen in this role.',
+    ],
 )
 def build(source, seed: int = 42, split=None, kinds="replace,add,delete", before_slot=True, limit=None,
           max_queries_per_fact=None) -> datasets.DatasetDict:

@@ -153,6 +153,13 @@ def year_fact(fact: TemporalFact, year: str, query: str, ident: str | None = Non
     fields="Fact schema. `y<year>`: every fact with an answer that year (id = TempLAMA row id). "
            "`paired`: facts present in both years (id = `<subject QID>_<relation>`); `object` is the "
            "old year's answer, `target_object` the new year's, `date` the old year.",
+    collection=('TempLAMA rows: the _X_ cloze becomes [Y], the year becomes the date; facts present in both '
+                'the old and the new year are paired by subject and relation; causal rewords object-first '
+                'templates so that [Y] is last.'),
+    limitations=[
+        'Answers are the Wikidata values of a year; a fact that changed within the year is ambiguous.',
+        'The causal rewording changes the sentence form of object-first templates.',
+    ],
 )
 def build(source, seed: int = 42, old_year="2018", new_year="2019", relations=None, causal=True,
           date_prefix="", changed_only=False, max_facts_per_relation=None) -> datasets.DatasetDict:

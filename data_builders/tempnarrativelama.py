@@ -58,6 +58,13 @@ def relation_pools(facts) -> dict[str, list[str]]:
            "splits. In `q_new`/`q_au`, `object` and `target_object` are the counterfactual answer o' "
            "taught by the narratives and `wrong_object` is the real TempLAMA answer of the new year. "
            "Config `narratives`: id, relation, subject, date, answer (= o'), text.",
+    collection=("Built from TempLAMA: each fact present in both years gets a counterfactual answer o' drawn "
+                "with the seed from the same relation's answers (never one of its real answers); the "
+                "narratives fill the fixed templates of 000 Table 12 with the new year, the subject and o'."),
+    limitations=[
+        'The narratives are template-generated, not natural text, and state false facts by construction.',
+        'Answers are the Wikidata values of a year; facts that changed within the year are ambiguous.',
+    ],
 )
 def build(source, seed: int = 42, old_year="2018", new_year="2019", relations=None, causal=True,
           date_prefix="In {date}, ", changed_only=False, max_facts_per_relation=None) -> datasets.DatasetDict:

@@ -25,6 +25,13 @@ FEATURES = datasets.Features({"id": datasets.Value("string"), "text": datasets.V
     default_split="test",
     fields="`id` = `wikitext2_<line number>` (1-based, in the raw file), `text` = the paragraph without "
            "its leading/trailing whitespace.",
+    collection=('WikiText-2 raw test paragraphs, blank lines and headings dropped; limit keeps a seeded '
+                'sample in file order.'),
+    limitations=[
+        "Wikipedia text from WikiText-2's snapshot; it names real people (public figures) as Wikipedia "
+        'does.',
+        "WikiText's tokenisation (' @-@ ', ' @,@ ') is kept as in the raw file.",
+    ],
 )
 def build(source, seed: int = 42, min_words=1, limit=None) -> datasets.DatasetDict:
     """Source: the wikitext2 folder or ``wiki.test.raw``. Options: min_words (drop shorter lines),

@@ -71,7 +71,7 @@ CASES = {
     "unknown-flag": (lambda t: run("--frobnicate"), ["unrecognized arguments", "--frobnicate"]),
     "executor-choice": (lambda t: run("--executor", "nosuch"), ["--executor", "'nosuch'", "local"]),
     "port-not-int": (lambda t: ["leaderboard", "serve", "site", "--port", "x"], ["leaderboard serve:", "--port"]),
-    "leaderboard-no-action": (lambda t: ["leaderboard"], ["choose an action", "build or serve"]),
+    "leaderboard-no-action": (lambda t: ["leaderboard"], ["choose an action", "build, serve or publish"]),
     "no-command": (lambda t: [], ["no command given"]),
     # run options
     "method-empty-entry": (lambda t: run("--method", "ntc,"), ["--method", "empty method name"]),

@@ -511,3 +511,94 @@ def test_cli_build_data(slices, tmp_path, capsys):
     assert card["dknbench"]["options"]["causal"] is True and card["dknbench"]["seed"] == 3
     assert card["license"] == "cc-by-nc-4.0" and card["dknbench"]["source_commits"]
     assert main(["build-data", "pararel", "--source", str(slices["pararel"]), "--output", str(out)]) == 2
+
+
+# --- croissant.json -------------------------------------------------------------------------------
+
+def croissant_type(feature) -> tuple[str, bool]:
+    """(Croissant data type URL, is a list) that a datasets feature must map to."""
+    inner = feature.feature if isinstance(feature, (datasets.Sequence, datasets.List)) else feature
+    names = {"string": "https://schema.org/Text", "int32": "http://mlcommons.org/croissant/Int32",
+             "int64": "http://mlcommons.org/croissant/Int64", "bool": "https://schema.org/Boolean",
+             "float64": "http://mlcommons.org/croissant/Float64"}
+    return names[inner.dtype], inner is not feature
+
+
+@pytest.mark.parametrize("name", sorted(ALL_BUILDERS | TESTED_ELSEWHERE))
+def test_every_builder_writes_a_croissant_file_that_mlcroissant_validates_and_reads(
+        name, slices, templama_folder, tmp_path):
+    import hashlib
+
+    import mlcroissant as mlc
+
+    source, options = (None, {}) if name in TESTED_ELSEWHERE else builder_args(name, slices, templama_folder)
+    built = build(name, source, seed=5, **options)
+    folder = build_dataset(name, source, output=tmp_path / name, seed=5, **options)
+    path = folder / "croissant.json"
+    dataset = mlc.Dataset(jsonld=path)  # mlcroissant's validator: raises ValidationError on any error
+    metadata = dataset.metadata
+    assert not metadata.ctx.issues.errors
+    card = yaml.safe_load((folder / "README.md").read_text(encoding="utf-8").split("---")[1])
+    # the same metadata as the card: name, license, citation, the seed and procedure, the RAI fields
+    assert metadata.name == card["pretty_name"]
+    assert metadata.cite_as.strip() == card["citation"].strip()
+    assert len(metadata.license) >= len(card["license"] if isinstance(card["license"], list) else [card["license"]])
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    assert "http://mlcommons.org/croissant/RAI/1.0" in raw["conformsTo"]
+    assert f"seed 5" in metadata.data_collection and name in metadata.data_collection
+    assert metadata.data_limitations and metadata.personal_sensitive_information
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    assert all(f"- {text}" in readme for text in metadata.data_limitations)  # the card says the same
+    if name == "perturbed":  # built from a templama folder: its limitations come along
+        assert any(text.startswith("From the source (dknbench dataset templama") and "Wikidata values" in text
+                   for text in metadata.data_limitations)
+    assert "none found" in metadata.personal_sensitive_information[0]
+    # the distribution: every parquet shard with its sha256
+    shards = {f.content_url: f for f in metadata.distribution if isinstance(f, mlc.FileObject)}
+    assert set(shards) == {p.relative_to(folder).as_posix() for p in (folder / "data").glob("*.parquet")}
+    for url, file in shards.items():
+        assert file.sha256 == hashlib.sha256((folder / url).read_bytes()).hexdigest()
+    # the splits enumeration and one record set per config, typed from the Features, read back
+    record_sets = {r.id: r for r in metadata.record_sets}
+    splits = [row["splits/name"] for row in dataset.records("splits")]
+    assert sorted(s.decode() if isinstance(s, bytes) else s for s in splits) == sorted(built)
+    for config in card["configs"]:
+        config_name = config["config_name"]
+        config_splits = [entry["split"] for entry in config["data_files"]]
+        features = built[config_splits[0]].features
+        fields = {f.name: f for f in record_sets[config_name].fields}
+        assert set(fields) == {"split", *features}
+        for column, feature in features.items():
+            type_url, is_list = croissant_type(feature)
+            assert [str(t) for t in fields[column].data_types] == [type_url], (name, column)
+            assert bool(fields[column].is_array) == is_list, (name, column)
+        records = list(dataset.records(config_name))
+        assert len(records) == sum(len(built[s]) for s in config_splits)
+        first_split = config_splits[0]
+        first = next(r for r in records if r[f"{config_name}/split"] in (first_split, first_split.encode()))
+        expected = built[first_split][0]
+        decoded = {column: first[f"{config_name}/{column}"] for column in features}
+        decoded = {k: ([x.decode() for x in v] if isinstance(v, list) else v.decode() if isinstance(v, bytes) else v)
+                   for k, v in decoded.items()}
+        assert decoded == expected, (name, config_name)
+
+
+def test_croissant_types_every_value_kind_a_card_can_hold(tmp_path):
+    import mlcroissant as mlc
+
+    from dknbench.data import write_dataset
+
+    features = datasets.Features({"id": datasets.Value("string"), "count": datasets.Value("int64"),
+                                  "score": datasets.Value("float64"), "flag": datasets.Value("bool"),
+                                  "label": datasets.ClassLabel(names=["no", "yes"]),
+                                  "tags": datasets.Sequence(datasets.Value("string"))})
+    rows = [{"id": "a", "count": 3, "score": 0.5, "flag": True, "label": 1, "tags": ["x", "y"]}]
+    folder = write_dataset(datasets.DatasetDict({"train": datasets.Dataset.from_list(rows, features=features)}),
+                           tmp_path / "typed", {"builder": "test", "seed": 1})
+    dataset = mlc.Dataset(jsonld=folder / "croissant.json")
+    fields = {f.name: f for f in next(r for r in dataset.metadata.record_sets if r.id == "default").fields}
+    assert {name: str(fields[name].data_types[0]).rsplit("/", 1)[1] for name in features} == {
+        "id": "Text", "count": "Int64", "score": "Float64", "flag": "Boolean", "label": "Int64", "tags": "Text"}
+    assert fields["tags"].is_array and not fields["id"].is_array
+    record = next(iter(dataset.records("default")))
+    assert (record["default/count"], record["default/label"], record["default/tags"]) == (3, 1, [b"x", b"y"])

@@ -149,7 +149,7 @@ def test_every_module_imports_alone():
 # The pipeline's layers, lowest first (docs/ARCHITECTURE.md). A module may import its own layer
 # and the layers below it, never one above: so the folders read as the pipeline, bottom up.
 LAYERS = [
-    {"dknbench", "errors", "hyperparams", "io", "paths", "registry", "selection"},
+    {"dknbench", "activity", "errors", "hub", "hyperparams", "io", "paths", "registry", "selection"},
     {"data", "data_builders"},  # the builders read and write the fact schema; loading builds specs
     {"models"},
     {"interventions"},

@@ -48,6 +48,7 @@ def test_dry_run_lists_files_and_needs_no_token(folder, no_token, capsys):
     assert main(["publish", str(folder), "--repo-id", "org/name", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "README.md" in out and "data/facts-00000-of-00001.parquet" in out
+    assert "croissant.json" in out  # the Croissant metadata goes up with the dataset
     assert ".hidden" not in out
     size = (folder / "README.md").stat().st_size
     assert f"{size:,d}" in out
@@ -89,3 +90,70 @@ def test_upload_uses_the_token_without_showing_it(folder, no_token, monkeypatch,
     assert upload["repo_id"] == "org/name" and upload["repo_type"] == "dataset"
     assert upload["folder_path"] == str(folder)
     assert not any(SECRET in path.read_text(errors="ignore") for path in folder.rglob("*") if path.is_file())
+
+
+# --- dknbench leaderboard publish: a built site to a static Space ---------------------------------
+
+@pytest.fixture
+def site(tmp_path):
+    site = tmp_path / "site"
+    (site / "tasks").mkdir(parents=True)
+    (site / "static").mkdir()
+    (site / "index.html").write_text("<html>index</html>")
+    (site / "tasks" / "gcr.html").write_text("<html>gcr</html>")
+    (site / "static" / "style.css").write_text("body {}")
+    (site / ".partial.tmp").write_text("left over")  # never uploaded
+    return site
+
+
+def test_leaderboard_publish_dry_run_lists_the_site_and_the_space_and_writes_nothing(site, no_token, monkeypatch,
+                                                                                     capsys):
+    FakeApi.calls = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    before = sorted((p.relative_to(site), p.stat().st_mtime_ns) for p in site.rglob("*"))
+    assert main(["leaderboard", "publish", str(site), "--space-id", "user/board", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "user/board" in out and "static Space" in out
+    listed = {line.split()[-1] for line in out.splitlines()[1:-1]}
+    assert listed == {"index.html", "tasks/gcr.html", "static/style.css"}
+    assert FakeApi.calls == []
+    assert sorted((p.relative_to(site), p.stat().st_mtime_ns) for p in site.rglob("*")) == before
+
+
+def test_leaderboard_publish_without_a_token_is_one_line_exit_2(site, no_token, monkeypatch, capsys):
+    FakeApi.calls = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    assert main(["leaderboard", "publish", str(site), "--space-id", "user/board"]) == 2
+    err = capsys.readouterr().err
+    assert "no Hugging Face token" in err and len(err.strip().splitlines()) == 1
+    assert FakeApi.calls == []
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda tmp: tmp / "missing", "is not a folder"),
+    (lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", "no index.html"),
+])
+def test_leaderboard_publish_refuses_a_folder_that_is_not_a_built_site(tmp_path, make, message, capsys):
+    assert main(["leaderboard", "publish", str(make(tmp_path)), "--space-id", "user/board", "--dry-run"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_leaderboard_publish_refuses_a_bad_space_id(site, capsys):
+    assert main(["leaderboard", "publish", str(site), "--space-id", "board", "--dry-run"]) == 2
+    assert "ORG/NAME" in capsys.readouterr().err
+
+
+def test_leaderboard_publish_creates_a_static_space_and_uploads_the_site(site, no_token, monkeypatch, capsys):
+    FakeApi.calls = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    monkeypatch.setenv("HF_TOKEN", SECRET)
+    assert main(["leaderboard", "publish", str(site), "--space-id", "user/board"]) == 0
+    captured = capsys.readouterr()
+    assert SECRET not in captured.out + captured.err
+    assert FakeApi.calls[0] == ("init", SECRET)
+    assert FakeApi.calls[1] == ("create_repo", "user/board",
+                                {"repo_type": "space", "space_sdk": "static", "private": False, "exist_ok": True})
+    upload = FakeApi.calls[2][1]
+    assert upload["repo_id"] == "user/board" and upload["repo_type"] == "space"
+    assert upload["folder_path"] == str(site)
+    assert "3 file(s)" in captured.out

@@ -1,4 +1,5 @@
-"""`dknbench leaderboard build|serve`: the static results site."""
+"""`dknbench leaderboard build|serve|publish`: the static results site, and its upload to a
+static Hugging Face Space (the token from HF_TOKEN / `huggingface-cli login`, never printed)."""
 
 from __future__ import annotations
 
@@ -26,13 +27,23 @@ def register(subparsers) -> None:
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
     serve.set_defaults(func=_serve)
 
+    publish = commands.add_parser(
+        "publish", help="upload a built site to a static Hugging Face Space",
+        description="Upload SITE (written by `leaderboard build`) to the static Space USER/NAME, creating "
+                    "it if missing. The token comes from HF_TOKEN or `huggingface-cli login`.")
+    publish.add_argument("site", metavar="SITE", help="the folder given to `build --output`")
+    publish.add_argument("--space-id", required=True, metavar="USER/NAME", help="the Space to upload to")
+    publish.add_argument("--private", action="store_true", help="create the Space as private")
+    publish.add_argument("--dry-run", action="store_true", help="list the files and the Space; upload nothing")
+    publish.set_defaults(func=_publish)
+
     parser.set_defaults(func=_no_action)
 
 
 def _no_action(args: argparse.Namespace) -> int:
     from ..errors import DKNBenchError
 
-    raise DKNBenchError("leaderboard: choose an action, build or serve; see `dknbench leaderboard --help`")
+    raise DKNBenchError("leaderboard: choose an action, build, serve or publish; see `dknbench leaderboard --help`")
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -47,4 +58,40 @@ def _serve(args: argparse.Namespace) -> int:
     from ..leaderboard import serve
 
     serve(args.site, args.port)
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..errors import DKNBenchError
+    from .publish import check_repo_id, dataset_files, find_token
+
+    site = Path(args.site)
+    space_id = check_repo_id(args.space_id)
+    if not site.is_dir():
+        raise DKNBenchError(f"{site} is not a folder")
+    if not (site / "index.html").is_file():
+        raise DKNBenchError(f"{site} has no index.html; build the site with `dknbench leaderboard build`")
+    files = dataset_files(site)  # hidden files left out, symlinks out of the folder refused
+    if args.dry_run:
+        print(f"would upload {len(files)} file(s) to static Space {space_id} "
+              f"({'private' if args.private else 'public'}):")
+        for name, size in files:
+            print(f"  {size:>12,d}  {name}")
+        print(f"  {sum(size for _, size in files):>12,d}  total bytes")
+        return 0
+    token = find_token()
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    api = HfApi(token=token)
+    try:
+        url = api.create_repo(space_id, repo_type="space", space_sdk="static", private=args.private,
+                              exist_ok=True)
+        api.upload_folder(folder_path=str(site), repo_id=space_id, repo_type="space",
+                          commit_message="Upload leaderboard built with dknbench", ignore_patterns=[".*", "**/.*"])
+    except HfHubHTTPError as error:
+        raise DKNBenchError(f"upload to Space {space_id} failed: {str(error).splitlines()[0]}") from None
+    print(f"published {len(files)} file(s) to {url}")
     return 0

@@ -52,7 +52,8 @@ def main(args) -> int:
         from ..models import DEFAULT_MODEL, EMBEDDED_MODELS
         from ..models.embedded import is_cached
         from ..models.families import FAMILIES, MOE_FIELDS
-        from ..models.tiny import REFUSED, TINY_FAMILIES
+        from ..models.loading import TINY_MODELS
+        from ..models.tiny import REFUSED
 
         for name, spec in EMBEDDED_MODELS.items():
             kind = "zoo, default" if name == DEFAULT_MODEL else "zoo"
@@ -61,7 +62,7 @@ def main(args) -> int:
                   f"{spec.family}; license: {spec.license}; upstream {spec.hub_id}; packages: "
                   f"{spec.packages_line()}{license_text(spec)}; {state}")
         for family in FAMILIES:
-            tiny = [f"tiny-{t}" for t in family.model_types if t in TINY_FAMILIES]
+            tiny = [f"tiny-{t}" for t in family.model_types if f"tiny-{t}" in TINY_MODELS]  # the offered ones
             kind = "masked" if family.masked_lm else "causal"
             print(f"{family.name:16s} [family, {kind}] types: {', '.join(family.model_types)}; neurons: "
                   f"{family.rule}; IG path: {'full' if family.masked_lm else 'fast' if family.fast else 'cached'}"

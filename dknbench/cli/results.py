@@ -51,7 +51,7 @@ def task_tables(frame, runs) -> list[tuple[str, list[dict]]]:
     settings that differ between this task's runs (so rows of two configurations never look the
     same), then the metrics in the task YAML's order as value [CI]. Settings common to all the
     task's runs go into the header."""
-    from ..harness.report import declared_order, pivot_records
+    from ..harness.report import declared_order, facts_used, pivot_records
 
     by_dir = {str(run.run_dir): run_settings(run.summary) for run in runs}
     tables = []
@@ -71,7 +71,11 @@ def task_tables(frame, runs) -> list[tuple[str, list[dict]]]:
             record["run"] = Path(row["run_dir"]).name if duplicated else ""
             records.append(record)
         order = declared_order(task, rows["metric"])
-        header = f"{task} | " + " | ".join(f"{k} {v}" for k, v in common.items() if k in SETTINGS)
+        # the facts used of those selected, as the console says it, when every run of the task agrees
+        # (else each row's n column tells)
+        used = {facts_used(run.summary) for run in runs if str(run.run_dir) in run_dirs}
+        header = " | ".join([task, *(f"{k} {v}" for k, v in common.items() if k in SETTINGS),
+                             *(f"facts {u}" for u in used if len(used) == 1)])
         tables.append((header, pivot_records(records, order, ["method", "group", "config", "run"])))
     return tables
 

@@ -39,7 +39,22 @@ def register(subparsers) -> None:
     p.set_defaults(func=main)
 
 
+def fail_fast_without_hub(model: str) -> None:
+    """A Hub id that cannot be read (no network, not cached): the one-line error before the task,
+    torch and transformers are imported (seconds on a busy machine)."""
+    from pathlib import Path
+
+    from ..hub import hub_access
+
+    if model.startswith("tiny-") or Path(model).expanduser().exists() or hub_access(model) != "unreachable":
+        return
+    from ..models.loading import hub_cache_only  # knows the embedded names; raises for a Hub id
+
+    hub_cache_only(model)
+
+
 def main(args) -> int:
+    fail_fast_without_hub(args.model)
     from ..harness import RunSpec, run
     from ..harness.report import print_summary
     from ..localization.memory import parse_memory

@@ -1,4 +1,5 @@
-"""Write a DatasetDict as a Hub-ready folder: parquet shards per split plus a README dataset card.
+"""Write a DatasetDict as a Hub-ready folder: parquet shards per split, a README dataset card and
+``croissant.json`` (Croissant + Responsible-AI metadata from the same facts, ``data/croissant.py``).
 
 The folder loads unchanged with ``datasets.load_dataset(folder)`` and pushes to the Hub as is.
 Splits whose features differ from the first split's (e.g. narrative texts beside fact splits) go
@@ -168,6 +169,10 @@ def render_body(metadata: dict, card_info: dict, dataset_dict, groups) -> str:
               yaml.safe_dump(meta["options"] or {}, sort_keys=True, allow_unicode=True).rstrip(), "```"]
     if card_info.get("fields"):
         lines += ["", "## Fields", "", card_info["fields"].strip()]
+    if card_info.get("collection"):
+        lines += ["", "## How the rows were made", "", card_info["collection"].strip()]
+    if card_info.get("limitations"):
+        lines += ["", "## Limitations", "", *[f"- {text}" for text in card_info["limitations"]]]
     lines += ["", "## Source", "", f"Built from `{meta['source']}`."]
     licenses = metadata["license"] if isinstance(metadata["license"], list) else [metadata["license"]]
     lines += ["", f"License: {', '.join(f'`{l}`' for l in licenses)} ({metadata['license_name']})."]
@@ -175,6 +180,8 @@ def render_body(metadata: dict, card_info: dict, dataset_dict, groups) -> str:
     if card_info.get("provenance"):
         lines += ["", "Provenance of the source data, as recorded beside it:", "",
                   *[f"> {line}" if line else ">" for line in card_info["provenance"].strip().splitlines()]]
+    lines += ["", "## Croissant", "", "`croissant.json` describes this folder in Croissant 1.1 with the "
+              "Responsible-AI fields (data collection, limitations, personal information)."]
     lines += ["", "## Citation", "", "Cite the source data and dknbench:", "", "```bibtex",
               metadata["citation"].rstrip(), "```"]
     return "\n".join(lines).rstrip() + "\n"
@@ -182,16 +189,19 @@ def render_body(metadata: dict, card_info: dict, dataset_dict, groups) -> str:
 
 def write_dataset(dataset_dict, output_dir: str | Path, card_info: dict | None = None,
                   overwrite: bool = False) -> Path:
-    """Write ``dataset_dict`` to ``output_dir`` (parquet per split + README card), atomically.
+    """Write ``dataset_dict`` to ``output_dir`` (parquet per split + README card + croissant.json),
+    atomically.
 
     ``card_info`` keys (all optional): builder, builder_version, seed, options, source,
     source_key, source_commits, license (a Hub license id or a list), license_details,
     provenance (text), citation (BibTeX of the source), description, fields (markdown), pretty_name,
-    languages, task_categories, default_split,
+    languages, task_categories, default_split, collection, collection_type, limitations (croissant.json),
     configs (config name -> list of splits, for splits that need their own config).
     An existing non-empty ``output_dir`` is an error unless it holds dknbench's marker and
     ``overwrite`` is given.
     """
+    from .croissant import write_croissant
+
     card_info = dict(card_info or {})
     output_dir = Path(output_dir)
     if not len(dataset_dict):
@@ -207,6 +217,7 @@ def write_dataset(dataset_dict, output_dir: str | Path, card_info: dict | None =
         metadata = card_metadata(dataset_dict, card_info, groups, sizes)
         body = render_body(metadata, card_info, dataset_dict, groups)
         (tmp / "README.md").write_text(card_text(metadata, body), encoding="utf-8")
+        write_croissant(dataset_dict, metadata, card_info, groups, tmp, {s: shard_path(s) for s in dataset_dict})
     return output_dir
 
 

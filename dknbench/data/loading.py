@@ -264,6 +264,10 @@ def _from_hf(loaded, split: str | None, where: str) -> list[Fact]:
 def _read_hub(repo_id: str, split: str | None) -> list[Fact]:
     import datasets
 
+    from ..hub import offline_mode, unreachable_reason, unreachable_text
+
+    if not offline_mode() and unreachable_reason() is not None:  # one line now, not a minute of retries
+        raise DKNBenchError(unreachable_text(f"Hub dataset {repo_id!r}"))
     try:
         loaded = datasets.load_dataset(repo_id)
     except Exception as error:  # the Hub client raises many types; one clear line for the user

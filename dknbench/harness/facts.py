@@ -44,7 +44,8 @@ def run_facts(task, facts, output: Path, seed: int, indices=None, quiet=False, d
     task.prepare()
     fingerprint = task.ctx.lm.fingerprint  # each fact file names the weights it was computed with
     done = 0
-    for index in progress(todo, desc=desc, unit="fact", quiet=quiet):
+    shown = progress(todo, desc=desc, unit="fact", quiet=quiet, name=lambda i: facts[i].id)
+    for index in shown:
         fact = facts[index]
         seed_everything(seed * 100_003 + index)  # per fact: resuming reproduces the same draws
         wall, cpu = time.perf_counter(), time.process_time()
@@ -54,6 +55,8 @@ def run_facts(task, facts, output: Path, seed: int, indices=None, quiet=False, d
             record = fact_record(index, fact, fingerprint, [], skip.reason)
         # the fact's cost, so a report can state the run's wall and CPU time from the folder alone
         record["seconds"] = {"wall": round(time.perf_counter() - wall, 3), "cpu": round(time.process_time() - cpu, 3)}
+        if not record["rows"]:
+            shown.skipped()  # fast: its time would make the ETA jump at the first computed fact
         write_json(fact_file(output, index), record)
         done += 1
     return done

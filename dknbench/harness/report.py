@@ -115,8 +115,10 @@ def declared_order(task: str, metrics) -> list[str]:
 
 def pivot_records(records: list[dict], order: list[str], keys: list[str]) -> list[dict]:
     """One row per distinct ``keys`` tuple (first-seen order): the ``keys`` columns (a column whose
-    every value is "" is left out), then each metric of ``order`` as a formatted cell, then ``n``
-    (facts) of the row's first metric; a metric measured on another n says so in its cell."""
+    every value is "" is left out), then each metric of ``order`` as a formatted cell, then ``n``:
+    the facts most of the row's records were measured on (ties: the larger); a metric measured on
+    another n says so in its cell. (Taking the first metric's n printed 0 beside "n=7" when the
+    first record was undefined on every fact.)"""
     by_key: dict[tuple, dict[str, dict]] = {}
     for record in records:
         key = tuple(str(record.get(k) or "") for k in keys)
@@ -125,7 +127,7 @@ def pivot_records(records: list[dict], order: list[str], keys: list[str]) -> lis
     rows = []
     for key, by_metric in by_key.items():
         row = {k: v for k, v in zip(keys, key) if k in shown}
-        first = next(by_metric[m] for m in order if m in by_metric)
+        row_n = common_n([by_metric[m] for m in order if m in by_metric])
         for metric in order:
             record = by_metric.get(metric)
             if record is None:
@@ -133,12 +135,28 @@ def pivot_records(records: list[dict], order: list[str], keys: list[str]) -> lis
                 continue
             cell = format_value(record.get("value"), record.get("ci_low"), record.get("ci_high"),
                                 record.get("undefined"))
-            if record.get("n") != first.get("n"):
+            if record.get("n") != row_n:
                 cell += f" n={record.get('n')}"
             row[metric] = cell
-        row["n"] = first.get("n")
+        row["n"] = row_n
         rows.append(row)
     return rows
+
+
+def common_n(records: list[dict]):
+    """The n most of ``records`` share (ties: the largest); None when none has one."""
+    counts: dict = {}
+    for record in records:
+        if record.get("n") is not None:
+            counts[record["n"]] = counts.get(record["n"], 0) + 1
+    return max(counts, key=lambda n: (counts[n], n)) if counts else None
+
+
+def facts_used(summary: dict) -> str:
+    """``7/20 used``: the facts that gave rows out of those selected (skipped ones are not used);
+    the console, `dknbench results` and the leaderboard all say it this way."""
+    used = summary.get("n_used")
+    return f"{'?' if used is None else used}/{summary.get('n_facts', '?')} used"
 
 
 def metrics_table(summary: dict) -> list[dict]:
@@ -148,7 +166,7 @@ def metrics_table(summary: dict) -> list[dict]:
 
 def print_summary(summary: dict, stream) -> None:
     print(f"task {summary['task']} | model {summary['model']} | methods {', '.join(summary['methods'])} "
-          f"| facts {summary.get('n_used', 0)}/{summary['n_facts']} used | seed {summary['seed']}",
+          f"| facts {facts_used(summary)} | seed {summary['seed']}",
           file=stream)
     if summary.get("metrics"):
         print("\nmetrics (value [95 % CI], 3 significant figures)", file=stream)

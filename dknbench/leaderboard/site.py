@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import DKNBenchError
+from ..harness.report import facts_used, sig3
 from ..io import atomic_write, check_replaceable, replace_folder
 from ..models.loading import canonical_model_name
 from ..paths import leaderboard_dir
@@ -17,8 +18,9 @@ from ..results.store import load_source
 from .tables import ALPHA, CONFIDENCE, TEST, LeaderboardData, prepare, varying_options
 
 
-def fmt(value, digits: int = 4) -> str:
-    """A number for a table cell: 4 significant digits, an em dash when missing."""
+def fmt(value) -> str:
+    """A number for a table cell as the console prints it (``harness.report.sig3``: 3 significant
+    figures), an em dash when missing."""
     if value is None:
         return "—"
     try:
@@ -29,7 +31,7 @@ def fmt(value, digits: int = 4) -> str:
         return "—"
     if math.isinf(value):
         return "∞" if value > 0 else "−∞"
-    return f"{value:.{digits}g}"
+    return sig3(value)
 
 
 def fmt_p(value) -> str:
@@ -70,17 +72,20 @@ def _sections(data: LeaderboardData, task: str) -> list[dict]:
     for config in configs:
         rows = data.rows_for(task=task, config_id=config.id)
         methods = sorted({r.method for r in rows})
+        runs = [run for run in data.runs_for(task) if data.run_configs.get(str(run.run_dir)) == config.id]
         lines: dict[tuple, dict] = {}
         for row in rows:
             line = lines.setdefault((row.metric, row.group), {
                 "task": row.task, "metric": row.metric, "group": row.group,
                 "direction": row.direction, "cells": {}})
             line["cells"][row.method] = row
-        sections.append({"id": config.id, "config": config, "label": config.describe(varying),
-                         "options": config.describe(), "methods": methods, "rows": rows,
-                         "lines": list(lines.values()),
+        used = used_label(runs)
+        sections.append({"id": config.id, "config": config, "label": config.describe(varying, used=used),
+                         "options": config.describe(used=used), "methods": methods, "rows": rows,
+                         "lines": list(lines.values()), "shown": shown_columns(rows),
                          "method_params": _method_params(data, config.id, methods)})
     return sections
+
 
 
 def _method_params(data: LeaderboardData, config_id: str, methods: list[str]) -> dict[str, str]:
@@ -95,6 +100,24 @@ def _method_params(data: LeaderboardData, config_id: str, methods: list[str]) ->
             if isinstance(params, dict) and (name in methods or params.get("kind") == "localizer"):
                 shown[name] = " ".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "kind")
     return dict(sorted(shown.items()))
+
+
+
+def used_label(runs) -> str | None:
+    """``7/20 used`` (the console's words) when the configuration's runs agree, else one per
+    method; None without runs."""
+    labels = {facts_used(run.summary): ", ".join(run.summary.get("methods") or []) for run in runs}
+    if len(labels) <= 1:
+        return next(iter(labels), None)
+    return "; ".join(f"{label} ({methods})" for label, methods in sorted(labels.items()))
+
+
+def shown_columns(rows) -> set[str]:
+    """The optional columns with something in them: an empty column is not shown."""
+    checks = {"group": lambda r: r.group, "paper": lambda r: r.reference is not None,
+              "vs": lambda r: r.versus, "p": lambda r: r.p is not None, "d": lambda r: r.d is not None,
+              "sig": lambda r: r.stars}
+    return {name for name, check in checks.items() if any(check(r) for r in rows)}
 
 
 def _copy(source: Path, target: Path) -> None:
@@ -141,7 +164,7 @@ def build_site(results: str | Path, output: str | Path, title: str = "dknbench l
                     relative = f"figures/{run.run_id}/{source.name}"
                     _copy(source, site / relative)
                     figures.append({"src": f"../{relative}", "caption": f"{source.name} — {methods} on "
-                                    f"{canonical_model_name(run.model)}, n = {run.summary.get('n_facts')} facts "
+                                    f"{canonical_model_name(run.model)}, facts {facts_used(run.summary)} "
                                     f"({data.run_configs.get(str(run.run_dir), '')})"})
             page = env.get_template("task.html.j2").render(
                 **common, root="../", task=task, sections=_sections(data, task), figures=figures,
@@ -149,7 +172,8 @@ def build_site(results: str | Path, output: str | Path, title: str = "dknbench l
                 runs=[{"name": r.run_dir.name, "config": data.run_configs.get(str(r.run_dir), ""),
                        "methods": ", ".join(r.summary.get("methods") or []),
                        "model": canonical_model_name(r.model), "created": r.summary.get("created") or "",
-                       "n_facts": r.summary.get("n_facts"), "skipped": r.summary.get("skipped") or {}}
+                       "n_used": r.summary.get("n_used"), "facts": facts_used(r.summary),
+                       "skipped": r.summary.get("skipped") or {}}
                       for r in data.runs_for(task)])
             _write(site / "tasks" / f"{task_slug(task)}.html", page)
 

@@ -71,11 +71,12 @@ class Configuration:
                            [list(o) for o in self.options]], default=str)
         return "cfg-" + hashlib.sha1(text.encode()).hexdigest()[:8]
 
-    def describe(self, varying: set[str] | None = None) -> str:
-        """One line: model, dataset, n, seed and the options that tell this configuration apart
-        from the task's others (``varying``; all options when None)."""
-        parts = [f"model {self.model}", f"dataset {self.dataset}",
-                 f"n = {self.n if self.n is not None else '?'} facts", f"seed {self.seed}"]
+    def describe(self, varying: set[str] | None = None, used: str | None = None) -> str:
+        """One line: model, dataset, the facts (``used``: "7/20 used", the facts that gave rows of
+        those selected, as the console says it; else the number selected), seed and the options
+        that tell this configuration apart from the task's others (``varying``; all when None)."""
+        facts = f"facts {used}" if used else f"facts {self.n if self.n is not None else '?'} selected"
+        parts = [f"model {self.model}", f"dataset {self.dataset}", facts, f"seed {self.seed}"]
         if self.dtype:
             parts.append(f"dtype {self.dtype}")
         shown = [f"{k}={v}" for k, v in self.options if varying is None or k in varying]

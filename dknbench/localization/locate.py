@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..activity import phase
 from ..errors import ConfigError
 from ..hyperparams import constructor_defaults
 from ..scoring import AnswerScorer, SkipQuery
@@ -60,7 +61,8 @@ class KNLocator:
         if scores is None:
             scores = self.cache.get(key)
         if scores is None:
-            scores = self.localizer.scores(self.engine, encoded, subject=subject)
+            with phase(f"{self.localizer.name} attribution of {query!r}"):  # the heartbeat names it
+                scores = self.localizer.scores(self.engine, encoded, subject=subject)
             self.cache.put(key, scores)
         # tasks ask again for the scores of the queries just localized (ranking, CAS's rule);
         # kept in memory so --no-cache does not run the attribution twice

@@ -13,7 +13,7 @@ import torch
 from ..errors import DKNBenchError
 from .adapters import ArchitectureAdapter
 from .embedded import DEFAULT_MODEL, EMBEDDED_MODELS, ensure_embedded
-from .tiny import TINY_FAMILIES, tiny_model
+from .tiny import REFUSED, TINY_FAMILIES, tiny_model
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
           "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
@@ -53,7 +53,9 @@ def model_fingerprint(model: torch.nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
-TINY_MODELS = tuple(f"tiny-{family}" for family in TINY_FAMILIES)
+# the tiny test models offered (errors, `dknbench list models`); a refused family (tiny-opt) still
+# loads, to show its refusal, but is not offered
+TINY_MODELS = tuple(f"tiny-{family}" for family in TINY_FAMILIES if family not in REFUSED)
 MODEL_FORMS = (f"a model is a zoo name ({', '.join(EMBEDDED_MODELS)}), a tiny test model "
                f"({', '.join(TINY_MODELS)}), a local folder, or a Hugging Face Hub id with or without "
                "its organisation (gpt2, bert-base-uncased, openai-community/gpt2, EleutherAI/pythia-70m)")
@@ -93,7 +95,7 @@ def load_model(name: str = DEFAULT_MODEL, device: str = "cpu", dtype: str | None
     """
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
-    if name in TINY_MODELS:  # tiny random models (tests, Ray executor checks): seeded, no download
+    if name.startswith("tiny-") and name[len("tiny-"):] in TINY_FAMILIES:  # seeded random test models
         if dtype not in (None, "float32", "fp32"):
             raise DKNBenchError(f"tiny model {name!r} is float32 only, got dtype {dtype!r}")
         lm = tiny_loaded(name[len("tiny-"):])
@@ -104,19 +106,37 @@ def load_model(name: str = DEFAULT_MODEL, device: str = "cpu", dtype: str | None
     torch_dtype = DTYPES.get(dtype or "float32")
     if torch_dtype is None:
         raise DKNBenchError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
+    local_only = hub_cache_only(name, source)
     try:
-        config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
+        config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code,
+                                            local_files_only=local_only)
         auto = AutoModelForMaskedLM if _is_masked_config(config) else AutoModelForCausalLM
-        kwargs = {"dtype": torch_dtype, "trust_remote_code": trust_remote_code}
+        kwargs = {"dtype": torch_dtype, "trust_remote_code": trust_remote_code, "local_files_only": local_only}
         if attn_implementation:
             kwargs["attn_implementation"] = attn_implementation
         model = auto.from_pretrained(source, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code,
+                                                  local_files_only=local_only)
     except (OSError, ValueError) as error:
         offline = " (offline: HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DKNBenchError(f"cannot load model {name!r}{offline}: {first}; {MODEL_FORMS}") from None
     return wrap_model(name, model, tokenizer, device=device)
+
+
+def hub_cache_only(name: str, source: str | None = None) -> bool:
+    """For a Hub id while HF_HUB_OFFLINE is unset, check once that the Hub answers (dknbench.hub).
+    If it does not, read the local cache only (True), or fail in one line when the model is not
+    there, instead of huggingface_hub's ~40 s of retries. False for every other kind of name."""
+    from ..hub import hub_access, unreachable_text
+
+    source = source or name
+    if name in EMBEDDED_MODELS or name.startswith("tiny-") or Path(source).expanduser().exists():
+        return False
+    access = hub_access(source)
+    if access == "unreachable":
+        raise DKNBenchError(f"{unreachable_text(f'model {name!r}', cache_checked=True)}; {MODEL_FORMS}")
+    return access == "cache"
 
 
 def wrap_model(name: str, model: torch.nn.Module, tokenizer, device: str = "cpu") -> LoadedModel:
