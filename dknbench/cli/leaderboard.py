@@ -65,7 +65,7 @@ def _publish(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..errors import DKNBenchError
-    from .publish import check_repo_id, dataset_files, find_token
+    from .publish import check_repo_id, dataset_files, upload
 
     site = Path(args.site)
     space_id = check_repo_id(args.space_id)
@@ -74,24 +74,4 @@ def _publish(args: argparse.Namespace) -> int:
     if not (site / "index.html").is_file():
         raise DKNBenchError(f"{site} has no index.html; build the site with `dknbench leaderboard build`")
     files = dataset_files(site)  # hidden files left out, symlinks out of the folder refused
-    if args.dry_run:
-        print(f"would upload {len(files)} file(s) to static Space {space_id} "
-              f"({'private' if args.private else 'public'}):")
-        for name, size in files:
-            print(f"  {size:>12,d}  {name}")
-        print(f"  {sum(size for _, size in files):>12,d}  total bytes")
-        return 0
-    token = find_token()
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import HfHubHTTPError
-
-    api = HfApi(token=token)
-    try:
-        url = api.create_repo(space_id, repo_type="space", space_sdk="static", private=args.private,
-                              exist_ok=True)
-        api.upload_folder(folder_path=str(site), repo_id=space_id, repo_type="space",
-                          commit_message="Upload leaderboard built with dknbench", ignore_patterns=[".*", "**/.*"])
-    except HfHubHTTPError as error:
-        raise DKNBenchError(f"upload to Space {space_id} failed: {str(error).splitlines()[0]}") from None
-    print(f"published {len(files)} file(s) to {url}")
-    return 0
+    return upload(site, space_id, files, args.private, args.dry_run, repo_type="space", what="static Space")

@@ -61,12 +61,13 @@ def check_folder(folder: Path) -> list[tuple[str, int]]:
     return dataset_files(folder)
 
 
-def run(args) -> int:
-    folder = Path(args.dir)
-    repo_id = check_repo_id(args.repo_id)
-    files = check_folder(folder)
-    if args.dry_run:
-        print(f"would upload {len(files)} file(s) to dataset {repo_id} ({'private' if args.private else 'public'}):")
+def upload(folder: Path, repo_id: str, files: list[tuple[str, int]], private: bool, dry_run: bool,
+           repo_type: str = "dataset", what: str = "dataset") -> int:
+    """Upload ``folder`` to a Hub repository (created if missing): a dataset, or a static Space for
+    the leaderboard. ``dry_run`` lists the files and writes nothing; the token comes from the
+    environment and is never printed."""
+    if dry_run:
+        print(f"would upload {len(files)} file(s) to {what} {repo_id} ({'private' if private else 'public'}):")
         for name, size in files:
             print(f"  {size:>12,d}  {name}")
         print(f"  {sum(size for _, size in files):>12,d}  total bytes")
@@ -76,14 +77,21 @@ def run(args) -> int:
     from huggingface_hub.errors import HfHubHTTPError
 
     api = HfApi(token=token)
+    space = {"space_sdk": "static"} if repo_type == "space" else {}
     try:
-        url = api.create_repo(repo_id, repo_type="dataset", private=args.private, exist_ok=True)
-        api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
-                          commit_message="Upload dataset built with dknbench", ignore_patterns=[".*", "**/.*"])
+        url = api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True, **space)
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type,
+                          commit_message=f"Upload {what} built with dknbench", ignore_patterns=[".*", "**/.*"])
     except HfHubHTTPError as error:
-        raise DKNBenchError(f"upload to {repo_id} failed: {str(error).splitlines()[0]}") from None
+        raise DKNBenchError(f"upload to {what} {repo_id} failed: {str(error).splitlines()[0]}") from None
     print(f"published {len(files)} file(s) to {url}")
     return 0
+
+
+def run(args) -> int:
+    folder = Path(args.dir)
+    repo_id = check_repo_id(args.repo_id)
+    return upload(folder, repo_id, check_folder(folder), args.private, args.dry_run)
 
 
 def register(subparsers) -> None:
