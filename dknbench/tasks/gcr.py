@@ -101,7 +101,8 @@ def dkn_funnel(method: str, rows: list[dict], tau2, mode: str) -> dict:
     row["best score (median)"] = float(np.median(best)) if best else None
     row["best score (max)"] = float(max(best)) if best else None
     row["facts with DKN"] = sum(1 for r in rows if r["cardinality"] >= 2)
-    row["why"] = _why_no_dkn(row, best, passing, tau2, mode) if not row["facts with DKN"] else ""
+    if not row["facts with DKN"]:  # only then: an empty column would be printed otherwise
+        row["why"] = _why_no_dkn(row, best, passing, tau2, mode)
     return row
 
 
@@ -215,14 +216,15 @@ class GCRTask(Task):
             table.append(row)
             funnel = dkn_funnel(method, mine_all, self._tau2(mine_all), self.options["filter_mode"])
             funnel_rows.append(funnel)
-            why = None if over_facts else (f"no fact with a DKN: {funnel['why']}" if not mine
-                                           else "zero_sigma on every fact")
+            no_dkn = "no fact with a DKN: " + funnel.get("why", "every fact with one is an outlier (|ΔProb| > "
+                                                                f"{self.options.get('outlier_limit')})")
+            why = None if over_facts else (no_dkn if not mine else "zero_sigma on every fact")
             summary.metrics.append(metric_record(method, "GCR", average, len(over_facts), ci=average_ci, undefined=why))
             summary.metrics.append(metric_record(method, "GCR_mean_over_facts", row["mean over facts"],
                                                  len(over_facts), ci=_ci(over_facts), undefined=why))
             summary.metrics.append(metric_record(
                 method, "GCR_random_partition", floor_average, sum(map(len, floors.values())), ci=floor_ci,
-                undefined=None if floor_average is not None else f"no fact with a DKN: {funnel['why']}"))
+                undefined=None if floor_average is not None else (no_dkn if not mine else "zero_sigma on every fact")))
             summary.metrics.append(metric_record(method, "GCR_undefined", len(undefined), len(mine),
                                                  higher_is_better=False))
             summary.metrics.append(metric_record(
