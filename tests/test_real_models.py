@@ -85,7 +85,8 @@ def _set_layer(adapter, layer, values):
 
 @pytest.mark.xfail(strict=False, reason="issue 30 session, not met as stated: layer 0 misses 2 % at 100 steps on "
                    "qwen2.5-coder-0.5b (0.03115 vs 0.03032, 2.7 %) and on gemma-3-270m from the U(0,1)*a "
-                   "baseline (2.4 %; at 200 steps layer 0 passes, layer 9 is 3.1 % off before the 5 % floor)")
+                   "baseline (2.4 %); at 200 steps with the 5 % floor gemma passes 8 of 9 (fact, layer) "
+                   "pairs, the frog fact's layer 17 is 12 % off (-0.00466 vs -0.00417, Prob 0.336)")
 def test_ig_completeness_within_2_percent(real, encoded_facts):
     """Sum over a layer's neurons of IG = Prob(a) - Prob(baseline at that layer's target position)."""
     scorer, encoded = encoded_facts
