@@ -125,7 +125,8 @@ def table(out: Path) -> str:
             big = sum(1 for row in rows if row["method"] == method and row["cardinality"] >= 4 and not row["outlier"])
             c = comps.get((method, "GCR@2"))
             test = "" if method == "ntc" else ("/" if not c else
-                                               f"{c['paired_t']:.2f} ({c['n_pairs']}) / {c['cohens_d']:.2f}")
+                                               f"undefined: zero variance ({c['n_pairs']})" if c["paired_t"] != c["paired_t"]
+                                               else f"{c['paired_t']:.2f} ({c['n_pairs']}) / {c['cohens_d']:.2f}")
             used = [row for row in rows if row["method"] == method]
             per_fact = (f"{sum(row.get('n_candidates', 0) for row in used) / len(used):.2f}"
                         if used and all("n_candidates" in row for row in used) else "not recorded")
@@ -134,6 +135,32 @@ def table(out: Path) -> str:
                 f"| {_fmt(rec[(method, 'mean_bdcs', '')]['value'])} | {cell('2')} | {cell('3')} | {big} "
                 f"| {cell('')} | {_fmt(tab[method]['mean over facts'])} | {_fmt(tab[method]['random floor'])} "
                 f"| {tab[method]['undefined']} | {test} |")
+    return "\n".join(lines)
+
+
+def compare(before: Path, after: Path) -> str:
+    """NTC's BDCs per fact in a readings folder made before issue 26's persistence fix (the
+    surrogate height of infinite distances set the candidates) against each reading after it, on
+    the facts both folders used: how often the fact's DKN is the same."""
+    def ntc_bdcs(folder: Path) -> dict:
+        out = {}
+        for path in sorted((folder / "facts").glob("*.json")):
+            record = json.loads(path.read_text())
+            for row in record["rows"]:
+                if row["method"] == "ntc":
+                    out[record["fact_id"]] = sorted(map(str, row["bdcs"]))
+        return out
+
+    old = ntc_bdcs(before / "candidates-relative")
+    lines = [f"NTC's BDCs before the fix ({before.name}) against each reading after it, candidates-relative:"]
+    for variant in ("candidates-relative", "ntc-essential-include"):
+        new = ntc_bdcs(after / variant)
+        common = sorted(set(old) & set(new))
+        same = sum(old[f] == new[f] for f in common)
+        with_dkn = sum(len(new[f]) >= 2 for f in common), sum(len(old[f]) >= 2 for f in common)
+        reading = "essential=include" if variant.startswith("ntc-") else "essential=exclude (default)"
+        lines.append(f"- {reading}: same BDCs on {same} of {len(common)} facts both used; facts with a DKN "
+                     f"{with_dkn[0]} after, {with_dkn[1]} before")
     return "\n".join(lines)
 
 
@@ -148,9 +175,14 @@ def main(argv=None) -> int:
     m.add_argument("--cache-dir")
     t = sub.add_parser("table")
     t.add_argument("out", type=Path)
+    c = sub.add_parser("compare", help="NTC's BDCs per fact: a readings folder from before the fix vs after")
+    c.add_argument("before", type=Path)
+    c.add_argument("after", type=Path)
     args = parser.parse_args(argv)
     if args.command == "measure":
         measure(args.out, args.limit, args.seed, args.overrides, args.cache_dir)
+    elif args.command == "compare":
+        print(compare(args.before, args.after))
     else:
         print(table(args.out))
     return 0

@@ -25,7 +25,8 @@ TASKS = {"kn-localization": "ig", "kn-consistency": "ig", "knowledge-editing": "
          "perturbation-robustness": "ntc"}
 # what a task needs of its facts (tasks/requirements.py) is not under test here: random weights know
 # no fact (gcr's gate off), and fact-checking's relation rule needs 3 facts of one relation
-NEEDS = {"gcr": {"overrides": ["known_only=false"]}, "fact-checking": {"limit": 3}}
+NEEDS = {"gcr": {"overrides": ["known_only=false"]}, "kn-localization": {"overrides": ["known_only=false"]},
+         "fact-checking": {"limit": 3}}
 
 
 def _scores(lm, name: str, path: str) -> np.ndarray:
