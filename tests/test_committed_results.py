@@ -38,3 +38,20 @@ def test_the_readme_localizer_table_is_what_the_script_prints_from_the_committed
     assert len(rows) == 1 + len(LOCALIZERS.names())
     assert all(row in section.splitlines() for row in rows)
     assert section.count(rows[0]) == 1  # the header once
+
+
+def test_the_gcr_readings_page_is_what_the_script_prints_from_the_committed_folders():
+    """docs/results/gcr-readings.md: the after table and the before/after comparison come out of
+    scripts/gcr_readings.py run on the committed per-fact folders (issue 26.6)."""
+    import importlib.util
+
+    path = RESULTS.parents[1] / "scripts" / "gcr_readings.py"
+    spec = importlib.util.spec_from_file_location("gcr_readings", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    folder = RESULTS / "gcr-readings"
+    page = (RESULTS / "gcr-readings.md").read_text()
+    table = module.table(folder / "after")
+    assert table.splitlines()[0].startswith("392 facts attempted")
+    assert table in page
+    assert module.compare(folder / "before", folder / "after") in page
