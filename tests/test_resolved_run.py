@@ -47,3 +47,9 @@ def test_a_run_resolves_once_and_writes_what_it_resolved(tmp_path, monkeypatch):
     assert {k: summary["config"][k] for k in resolved.hashed} == resolved.hashed
     assert (summary["task"], summary["methods"], summary["seed"], summary["limit"]) == (
         "kn-localization", ["random"], 3, 2)
+    # each record's direction is the task YAML's (metrics:), the one home
+    directions = resolved.config.metric_directions
+    assert directions["SR"] == "higher_is_better" and directions["mean_kns"] == "none"
+    for record in summary["metrics"]:
+        assert record["higher_is_better"] == {"higher_is_better": True, "lower_is_better": False}.get(
+            directions.get(record["metric"])), record

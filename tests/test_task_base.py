@@ -34,3 +34,14 @@ def test_every_registered_task_class_fulfils_the_contract():
     for name, config in discover_tasks().items():
         cls = task_class(config)
         assert issubclass(cls, Task) and not inspect.isabstract(cls), name
+
+
+def test_rows_by_method_keeps_the_method_order_the_row_order_and_every_method():
+    from dknbench.tasks.common import rows_by_method
+
+    rows = [{"method": "b", "i": 0}, {"method": "a", "i": 1}, {"method": "c", "i": 2}, {"method": "b", "i": 3}]
+    grouped = rows_by_method(rows, ["a", "b", "d"])
+    assert list(grouped) == ["a", "b", "d"]
+    assert [r["i"] for r in grouped["b"]] == [0, 3] and [r["i"] for r in grouped["a"]] == [1]
+    assert grouped["d"] == []  # a method without rows; rows of "c" (not asked for) are left out
+    assert rows_by_method([], ["a"]) == {"a": []}

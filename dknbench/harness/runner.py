@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, NothingUsable
 from ..io import write_json
-from ..results.schema import summary_record
+from ..results.schema import summary_record, with_directions
 from ..results.store import SAMPLES_FILE, write_samples
 from ..selection import select_facts  # scripts import it from here too
 from ..tasks.base import Task
@@ -149,7 +149,7 @@ def finish(resolved: ResolvedRun) -> Path:
         versions=versions(), git_commit=git_commit(), n_facts=len(records),
         n_used=sum(1 for r in records if r["rows"]),  # facts, not ids: (id, language) is the key
         skipped=dict(skipped), passed_over=dict(run_info.get("passed_over") or {}),
-        metrics=summary.metrics, tables=summary.tables,
+        metrics=with_directions(summary.metrics, config.metric_directions), tables=summary.tables,
         comparisons=summary.comparisons, references=config.references,
         figures=summary.figures, per_fact=summary.per_fact,
         paper=config.paper, description=config.description,

@@ -26,7 +26,7 @@ from ..interventions import attention_maps, record_activations, scale_attention,
 from ..metrics import intended_change
 from ..results.figures import grouped_bars
 from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
-from .common import irrelevant_fact, usable_queries
+from .common import irrelevant_fact, rows_by_method, usable_queries
 from .query_common import fact_query_kns, split_by_type
 from .requirements import encodable_queries
 
@@ -106,8 +106,7 @@ class KnowledgeSynapsesTask(Task):
         summary = Summary()
         limit = self.options["outlier_limit"]
         table, bars = [], {}
-        for method in self.ctx.methods:
-            mine = [r for r in rows if r["method"] == method]
+        for method, mine in rows_by_method(rows, self.ctx.methods).items():
             if not mine:
                 continue
             for kind, facts in split_by_type(mine, self.options)[1].items():
