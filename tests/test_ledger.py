@@ -399,7 +399,7 @@ def test_a_method_name_that_is_a_path_is_refused_at_registration(name):
 def test_the_default_run_folder_stays_under_runs_whatever_the_model_name(model):
     from dknbench.harness.spec import RunSpec, resolve
 
-    output = resolve(RunSpec(task="kn-localization", methods=["random"], model=model))[-1]
+    output = resolve(RunSpec(task="kn-localization", methods=["random"], model=model)).output
     assert output.resolve().is_relative_to(Path("runs").resolve()) and ".." not in output.parts
 
 

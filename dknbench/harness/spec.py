@@ -1,8 +1,9 @@
 """What a run is: its RunSpec, checked and resolved before any model is loaded.
 
-``resolve`` turns a spec into the task's config and class, the methods, the options after presets
-and ``--set``, the dataset, the config hash and the output folder. Everything a user can get wrong
-that does not need the model is refused here, with one line.
+``resolve`` turns a spec into a ``ResolvedRun``: the task's config and class, the methods, the
+options after presets and ``--set``, the dataset, the config hash and the output folder. Everything
+a user can get wrong that does not need the model is refused here, with one line. A run resolves
+once (per process: a Ray actor resolves its own copy) and passes the ResolvedRun down.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError, UnknownNameError
 from ..io import check_output_name
@@ -40,6 +42,44 @@ class RunSpec:
     quiet: bool = False
 
 
+@dataclass(frozen=True)
+class ResolvedRun:
+    """A RunSpec after ``resolve``: what the harness, the task and the summary read. ``hashed`` is
+    run.json's ``resolved`` (exactly what the config hash covers: its keys and their order are part
+    of every committed run folder's hash, so they never change); ``config_hash`` is its hash."""
+
+    spec: RunSpec
+    config: Any  # tasks.config.TaskConfig
+    task_class: type  # the registered Task subclass
+    methods: list[str]
+    options: dict  # the task's options after the preset and --set
+    dataset: str  # the fact-set spec
+    output: Path  # the run folder
+    hashed: dict
+    config_hash: str
+
+    @property
+    def task(self) -> str:
+        return self.config.task
+
+    @property
+    def kind(self) -> str:
+        """What the methods are: ``localizer`` or ``dkn``."""
+        return self.config.method_kind
+
+    @property
+    def model(self) -> str:
+        return self.spec.model
+
+    @property
+    def seed(self) -> int:
+        return self.spec.seed
+
+    @property
+    def limit(self) -> int | None:
+        return self.spec.limit
+
+
 LOCALIZER_OPTIONS = ("localizer", "random_match")
 MAX_SEED = 2**32
 
@@ -58,7 +98,7 @@ def _slug(text: str) -> str:
 RUNS_ROOT = Path("runs")
 
 
-def resolve(spec: RunSpec):
+def resolve(spec: RunSpec) -> ResolvedRun:
     """Validate everything that can be validated before loading a model."""
     from ..tasks import get_task, task_class
 
@@ -117,4 +157,5 @@ def resolve(spec: RunSpec):
             f"{_slug('+'.join(methods))}-seed{spec.seed}-{digest[:8]}")
         if not output.resolve().is_relative_to(RUNS_ROOT.resolve()):  # a name is never a path
             raise ConfigError(f"the run folder {output} would lie outside {RUNS_ROOT}/; give --output")
-    return config, cls, methods, options, dataset, resolved, digest, output
+    return ResolvedRun(spec=spec, config=config, task_class=cls, methods=methods, options=options,
+                       dataset=dataset, output=output, hashed=resolved, config_hash=digest)

@@ -91,12 +91,19 @@ def metric_value(metrics: list[dict], method: str, metric: str, group) -> float 
     return None
 
 
-def _higher_is_better(metrics, metric, spec) -> bool:
+def _higher_is_better(summary: dict, metric: str, spec) -> bool:
+    """Which way a claim's ``best`` / ``greater`` reads ``metric``: the claim's own ``lower``, else
+    the task's declared direction (summary.json's ``metric_directions``; for a summary written
+    before those, the records' ``higher_is_better``). Only ``lower_is_better`` turns it round: a
+    descriptive metric (``none``) compares plainly."""
     if "lower" in spec:
         return not bool(spec["lower"])
-    for record in metrics:
+    directions = summary.get("metric_directions")
+    if isinstance(directions, dict) and metric in directions:
+        return directions[metric] != "lower_is_better"
+    for record in summary.get("metrics") or []:
         if record.get("metric") == metric:
-            return bool(record.get("higher_is_better", True))
+            return record.get("higher_is_better") is not False
     return True
 
 
@@ -129,7 +136,7 @@ def evaluate_claim(claim: dict, summary: dict | None) -> dict:
         if values[spec["best"]] is None or len(have) < 2:
             return {**result, "status": "unavailable",
                     "detail": f"need {spec['best']} and another method with a value of {spec['metric']}; have: {shown or 'none'}"}
-        pick = max if _higher_is_better(metrics, spec["metric"], spec) else min
+        pick = max if _higher_is_better(summary, spec["metric"], spec) else min
         winner = pick(have, key=have.get)
         supported = have[winner] == have[spec["best"]]
         return {**result, "status": "supports" if supported else "contradicts",
@@ -139,7 +146,7 @@ def evaluate_claim(claim: dict, summary: dict | None) -> dict:
     if a is None or b is None:
         missing = [label for label, value in ((label_a, a), (label_b, b)) if value is None]
         return {**result, "status": "unavailable", "detail": f"no value for {', '.join(missing)}"}
-    higher = _higher_is_better(metrics, spec["metric"], spec)
+    higher = _higher_is_better(summary, spec["metric"], spec)
     supported = a > b if higher else a < b
     relation = ">" if a > b else ("<" if a < b else "=")
     return {**result, "status": "supports" if supported else "contradicts",

@@ -19,6 +19,7 @@ import yaml
 from ..errors import ConfigError
 from ..io import compose_yaml, load_yaml
 from ..paths import SAFE_NAME, SAFE_NAME_TEXT
+from ..results.schema import METRIC_DIRECTIONS  # noqa: F401  (the one home; tests import it from here)
 
 # field -> (allowed python types, required)
 SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
@@ -40,7 +41,6 @@ SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
 }
 METHOD_KINDS = ("localizer", "dkn")
 REFERENCE_FIELDS = {"source", "model", "method", "metric", "group", "value", "note"}
-METRIC_DIRECTIONS = ("higher_is_better", "lower_is_better", "none")  # none: descriptive, not ranked
 
 # Allowed values of the options a *task* reads, by name: (low, high, sentinels). Checked on the
 # resolved options (YAML default, preset, --set) before a run writes anything, so a typo such as

@@ -44,7 +44,8 @@ from ..metrics import success_rate_report
 from ..paths import shared_data_dir
 from ..scoring import SkipQuery
 from .base import TASK_CLASSES, SkipFact, Summary, Task, estimate_record, metric_record
-from .common import irrelevant_fact, mean_prob, neurons_from_json, neurons_json, usable_queries
+from .common import (irrelevant_fact, mean_prob, neurons_from_json, neurons_json, rows_by_method,
+                     usable_queries)
 from .requirements import Requirement
 
 VARIANTS = ("LIKN", "Mono-KN", "Seq-KN")
@@ -226,23 +227,21 @@ class CrossLingualEditingTask(Task):
         languages = parse_languages(self.options["languages"])
         table, kn_table = [], []
         n_layers = int(self.ctx.run_info.get("n_layers") or 0)
-        for method in self.ctx.methods:
-            mine = [r for r in rows if r["method"] == method]
+        for method, mine in rows_by_method(rows, self.ctx.methods).items():
             if not mine:
                 continue
             usable = [r for r in mine if r["n_likn"] > 0]
             empty_rate = 1 - len(usable) / len(mine)
-            summary.metrics.append(metric_record(method, "likn_empty_rate", empty_rate, len(mine),
-                                                 higher_is_better=False))
+            summary.metrics.append(metric_record(method, "likn_empty_rate", empty_rate, len(mine)))
             summary.metrics.append(metric_record(method, "mean_likn", float(np.mean([r["n_likn"] for r in mine])),
-                                                 len(mine), higher_is_better=False))
+                                                 len(mine)))
             kn_row = {"method": method, "facts": len(mine), "LIKN empty": empty_rate,
                       "mean #LIKN": float(np.mean([r["n_likn"] for r in mine]))}
             for lang in languages:
                 counts = [r["n_kns"].get(lang, 0) for r in mine]
                 kn_row[f"mean #KN {lang}"] = float(np.mean(counts))
                 summary.metrics.append(metric_record(method, "mean_kns", float(np.mean(counts)), len(mine),
-                                                     group=lang, higher_is_better=False))
+                                                     group=lang))
             kn_table.append(kn_row)
             by_variant = {}
             for lang in languages:

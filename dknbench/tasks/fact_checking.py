@@ -39,7 +39,7 @@ from ..metrics import precision_recall_f1
 from ..results.figures import grouped_bars
 from ..scoring import SkipQuery
 from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
-from .common import mean_prob, neurons_from_json, neurons_json, usable_queries
+from .common import mean_prob, neurons_from_json, neurons_json, rows_by_method, usable_queries
 from .dkn_common import FactDKNs
 from .requirements import dkn_fact_requirements, facts_per_relation
 
@@ -111,8 +111,8 @@ def evaluate(rows: list[dict]) -> dict:
     use "tune" rows only. Each setting is scored on every row that has its score: wo_DKN (the
     model's own judgement) on all facts, with_DKN only where the relation has DKN neurons."""
     out = {}
-    for method in sorted({r["method"] for r in rows}):
-        mine = [r for r in rows if r["method"] == method and r["role"] in ("tune", "eval")]
+    for method, mine in rows_by_method(rows, sorted({r["method"] for r in rows})).items():
+        mine = [r for r in mine if r["role"] in ("tune", "eval")]
         result = {"thresholds": {}, "relations": {}, "overall": {}, "n_eval": {}}
         for setting, score in SETTINGS:
             scored = [r for r in mine if r.get(f"{score}_true") is not None]
@@ -256,6 +256,8 @@ class FactCheckingTask(Task):
     def summarize(self, rows, output: Path) -> Summary:
         summary = Summary()
         results = evaluate(rows)
+        eval_rows = {method: [r for r in mine if r["role"] == "eval"]
+                     for method, mine in rows_by_method(rows, results).items()}
         table, per_relation, bars = [], [], {}
         for method, result in results.items():
             for setting in ("wo_DKN", "with_DKN"):
@@ -283,11 +285,9 @@ class FactCheckingTask(Task):
                     summary.metrics.append(metric_record(f"{method}:{setting}", "F1", prf.f1,
                                                          result["n_eval"][setting][relation] * 2, group=relation))
             summary.per_fact[method] = {
-                "activation_margin": [r["activation_true"] - r["activation_wrong"] for r in rows
-                                      if r["method"] == method and r["role"] == "eval"
-                                      and r.get("activation_true") is not None],
-                "prob_margin": [r["prob_true"] - r["prob_wrong"] for r in rows
-                                if r["method"] == method and r["role"] == "eval" and "prob_true" in r]}
+                "activation_margin": [r["activation_true"] - r["activation_wrong"] for r in eval_rows[method]
+                                      if r.get("activation_true") is not None],
+                "prob_margin": [r["prob_true"] - r["prob_wrong"] for r in eval_rows[method] if "prob_true" in r]}
         summary.tables["fact_checking"] = table
         summary.tables["fact_checking_by_relation"] = per_relation
         summary.tables["roles"] = [{"role": role, "rows": len([r for r in rows if r.get("role") == role])}

@@ -27,7 +27,7 @@ from ..metrics.degeneracy import gcr_undefined_reason
 from ..results.figures import curves_by_group, layer_distribution, scores_against_threshold
 from ..stats import compare_paired, mean_ci, mean_of_means_ci
 from .base import TASK_CLASSES, Summary, Task, metric_record
-from .common import neurons_from_json, neurons_json
+from .common import neurons_from_json, neurons_json, rows_by_method
 from .dkn_common import FactDKNs
 from .requirements import dkn_fact_requirements
 
@@ -176,9 +176,9 @@ class GCRTask(Task):
         cards = sorted({str(r["cardinality"]) for r in with_dkn} | {str(n) for n in range(2, 9)},
                        key=_cardinality_key)
         table, curves, layer_neurons, per_fact, cells_of, funnel_rows = [], {}, {}, {}, {}, []
-        for method in methods:
-            mine_all = [r for r in rows if r["method"] == method]
-            mine = [r for r in with_dkn if r["method"] == method]
+        kept_of = rows_by_method(with_dkn, methods)
+        for method, mine_all in rows_by_method(rows, methods).items():
+            mine = kept_of[method]
             defined = [r for r in mine if r["gcr"] is not None]
             undefined = [r for r in mine if r["gcr"] is None]
             cells = {c: [r["gcr"] for r in defined if str(r["cardinality"]) == c] for c in cards}
@@ -225,8 +225,7 @@ class GCRTask(Task):
             summary.metrics.append(metric_record(
                 method, "GCR_random_partition", floor_average, sum(map(len, floors.values())), ci=floor_ci,
                 undefined=None if floor_average is not None else (no_dkn if not mine else "zero_sigma on every fact")))
-            summary.metrics.append(metric_record(method, "GCR_undefined", len(undefined), len(mine),
-                                                 higher_is_better=False))
+            summary.metrics.append(metric_record(method, "GCR_undefined", len(undefined), len(mine)))
             summary.metrics.append(metric_record(
                 method, "dkn_rate", len(mine) / len(mine_all) if mine_all else None, len(mine_all)))
             summary.metrics.append(metric_record(
@@ -254,7 +253,7 @@ class GCRTask(Task):
 
     def _filter_figure(self, rows, path: Path) -> str:
         """Every candidate's functional score against τ2, per method (always written)."""
-        by_method = {m: [r for r in rows if r["method"] == m] for m in self.ctx.methods}
+        by_method = rows_by_method(rows, self.ctx.methods)
         scores = {m: [list(r.get("functional_scores") or []) for r in mine]
                   for m, mine in by_method.items() if self._tau2(mine) is not None or not mine}
         relative = self.options["filter_mode"] == "relative"

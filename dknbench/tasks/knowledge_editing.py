@@ -35,7 +35,7 @@ from ..paths import shared_data_dir
 from ..results.figures import grouped_bars
 from ..scoring import SkipQuery
 from .base import TASK_CLASSES, Summary, Task, metric_record
-from .common import neurons_json
+from .common import neurons_json, rows_by_method
 from .query_common import (fact_cas_kns, fact_query_kns, first_answer_id, mean_or_none, require_queries,
                            split_by_type, top_token_ids)
 from .requirements import encodable_queries
@@ -274,8 +274,7 @@ class KnowledgeEditingTask(Task):
         for r in rows:
             for w in r.get("warnings") or []:
                 warn_counts[w] = warn_counts.get(w, 0) + 1
-        for method in self.ctx.methods:
-            mine = [r for r in rows if r["method"] == method]
+        for method, mine in rows_by_method(rows, self.ctx.methods).items():
             if not mine:
                 continue
             thr, by_type = split_by_type(mine, self.options)
@@ -289,10 +288,9 @@ class KnowledgeEditingTask(Task):
                                     if e["op"] == op and e["set"] == set_name and e["empty"])
                         vals = {k: mean_or_none([e[k] for e in edits]) for k in ("rel", "gen", "loc", "avg", "dppl")}
                         group = f"{kind}/{set_name}/{op}"
-                        for k, name, better in (("rel", "Rel", True), ("gen", "Gen", True), ("loc", "Loc", True),
-                                                ("avg", "Avg", True), ("dppl", "dPPL", False)):
-                            summary.metrics.append(metric_record(method, name, vals[k], len(edits), group=group,
-                                                                 higher_is_better=better))
+                        for k, name in (("rel", "Rel"), ("gen", "Gen"), ("loc", "Loc"), ("avg", "Avg"),
+                                        ("dppl", "dPPL")):
+                            summary.metrics.append(metric_record(method, name, vals[k], len(edits), group=group))
                         if op == "erasure":  # conditioned on what the model knew before (n = those edits)
                             for k, name in (("rel_known", "Rel_known"), ("gen_known", "Gen_known")):
                                 known = [e[k] for e in edits if e.get(k) is not None]

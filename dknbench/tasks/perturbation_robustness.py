@@ -42,7 +42,7 @@ from ..results.figures import grouped_bars
 from ..scoring import SkipQuery
 from ..stats import compare_groups, mean_ci
 from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
-from .common import neurons_json
+from .common import neurons_json, rows_by_method
 from .dkn_common import FactDKNs
 from .requirements import dkn_fact_requirements
 
@@ -209,14 +209,13 @@ class PerturbationRobustnessTask(Task):
         summary = Summary()
         kinds = interventions_of(self.options["intervention"])
         table, significance, bars = [], [], {}
-        for method in self.ctx.methods:
-            with_dkn = [r for r in rows if r["method"] == method and r.get("has_dkn")]
+        for method, all_mine in rows_by_method(rows, self.ctx.methods).items():
+            with_dkn = [r for r in all_mine if r.get("has_dkn")]
             mine = [r for r in with_dkn if not self.is_outlier_fact(r)]
             summary.metrics.append(metric_record(method, "outliers_excluded", len(with_dkn) - len(mine),
-                                                 len(with_dkn), higher_is_better=False))
+                                                 len(with_dkn)))
             summary.metrics.append(metric_record(
-                method, "dkn_rate", len(mine) / max(1, len([r for r in rows if r["method"] == method])),
-                len([r for r in rows if r["method"] == method])))
+                method, "dkn_rate", len(mine) / max(1, len(all_mine)), len(all_mine)))
             per_fact = summary.per_fact.setdefault(method, {})
             for kind in kinds:
                 for name in SETS:
@@ -232,8 +231,7 @@ class PerturbationRobustnessTask(Task):
                         row[f"n_{metric}"] = len(values)
                         summary.metrics.append(metric_record(
                             method, metric, mean, len(values), group=key,
-                            ci=(ci.low, ci.high) if ci else (None, None),
-                            higher_is_better=True))
+                            ci=(ci.low, ci.high) if ci else (None, None)))
                         if metric in ("delta_prob", "delta_acc_enhance", "delta_acc_suppress") and mean is not None:
                             bars.setdefault(f"{metric}\n{kind}", {})[LABELS[name]] = values  # mean ± CI
                     table.append(row)

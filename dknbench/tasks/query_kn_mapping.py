@@ -20,6 +20,7 @@ from ..metrics import intended_change
 from ..results.figures import grouped_bars
 from ..stats import compare_groups
 from .base import TASK_CLASSES, Summary, Task, metric_record
+from .common import rows_by_method
 from .query_common import fact_query_kns, neighbour_sets, split_by_type
 from .requirements import encodable_queries
 
@@ -65,8 +66,7 @@ class QueryKNMappingTask(Task):
         summary = Summary()
         limit = self.options["outlier_limit"]
         table, bars = [], {}
-        for method in self.ctx.methods:
-            mine = [r for r in rows if r["method"] == method]
+        for method, mine in rows_by_method(rows, self.ctx.methods).items():
             if not mine:
                 continue
             thr, by_type = split_by_type(mine, self.options)
