@@ -91,7 +91,7 @@ def settable_options() -> dict[str, object]:
     or have no default)."""
     defaults: dict[str, list] = {}
     for kind in KINDS:
-        for entry in registry(kind).entries(load=True):
+        for entry in registry(kind).entries():
             cls = entry.target
             params = constructor_defaults(cls)
             for key, param in option_keys(cls, entry.name).items():

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import pkgutil
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError, UnknownNameError
+from ..errors import ConfigError, UnknownNameError, closest
 from ..paths import tasks_dir
 from .base import TASK_CLASSES, Task
 from .config import TaskConfig, load_task_config
@@ -24,10 +23,7 @@ _INDEX: dict[tuple, dict[str, TaskConfig]] = {}  # one scan per set of files and
 
 def import_task_classes() -> None:
     """Import every module of this package so task classes register themselves."""
-    # the folder is scanned by path: importing the package back from here would be a cycle
-    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
-        if info.name not in ("base", "config", "registry"):
-            importlib.import_module(f"{__package__}.{info.name}")
+    TASK_CLASSES.discover()
 
 
 def _task_files(include_paths) -> list[Path]:
@@ -150,9 +146,10 @@ def _load_class(config: TaskConfig, ref: str):
 def task_class(config: TaskConfig):
     if ":" in config.cls:
         return _load_class(config, config.cls)
-    import_task_classes()
     if config.cls not in TASK_CLASSES:
-        raise ConfigError(f"{config.path}: class {config.cls!r} is not a registered task class; "
+        close = closest(config.cls, TASK_CLASSES.names())
+        raise ConfigError(f"{config.path}: class {config.cls!r} is not a registered task class"
+                          f"{f' (did you mean {close!r}?)' if close else ''}; "
                           f"available: {', '.join(TASK_CLASSES.names())}, or file.py:Class, "
                           "or package.module:Class")
     return TASK_CLASSES.get(config.cls)
