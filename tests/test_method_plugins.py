@@ -106,6 +106,7 @@ def test_a_user_localizer_beside_the_yaml_takes_its_new_parameter_from_set(user_
     ("mine.py:Nope", ["'Nope' is not a dknbench Localizer subclass in mine.py",
                       "Localizer subclasses there: LayerPick"]),
     ("no_such_package.module:Thing", ["cannot import 'no_such_package.module'"]),
+    ("mine.py", ["method 'mine.py': expected file.py:Class (beside the YAML) or package.module:Class"]),
     ("mine.py:LayerPick[layr=2]", ["layer-pick has no parameter 'layr' (did you mean 'layer'?)",
                                    "its parameters: tau, steps, layer"]),
 ])

@@ -112,7 +112,7 @@ def resolve_method(kind: str, text, yaml_path: Path, what: str | None = None, wh
     ref = parse_method(text, where)
     members = registry(kind)
     name = ref.name
-    if is_reference(name):
+    if is_reference(name) or name.endswith(".py"):  # "mine.py" alone: say what a reference is
         name = register_user_method(kind, load_class(yaml_path, name, members.base, field=where.lstrip("-")))
     elif name not in members:
         raise UnknownNameError(what or f"{kind} method", name, members.names())

@@ -19,11 +19,6 @@ from .user_code import load_class
 _INDEX: dict[tuple, dict[str, TaskConfig]] = {}  # one scan per set of files and their mtimes
 
 
-def import_task_classes() -> None:
-    """Import every module of this package so task classes register themselves."""
-    TASK_CLASSES.discover()
-
-
 def _task_files(include_paths) -> list[Path]:
     files = []
     for folder in [tasks_dir()] + [Path(p) for p in include_paths or []]:
