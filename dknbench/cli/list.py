@@ -47,8 +47,7 @@ def main(args) -> int:
                         print(f"    {line}")
         if args.verbose:
             print("\nset any of them with --set NAME=VALUE (every method of the run with that parameter) "
-                  "or --set METHOD.NAME=VALUE (that method only), or run a variant as a method of its "
-                  "own: --method 'METHOD,METHOD[NAME=VALUE,...]'")
+                  "or --set METHOD.NAME=VALUE (that method only)")
     elif args.what == "models":
         from ..models import DEFAULT_MODEL, EMBEDDED_MODELS
         from ..models.embedded import is_cached
