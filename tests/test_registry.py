@@ -79,6 +79,22 @@ def test_a_member_outside_the_base_class_or_registered_twice_is_refused():
             pass
 
 
+@pytest.mark.parametrize("registry", ["dknbench.localization:LOCALIZERS", "dknbench.dkn:DKN_METHODS",
+                                      "dknbench.tasks.base:TASK_CLASSES"])
+def test_the_package_registries_refuse_a_class_outside_their_base(registry):
+    import importlib
+
+    module, _, attr = registry.partition(":")
+    found = getattr(importlib.import_module(module), attr)
+
+    class NotAMember:
+        pass
+
+    with pytest.raises(DKNBenchError, match=f"is not a subclass of .*{found.base.__name__}"):
+        found.add("not-a-member", NotAMember)
+    assert "not-a-member" not in found
+
+
 def test_a_function_registry_checks_its_members():
     from data_builders import BUILDERS
 
