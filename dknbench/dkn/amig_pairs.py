@@ -41,7 +41,6 @@ class AMIGPairs(DKNMethod):
       of ``pairs_``, in order. ``persistence_`` is None.
     """
 
-    name = "amig-pairs"
     requires_distance = False
     requires_scorer = True
     # 002 Algorithm 1 has no functional filter: the plain task option tau2 (NTC's filter) does not

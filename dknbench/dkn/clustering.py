@@ -102,7 +102,6 @@ class KMeansDKN(_ClusteringBaseline):
     candidates. Clusters of size >= ``min_size`` (2) are candidates; then the functional filter.
     """
 
-    name = "kmeans"
     hyperparameters = {"n_clusters": Param(low=2, integer=True, none=True, help="null: chosen by silhouette"),
                        "max_k": Param(low=2, integer=True), "random_state": Param(low=0, integer=True)}
 
@@ -138,7 +137,6 @@ class DBSCANDKN(_ClusteringBaseline):
     BDC size >= 2). Noise points belong to no candidate.
     """
 
-    name = "dbscan"
     hyperparameters = {"eps": Param(low=0.0, low_open=True, none=True, help="null: the eps_quantile of the distances"),
                        "eps_quantile": Param(low=0.0, high=1.0), "min_samples": Param(low=1, integer=True)}
 
@@ -175,7 +173,6 @@ class HierarchicalDKN(_ClusteringBaseline):
     matrix ("average", "complete", "single", "weighted").
     """
 
-    name = "hierarchical"
     hyperparameters = {"linkage_method": Param(choices=("average", "complete", "single", "weighted")),
                        "threshold": Param(low=0.0, none=True), "max_k": Param(low=2, integer=True)}
 

@@ -118,7 +118,6 @@ class NTC(DKNMethod):
     single-linkage merge heights).
     """
 
-    name = "ntc"
     hyperparameters = {"tau1": SHARE, "essential": Param(choices=ESSENTIAL_READINGS,
                                                            help="a cluster that never merges: exclude | include")}
 

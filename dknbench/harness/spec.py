@@ -8,14 +8,13 @@ once (per process: a Ray actor resolves its own copy) and passes the ResolvedRun
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, UnknownNameError
+from ..errors import ConfigError
 from ..io import check_output_name
-from ..paths import check_name
+from ..paths import check_name, slug
 from .provenance import config_hash
 
 
@@ -90,15 +89,23 @@ def method_registry(kind: str):
     return registry(kind)
 
 
-def _slug(text: str) -> str:
-    """One safe path component from free text (a model path or Hub id): never '', '.' or '..'."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "x"
-
-
 RUNS_ROOT = Path("runs")
 
 
+<<<<<<< HEAD
 def resolve(spec: RunSpec) -> ResolvedRun:
+=======
+def _localizer_options(config, overrides) -> list[tuple[str, str]]:
+    """(value, option) of every option naming a localizer in the YAML, its presets and --set: a
+    user's file.py:Class among them is loaded before --set is checked against the parameters."""
+    given = {key.strip(): value for key, _, value in (item.partition("=") for item in overrides)}
+    sources = [config.options, *config.presets.values(), given]
+    return [(source[key].strip(), key) for source in sources for key in LOCALIZER_OPTIONS
+            if isinstance(source.get(key), str) and ":" in source[key]]
+
+
+def resolve(spec: RunSpec):
+>>>>>>> disc28
     """Validate everything that can be validated before loading a model."""
     from ..tasks import get_task, task_class
 
@@ -107,22 +114,23 @@ def resolve(spec: RunSpec) -> ResolvedRun:
     methods = spec.methods or ([config.default_method] if config.default_method else [])
     if not methods:
         raise ConfigError(f"{config.path.name}: task {config.task!r} needs --method")
-    registry = method_registry(config.method_kind)
+    from ..tasks.methods import resolve_method, run_methods
+
+    # each method as its canonical label: a variant's parameters checked, a user's file.py:Class
+    # loaded (before the options, so --set reaches its parameters) and named by its registry name
+    what = f"{config.method_kind} method (task {config.task!r} benchmarks {config.method_kind} methods)"
+    methods = [resolve_method(config.method_kind, m, config.path, what) for m in methods]
     repeated = sorted({m for m in methods if methods.count(m) > 1})
     if repeated:
         raise ConfigError(f"--method lists {', '.join(repeated)} more than once; give each method once")
-    for method in methods:
-        if method not in registry:
-            raise UnknownNameError(f"{config.method_kind} method (task {config.task!r} benchmarks "
-                                   f"{config.method_kind} methods)", method, registry.names())
+    for value, key in _localizer_options(config, spec.overrides):
+        resolve_method("localizer", value, config.path, f"localizer in option {key}", key)
     options = config.resolve_options(spec.preset, spec.overrides)
-    localizers = method_registry("localizer")
     for key in LOCALIZER_OPTIONS:  # options that name a localizer: checked like --method
-        if key in options and options[key] not in localizers:
-            raise UnknownNameError(f"localizer in --set {key}", options[key], localizers.names())
+        if key in options:
+            options[key] = resolve_method("localizer", options[key], config.path, f"localizer in --set {key}", key)
     # build every method the run will build from these options: a value outside what its class
     # declares (atp direction=sideways, tau2=-1) is refused here, naming the option
-    from ..tasks.methods import run_methods
 
     given = {item.partition("=")[0].strip() for item in spec.overrides}
     run_methods(config.method_kind, methods, options, spec.seed,
@@ -153,8 +161,8 @@ def resolve(spec: RunSpec) -> ResolvedRun:
         check_output_name(str(spec.output))
         output = Path(spec.output)
     else:
-        output = RUNS_ROOT / check_name("task", config.task, str(config.path)) / _slug(spec.model) / (
-            f"{_slug('+'.join(methods))}-seed{spec.seed}-{digest[:8]}")
+        output = RUNS_ROOT / check_name("task", config.task, str(config.path)) / slug(spec.model) / (
+            f"{slug('+'.join(methods))}-seed{spec.seed}-{digest[:8]}")
         if not output.resolve().is_relative_to(RUNS_ROOT.resolve()):  # a name is never a path
             raise ConfigError(f"the run folder {output} would lie outside {RUNS_ROOT}/; give --output")
     return ResolvedRun(spec=spec, config=config, task_class=cls, methods=methods, options=options,

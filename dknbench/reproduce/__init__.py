@@ -218,7 +218,7 @@ def run_paper(paper: str, model: str = "smollm2-135m", preset: str | None = "cpu
     from ..harness import RunSpec
     from ..harness import run as harness_run
     from ..harness.progress import progress
-    from ..harness.spec import method_registry
+    from ..tasks.methods import is_known
     from ..io import read_json
     from ..tasks import discover_tasks
 
@@ -250,9 +250,9 @@ def run_paper(paper: str, model: str = "smollm2-135m", preset: str | None = "cpu
             _say(f"reproduce {paper} [{number}/{len(tasks)}] {task}: not available", quiet)
             report()
             continue
-        registry = method_registry(available[task].method_kind)
-        usable = [m for m in methods if m in registry]
-        outcome = TaskOutcome(task, "ran", usable, [m for m in methods if m not in registry],
+        kind = available[task].method_kind  # a plan may name a variant: atp[direction=corrupt]
+        usable = [m for m in methods if is_known(kind, m)]
+        outcome = TaskOutcome(task, "ran", usable, [m for m in methods if not is_known(kind, m)],
                               output=str(output / task))
         task_preset = preset if preset in (available[task].presets or {}) else None
         _say(f"reproduce {paper} [{number}/{len(tasks)}] {task}: running {', '.join(usable)}", quiet)

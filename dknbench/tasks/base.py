@@ -15,9 +15,6 @@ from typing import Any
 from ..registry import Registry
 from ..results.schema import estimate_record, metric_record  # noqa: F401  (tasks build records with these)
 
-TASK_CLASSES = Registry("task class")
-
-
 class SkipFact(Exception):
     """This fact cannot be used (no usable query, no KNs, ...): counted by reason, not a crash."""
 
@@ -158,3 +155,7 @@ class RunContext:
                 batch_size=self.batch_size, max_memory=self.max_memory, engine_path=self.options.get("engine", "auto"),
                 refine_p=self.options.get("refine_p", 0.5), reference=reference)
         return self._locators[key]
+
+
+# every module of dknbench.tasks is imported on the first lookup (dknbench/registry.py)
+TASK_CLASSES = Registry("task class", base=Task, package=__package__)

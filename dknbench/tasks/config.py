@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
+from ..hyperparams import coerce  # noqa: F401  (typed --set values; tasks import it from here too)
 from ..io import compose_yaml, load_yaml
 from ..paths import SAFE_NAME, SAFE_NAME_TEXT
 from ..results.schema import METRIC_DIRECTIONS  # noqa: F401  (the one home; tests import it from here)
@@ -159,33 +160,6 @@ class TaskConfig:
                 else f"{self.path.name}: option {key}")
             check_option(key, value, where)
         return options
-
-
-def coerce(raw: str, default: Any, where: str) -> Any:
-    """Parse ``raw`` as the type of ``default`` (YAML scalars for None/lists)."""
-    try:
-        if isinstance(default, bool):
-            lowered = raw.lower()
-            if lowered in ("true", "1", "yes", "on"):
-                return True
-            if lowered in ("false", "0", "no", "off"):
-                return False
-            raise ValueError
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
-            return float(raw)
-        if isinstance(default, str):
-            return raw
-        value = load_yaml(raw)
-        if isinstance(default, list) and isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if default is not None and not isinstance(value, type(default)):
-            raise ValueError
-        return value
-    except (ValueError, yaml.YAMLError):
-        kind = type(default).__name__ if default is not None else "a YAML value"
-        raise ConfigError(f"{where}: {raw!r} is not a valid {kind}") from None
 
 
 def _line_of(node: yaml.Node, key: str) -> int:

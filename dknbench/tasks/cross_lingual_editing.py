@@ -41,7 +41,7 @@ from ..errors import ConfigError
 from ..interventions import enhance_activations, suppress_activations
 from ..localization.base import refine_across_queries, select_above
 from ..metrics import success_rate_report
-from ..paths import shared_data_dir
+from ..paths import shared_data_dir, slug
 from ..scoring import SkipQuery
 from .base import TASK_CLASSES, SkipFact, Summary, Task, estimate_record, metric_record
 from .common import (irrelevant_fact, mean_prob, neurons_from_json, neurons_json, rows_by_method,
@@ -272,7 +272,7 @@ class CrossLingualEditingTask(Task):
                 neurons = {f"{lang}-KN": [n for r in mine for n in neurons_from_json(r["kns"].get(lang, []))]
                            for lang in languages}
                 neurons["LIKN"] = [n for r in mine for n in neurons_from_json(r["likn"])]
-                name = layer_distribution(neurons, n_layers, output / f"kn_layers_{method}.png",
+                name = layer_distribution(neurons, n_layers, output / f"kn_layers_{slug(method)}.png",
                                           title=f"KNs per language and LIKN over layers ({method})")
                 if name:  # None: no neuron to show, no file
                     summary.figures.append(name)

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..interventions import enhance_activations, suppress_activations
+from ..paths import slug
 from ..scoring import SkipQuery
 from ..stats import compare_groups
 from .base import TASK_CLASSES, Summary, Task, metric_record
@@ -181,7 +182,7 @@ class LinguisticControlTask(Task):
                               for n in neurons_from_json(r["kns"])] for kind in KINDS}
             found = [n[0] for ns in neurons.values() for n in ns]
             n_layers = int(self.ctx.run_info.get("n_layers") or 0) or 1 + max(found, default=0)
-            names.append(layer_distribution(neurons, n_layers, output / f"kn_layers_{method}.png",
+            names.append(layer_distribution(neurons, n_layers, output / f"kn_layers_{slug(method)}.png",
                                             title=f"KNs of facts vs of number agreement over layers ({method})"))
         return [name for name in names if name]  # None: nothing to plot, no file
 
