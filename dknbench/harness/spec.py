@@ -92,9 +92,6 @@ def method_registry(kind: str):
 RUNS_ROOT = Path("runs")
 
 
-<<<<<<< HEAD
-def resolve(spec: RunSpec) -> ResolvedRun:
-=======
 def _localizer_options(config, overrides) -> list[tuple[str, str]]:
     """(value, option) of every option naming a localizer in the YAML, its presets and --set: a
     user's file.py:Class among them is loaded before --set is checked against the parameters."""
@@ -104,8 +101,7 @@ def _localizer_options(config, overrides) -> list[tuple[str, str]]:
             if isinstance(source.get(key), str) and ":" in source[key]]
 
 
-def resolve(spec: RunSpec):
->>>>>>> disc28
+def resolve(spec: RunSpec) -> ResolvedRun:
     """Validate everything that can be validated before loading a model."""
     from ..tasks import get_task, task_class
 
