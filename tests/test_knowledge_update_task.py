@@ -8,37 +8,12 @@ import shutil
 import pytest
 import torch
 
+from conftest import KU_FAST
 from dknbench.cli import main
 from dknbench.data.loading import built_folder, load_facts
 from dknbench.errors import DKNBenchError
-from tests.conftest import shared_data, shared_path
 
-FAST = ["--set", "localizer=ig", "--set", "steps=3", "--set", "tau=0.05", "--set", "tau2=0",
-        "--set", "epochs=1", "--set", "incremental_epochs=1", "--set", "lr=0.01",
-        "--set", "train_batch_size=4", "--set", "grad_accum=1", "--set", "progress=false",
-        "--set", "heatmap_bins=8"]
-
-
-@pytest.fixture(scope="module")
-def templama_slice(tmp_path_factory):
-    """Raw TempLAMA rows of 4 subjects for each of two relations."""
-    source = shared_path("templama", "train.jsonl")
-    root = tmp_path_factory.mktemp("raw") / "templama"
-    root.mkdir()
-    keys, rows = {}, []
-    with open(source, encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            key = row["id"].rsplit("_", 1)[0]
-            chosen = keys.setdefault(row["relation"], [])
-            if row["relation"] in ("P54", "P102") and (key in chosen or len(chosen) < 4):
-                if key not in chosen:
-                    chosen.append(key)
-                rows.append(line)
-    (root / "train.jsonl").write_text("".join(rows), encoding="utf-8")
-    for name in ("templates.csv", "PROVENANCE.md"):
-        shutil.copy(shared_data() / "templama" / name, root)
-    return root
+FAST = [arg for option in KU_FAST for arg in ("--set", option)]
 
 
 @pytest.fixture()
