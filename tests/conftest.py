@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,8 @@ def mlp_kind(model_type: str) -> tuple:
 FAMILIES = [f for i, f in enumerate(ALL_FAMILIES) if mlp_kind(f) not in map(mlp_kind, ALL_FAMILIES[:i])]
 CAUSAL = [f for f in FAMILIES if f not in MASKED]
 
+
+REPO = Path(__file__).resolve().parents[1]
 
 # .ci/run sets this: in CI an absent resource is a failure, so a skip cannot hide a broken setup
 REQUIRE_ALL = os.environ.get("DKNBENCH_REQUIRE_ALL") == "1"
@@ -122,3 +126,118 @@ def templama_slice(tmp_path_factory):
     for name in ("templates.csv", "PROVENANCE.md"):
         shutil.copy(shared_data() / "templama" / name, root)
     return root
+
+
+@pytest.fixture()
+def tnl(templama_slice, isolated_cache):
+    """The TempNarrativeLAMA folder built from ``templama_slice`` into the temporary cache."""
+    from dknbench.data.loading import built_folder
+
+    return built_folder(f"build:tempnarrativelama:{templama_slice}")
+
+
+# --- running the CLI on the tiny GPT-2 --------------------------------------------------------------
+
+# four facts in two relations, three queries each, every one encodable by a causal LM
+FACTS = [
+    {"id": f"r{r}-{i}", "relation": f"rel{r}", "subject": s, "object": o,
+     "queries": [f"The capital of {s} is [Y].", f"{s}'s capital city is [Y].", f"The main city of {s} is [Y]."]}
+    for r, pairs in enumerate([[("France", "Paris"), ("Italy", "Rome")], [("Japan", "Tokyo"), ("Spain", "Madrid")]])
+    for i, (s, o) in enumerate(pairs)
+]
+
+
+def write_facts(path: Path, rows: list[dict]) -> Path:
+    """A JSONL fact file of ``rows``."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture()
+def tiny_gpt2(monkeypatch, tiny, isolated_cache):
+    """Every model name loads the tiny GPT-2 (in-process CLI runs), with a temporary cache."""
+    import dknbench.models
+
+    monkeypatch.setattr(dknbench.models, "load_model", lambda *a, **k: tiny("gpt2"))
+
+
+def run_kn(facts, output, *extra, methods: str = "random", steps: int = 2) -> int:
+    """`dknbench run --task kn-localization` in this process on a fact file, quiet, known-only gate
+    off (random weights know no fact); returns the exit code."""
+    from dknbench.cli import main
+
+    return main(["run", "--task", "kn-localization", "--method", methods, "--dataset", str(facts),
+                 "--output", str(output), "--set", f"steps={steps}", "--set", "known_only=false",
+                 "--quiet", *extra])
+
+
+def one_line_error(capsys, code, expected, *needles):
+    """The CLI returned ``expected`` with one stderr line containing every needle, no traceback."""
+    err = capsys.readouterr().err.strip()
+    assert code == expected, err
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+def cli_environment(**extra) -> dict:
+    """The environment of a `python -m dknbench` subprocess: this checkout, one thread, offline."""
+    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", **extra}
+
+
+def fact_records(output: Path) -> dict:
+    """A run folder's per-fact records: file name -> record."""
+    return {p.name: json.loads(p.read_text()) for p in sorted((output / "facts").glob("*.json"))}
+
+
+# --- finished run folders, as `dknbench run` writes them ---------------------------------------------
+
+def tiny_png(width: int = 40, height: int = 24, colour=(40, 110, 200)) -> bytes:
+    """A valid solid-colour RGB PNG, so figures need no plotting library."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+
+    raw = b"".join(b"\x00" + bytes(colour) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+def write_run(root: Path, name: str, *, task: str = "gcr", method: str = "ntc", model: str = "gpt2",
+              values: dict | None = None, seed: int = 0, per_fact: dict | None = None,
+              references: list | None = None, figure: bool = True, created: str = "2024-05-01T10:00:00",
+              comparisons: list | None = None, higher_is_better: bool = True, options: dict | None = None,
+              dataset: str = "builtin", undefined: dict | None = None) -> Path:
+    """Write a finished run directory whose summary.json follows the contract exactly.
+    ``values`` maps (metric, group) -> value; ``undefined`` maps (metric, group) -> reason."""
+    run_dir = root / name
+    run_dir.mkdir(parents=True)
+    values = values or {("GCR", "2"): 1.5, ("GCR", "3"): 2.5}
+    metrics = []
+    for (metric, group), value in values.items():
+        metrics.append({"method": method, "metric": metric, "group": group, "value": value, "n": 10,
+                        "ci_low": None if value is None else value - 0.25,
+                        "ci_high": None if value is None else value + 0.25,
+                        "higher_is_better": higher_is_better})
+        if (undefined or {}).get((metric, group)):
+            metrics[-1]["undefined"] = undefined[(metric, group)]
+    figures = []
+    if figure:
+        (run_dir / f"{task}_{method}.png").write_bytes(tiny_png(240, 120))
+        figures.append(f"{task}_{method}.png")
+    summary = {
+        "task": task, "task_kind": "dkn", "methods": [method], "model": model,
+        "model_fingerprint": f"sha256:{model}-abc", "dataset": dataset, "seed": seed, "limit": 10,
+        "config": {"task": task, "methods": [method], "seed": seed, "dataset": dataset, "options": options or {}},
+        "config_hash": f"hash-{name}",
+        "versions": {"dknbench": "0.1.0", "torch": "2.4.0", "transformers": "4.46.0", "python": "3.11"},
+        "git_commit": None, "n_facts": 10, "skipped": {"not_known": 2}, "metrics": metrics,
+        "tables": {}, "comparisons": comparisons or [], "references": references or [],
+        "figures": figures, "created": created,
+    }
+    if per_fact is not None:
+        summary["per_fact"] = per_fact
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return run_dir

@@ -3,13 +3,12 @@ the CPU, and on a GPU they equal the CPU's. cpu always runs; cuda is a plain ski
 (CI has none, so this must not go through conftest.needs, which fails absent resources in CI)."""
 
 import inspect
-import json
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import KU_FAST
+from conftest import KU_FAST, fact_records
 from dknbench.harness.runner import RunSpec, run
 from dknbench.localization import LOCALIZERS
 from dknbench.localization.locate import KNLocator
@@ -65,7 +64,7 @@ def _run(request, tmp_path, task, device, tag):
                     no_cache=True, quiet=True))
     except NothingUsable:  # random weights know no fact (exit 3): the per-fact records still compare
         pass
-    return {p.name: json.loads(p.read_text()) for p in sorted((out / "facts").glob("*.json"))}
+    return fact_records(out)
 
 
 @pytest.mark.parametrize("device", DEVICES)

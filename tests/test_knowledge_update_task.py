@@ -16,11 +16,6 @@ from dknbench.errors import DKNBenchError
 FAST = [arg for option in KU_FAST for arg in ("--set", option)]
 
 
-@pytest.fixture()
-def tnl(templama_slice, isolated_cache):
-    return built_folder(f"build:tempnarrativelama:{templama_slice}")
-
-
 def test_build_spec_builds_once_into_the_cache(templama_slice, isolated_cache, monkeypatch):
     spec = f"build:tempnarrativelama:{templama_slice}"
     facts = load_facts(spec)
@@ -102,10 +97,7 @@ def test_end_to_end_tables_figure_and_restored_weights(family, tnl, tmp_path, mo
     assert all(torch.equal(before[k], v) for k, v in lm.model.state_dict().items())
 
 
-def test_bad_dataset_and_options_are_one_line_errors(tmp_path, tiny, monkeypatch, capsys, isolated_cache):
-    import dknbench.models
-
-    monkeypatch.setattr(dknbench.models, "load_model", lambda *a, **k: tiny("gpt2"))
+def test_bad_dataset_and_options_are_one_line_errors(tmp_path, tiny_gpt2, capsys):
     facts = tmp_path / "facts.jsonl"
     facts.write_text(json.dumps({"id": "a", "relation": "r", "subject": "X", "object": "Y",
                                  "queries": ["X is [Y]."]}) + "\n")

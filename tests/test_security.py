@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
+from conftest import write_run
 from dknbench.leaderboard import build_site
-from test_results_store import write_run  # tests/ is on sys.path
 
 SCRIPT = "<script>alert('x')</script>"
 
