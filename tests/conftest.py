@@ -46,6 +46,16 @@ CAUSAL = [f for f in FAMILIES if f not in MASKED]
 
 REPO = Path(__file__).resolve().parents[1]
 
+# markers that make a test slow by what it loads (pytest -m "not slow" is the quick loop)
+SLOW_BY_NATURE = ("embedded", "real_model", "browser")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(item.get_closest_marker(name) for name in SLOW_BY_NATURE):
+            item.add_marker(pytest.mark.slow)
+
+
 # .ci/run sets this: in CI an absent resource is a failure, so a skip cannot hide a broken setup
 REQUIRE_ALL = os.environ.get("DKNBENCH_REQUIRE_ALL") == "1"
 

@@ -135,6 +135,7 @@ def test_list_models_lists_every_family(capsys):
 
 # a handful covering each IG path (fast, cached, full), gated, fused and masked; the by-hand sweep
 # over every family is in the session's closing note
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["gpt_neo", "gemma2", "phi3", "roberta"])
 def test_cli_localizes_with_ig_atp_and_causal_tracing(family, tmp_path, isolated_cache):
     out = tmp_path / "run"

@@ -13,9 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from conftest import REPO, cli_environment
 from dknbench.results import read_samples
+
+pytestmark = pytest.mark.slow  # subprocess runs killed and resumed: minutes
 
 N_FACTS = 30
 

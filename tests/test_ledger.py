@@ -218,6 +218,7 @@ def comparable(output: Path) -> dict:
     return {"files": files, "summary": summary, "run": run}
 
 
+@pytest.mark.slow
 def test_two_concurrent_runs_into_one_folder_one_runs_the_other_exits_2(tmp_path):
     """Why: two runs started at once into one --output with different seeds both exited 0, with a
     summary of one seed, a run.json of the other, and one fact twice."""

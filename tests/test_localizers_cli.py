@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from dknbench.cli import main
 
 NEW = ("grad-x-act", "atp", "causal-tracing", "captum-ig")
@@ -14,6 +16,7 @@ def test_list_methods_shows_the_new_localizers(capsys):
         assert name in listed and "[localizer]" in listed[name]
 
 
+@pytest.mark.slow
 def test_kn_localization_and_gcr_run_with_the_new_localizers(tmp_path, isolated_cache):
     out = tmp_path / "kn"
     assert main(["run", "--task", "kn-localization", "--method", ",".join(NEW), "--model", "tiny-gpt2",

@@ -7,6 +7,7 @@ import json
 import pytest
 
 ray = pytest.importorskip("ray", reason="ray is not installed (optional extra: pip install 'dknbench[ray]')")
+pytestmark = pytest.mark.slow  # Ray workers start in tens of seconds
 
 from conftest import KU_FAST, fact_records  # noqa: E402
 from dknbench.harness.runner import RunSpec, run  # noqa: E402

@@ -195,6 +195,7 @@ def test_reproduce_unknown_preset_exits_2_before_any_work(tmp_path, capsys, monk
 
 # --- 4. Ray ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_ray_address_that_nothing_listens_on_fails_fast(tmp_path):
     pytest.importorskip("ray")
     facts = tmp_path / "facts.jsonl"
