@@ -40,11 +40,24 @@ def mlp_kind(model_type: str) -> tuple:
 
 # one tiny model per kind of MLP (the first in the registry's order), for the tests that are about
 # the kinds rather than each family: a family of a new kind joins them by being registered
-FAMILIES = [f for i, f in enumerate(ALL_FAMILIES) if mlp_kind(f) not in map(mlp_kind, ALL_FAMILIES[:i])]
-CAUSAL = [f for f in FAMILIES if f not in MASKED]
+def one_per_kind(families: list[str]) -> list[str]:
+    """The first of ``families`` of each MLP kind."""
+    return [f for i, f in enumerate(families) if mlp_kind(f) not in map(mlp_kind, families[:i])]
+
+
+FAMILY_KINDS = one_per_kind(ALL_FAMILIES)
+CAUSAL_FAMILY_KINDS = [f for f in FAMILY_KINDS if f not in MASKED]
 
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The method registries, read by the tests parametrized over them: a method is tested by being registered
+from dknbench.dkn import DKN_METHODS  # noqa: E402
+from dknbench.localization import LOCALIZERS  # noqa: E402
+
+# the DKN methods that group KNs by their neuron distances (every one but amig-pairs today)
+DISTANCE_METHODS = [name for name in DKN_METHODS.names() if DKN_METHODS.get(name).requires_distance]
+
 
 # markers that make a test slow by what it loads (pytest -m "not slow" is the quick loop)
 SLOW_BY_NATURE = ("embedded", "real_model", "browser")

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import ALL_FAMILIES, CAUSAL, FAMILIES, mlp_kind
+from conftest import ALL_FAMILIES, CAUSAL_FAMILY_KINDS, FAMILY_KINDS, mlp_kind
 from dknbench.errors import DKNBenchError
 from dknbench.interventions import (enhance_activations, enhance_weights, suppress_activations,
                                     suppress_weights, record_activations)
@@ -92,8 +92,8 @@ def test_suppress_sets_activation_to_zero_and_enhance_doubles(tiny):
     assert torch.allclose(enhanced[1][0, 3], plain[1][0, 3])
 
 
-@pytest.mark.parametrize("family,mode", [(f, "first") for f in FAMILIES] +
-                         [(f, "joint") for f in CAUSAL])
+@pytest.mark.parametrize("family,mode", [(f, "first") for f in FAMILY_KINDS] +
+                         [(f, "joint") for f in CAUSAL_FAMILY_KINDS])
 def test_batched_per_row_suppression_equals_one_set_at_a_time(tiny, family, mode, monkeypatch):
     """SuppressionScorer batches many suppression sets into one forward pass (sharing the prefix
     KV cache for causal LMs); each row must see exactly its own set, as if suppressed alone."""

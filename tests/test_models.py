@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import FAMILIES
+from conftest import FAMILY_KINDS
 from dknbench.errors import DKNBenchError
 from dknbench.interventions import record_activations, set_activations
 from dknbench.interventions.activations import target_positions
@@ -47,7 +47,7 @@ def test_neurons_are_post_nonlinearity(tiny, family):
     torch.testing.assert_close(records[1], captured["x"], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", FAMILY_KINDS)
 def test_write_vector_is_what_a_neuron_adds(tiny, family):
     """Activating one neuron alone (others 0) makes the down projection output its write vector."""
     lm = tiny(family)
