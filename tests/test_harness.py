@@ -6,7 +6,7 @@ import re
 import pandas as pd
 import pytest
 
-from conftest import FACTS, run_kn, write_facts
+from conftest import DISTANCE_METHODS, FACTS, run_kn, write_facts
 from dknbench.cli import main
 from dknbench.errors import ConfigError
 from dknbench.results import read_samples
@@ -117,13 +117,13 @@ def test_rerun_with_another_config_is_refused(tiny_runs, tmp_path, capsys):
 
 def test_gcr_end_to_end_on_a_tiny_model(tiny_runs, tmp_path):
     output = tmp_path / "gcr"
-    code = main(["run", "--task", "gcr", "--method", "ntc,kmeans,hierarchical", "--dataset", str(tiny_runs),
+    code = main(["run", "--task", "gcr", "--method", ",".join(DISTANCE_METHODS), "--dataset", str(tiny_runs),
                  "--output", str(output), "--set", "steps=3", "--set", "localizer=ig",
                  "--set", "tau2=0", "--set", "tau=0.05", "--set", "known_only=false", "--quiet"])
     assert code == 0
     summary = json.loads((output / "summary.json").read_text())
     table = summary["tables"]["gcr_by_cardinality"]
-    assert [row["method"] for row in table] == ["ntc", "kmeans", "hierarchical"]
+    assert [row["method"] for row in table] == DISTANCE_METHODS
     assert all(set(map(str, range(2, 9))) <= set(row) for row in table)
     for name in summary["figures"]:
         assert (output / name).stat().st_size > 1000
