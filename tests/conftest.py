@@ -1,4 +1,6 @@
-"""Shared fixtures: tiny random models of every supported family, the shared data folder."""
+"""Shared fixtures and helpers: the registries' members the tests are parametrized over (tiny
+models, localizers, DKN methods), tiny random models, the shared data folder, and the helpers that
+run the CLI on the tiny GPT-2 or write a finished run folder."""
 
 from __future__ import annotations
 
@@ -38,18 +40,15 @@ def mlp_kind(model_type: str) -> tuple:
     return line.masked_lm, line.conv1d, rule["up"] is not None, "[" in rule["gate"]
 
 
-# one tiny model per kind of MLP (the first in the registry's order), for the tests that are about
-# the kinds rather than each family: a family of a new kind joins them by being registered
 def one_per_kind(families: list[str]) -> list[str]:
     """The first of ``families`` of each MLP kind."""
     return [f for i, f in enumerate(families) if mlp_kind(f) not in map(mlp_kind, families[:i])]
 
 
+# one tiny model per kind of MLP (the first in the registry's order), for the tests that are about
+# the kinds rather than each family: a family of a new kind joins them by being registered
 FAMILY_KINDS = one_per_kind(ALL_FAMILIES)
 CAUSAL_FAMILY_KINDS = [f for f in FAMILY_KINDS if f not in MASKED]
-
-
-REPO = Path(__file__).resolve().parents[1]
 
 # The method registries, read by the tests parametrized over them: a method is tested by being registered
 from dknbench.dkn import DKN_METHODS  # noqa: E402
@@ -58,6 +57,8 @@ from dknbench.localization import LOCALIZERS  # noqa: E402
 # the DKN methods that group KNs by their neuron distances (every one but amig-pairs today)
 DISTANCE_METHODS = [name for name in DKN_METHODS.names() if DKN_METHODS.get(name).requires_distance]
 
+
+REPO = Path(__file__).resolve().parents[1]
 
 # markers that make a test slow by what it loads (pytest -m "not slow" is the quick loop)
 SLOW_BY_NATURE = ("embedded", "real_model", "browser")
