@@ -8,7 +8,7 @@
 import pytest
 import torch
 
-from conftest import ALL_FAMILIES
+from conftest import ALL_CAUSAL, ALL_FAMILIES, family_line, one_per_kind
 from dknbench.interventions import suppress_activations
 from dknbench.scoring import AnswerScorer
 
@@ -46,7 +46,8 @@ def test_suppression_from_the_lowest_layer_equals_full_forwards(tiny, family, mo
     assert len({f"{v:.5e}" for v in fast}) > 4  # the sets really change the answer's Prob
 
 
-@pytest.mark.parametrize("family", ["gpt2", "llama", "phi3"])
+# the cut is the fast path's (blocks that run as a staircase over a shared cache): its families of each kind
+@pytest.mark.parametrize("family", one_per_kind([f for f in ALL_CAUSAL if family_line(f).fast]))
 def test_the_lowest_layer_start_runs_no_block_below_it(tiny, family):
     """The cut is real: a set confined to the top layer runs only the top block over the tail."""
     from dknbench.tasks.dkn_common import SuppressionScorer
