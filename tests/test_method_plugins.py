@@ -131,7 +131,8 @@ def test_a_localizer_option_may_name_a_user_class(user_folder, tmp_path):
     """))
     spec = RunSpec(task="gcr-mine", include_paths=[str(user_folder)], overrides=["layer-pick.layer=2"],
                    output=str(tmp_path / "run"))
-    config, cls, methods, options, *_ = resolve(spec)
+    resolved = resolve(spec)
+    methods, options = resolved.methods, resolved.options
     assert options["localizer"] == "layer-pick" and options["layer-pick.layer"] == 2
     from dknbench.tasks.methods import method_params
 
@@ -191,5 +192,5 @@ def test_a_variant_label_becomes_a_safe_path_name():
     from dknbench.paths import SAFE_NAME, slug
 
     assert slug("atp[direction=corrupt]") == "atp-direction-corrupt" and SAFE_NAME.match(slug("atp[noise=0.5,seed=1]"))
-    *_, output = resolve(RunSpec(task="kn-localization", methods=["atp", "atp[direction=corrupt]"]))
+    output = resolve(RunSpec(task="kn-localization", methods=["atp", "atp[direction=corrupt]"])).output
     assert output.parts[-1].startswith("atp-atp-direction-corrupt-seed42-")
