@@ -216,3 +216,129 @@ def test_knowledge_editing_fact_files_equal_with_and_without_the_lowest_layer_pp
             if e.get("dppl") is not None]
     assert dppl, "no edit measured a ΔPPL: the comparison would be empty"
     _assert_close(plain, cut)
+
+
+# --- issue 29, the remaining paths: enhancement, weight edits, kn-localization, perturbation-robustness
+
+
+def _plain_reads(scorer, encoded):
+    """(Prob, top-1 at the target is the answer's first token) per query from one hooked full forward."""
+    ids, mask, targets = scorer.collate(encoded)
+    with torch.no_grad():
+        logits = scorer.logits(ids, mask, targets)
+    probs = scorer.answer_log_probs(logits, encoded).exp().double().numpy()
+    top = logits[torch.arange(len(encoded)), targets].argmax(-1).tolist()
+    return probs, [t == e.answer_ids[0] for t, e in zip(top, encoded)]
+
+
+@pytest.mark.parametrize("factor", [2.0, 0.0])
+@pytest.mark.parametrize("family", ALL_FAMILIES)
+def test_scaling_from_the_lowest_layer_equals_full_forwards_per_query(tiny, family, factor):
+    """kn-localization's enhance (x2) / suppress (x0) and perturbation-robustness's values
+    interventions: each query's Prob and top-1 from the lowest layer equal the hooked full forward."""
+    from dknbench.interventions import enhance_activations, suppress_activations
+    from dknbench.tasks.dkn_common import SuppressionScorer
+
+    lm = tiny(family)
+    scorer = AnswerScorer(lm)
+    sets = _sets(lm.adapter.n_layers)
+    cut = SuppressionScorer(scorer, lm.adapter, QUERIES, ANSWER)
+    encoded = [scorer.encode(q, ANSWER) for q in QUERIES]
+    reads = cut.per_query(sets, factor)
+    assert cut.prob_scaling_many(sets, factor) == [float(p.mean()) for p, _ in reads]
+    for neurons, (probs, top1) in zip(sets, reads):
+        edit = (lambda a, n: enhance_activations(a, n, factor=2.0)) if factor == 2.0 else suppress_activations
+        with edit(lm.adapter, neurons):
+            plain, plain_top1 = _plain_reads(scorer, encoded)
+        assert probs == pytest.approx(plain, rel=1e-6, abs=1e-12), neurons
+        assert list(top1) == plain_top1, neurons
+    assert len({f"{p.mean():.5e}" for p, _ in reads}) > 4  # the sets really change the answer's Prob
+
+
+@pytest.mark.parametrize("operation", ["suppress", "enhance"])
+@pytest.mark.parametrize("family", ALL_FAMILIES)
+def test_weight_edits_from_the_lowest_layer_equal_full_forwards(tiny, family, operation):
+    """perturbation-robustness's weights interventions: with the edit in place, each query starts
+    at the edit's lowest layer from the clean run's block outputs at every position."""
+    from dknbench.interventions import enhance_weights, suppress_weights
+    from dknbench.tasks.dkn_common import SuppressionScorer
+
+    lm = tiny(family)
+    if family == "phi3":
+        pytest.skip("phi3's fused gate/up matrix: weight edits are refused for it")
+    scorer = AnswerScorer(lm)
+    cut = SuppressionScorer(scorer, lm.adapter, QUERIES, ANSWER)
+    encoded = [scorer.encode(q, ANSWER) for q in QUERIES]
+    top = lm.adapter.n_layers - 1
+    edit = suppress_weights if operation == "suppress" else enhance_weights
+    unedited = _plain_reads(scorer, encoded)[0]
+    for neurons in ([(1, 3), (top, 4)], [(top, i) for i in range(8)], [(0, 2), (top, 2)]):
+        with edit(lm.adapter, neurons):
+            plain, plain_top1 = _plain_reads(scorer, encoded)
+        probs, top1 = cut.per_query_edited(lambda: edit(lm.adapter, neurons), min(l for l, _ in neurons))
+        assert probs == pytest.approx(plain, rel=1e-6, abs=1e-12), neurons
+        assert list(top1) == plain_top1, neurons
+        assert not plain == pytest.approx(unedited, rel=1e-9)  # the edit changes the Probs
+
+
+def _plain_forwards(monkeypatch):
+    """SuppressionScorer on hooked full forwards: no prefix cache, no lowest-layer start."""
+    from dknbench.tasks.dkn_common import SuppressionScorer
+
+    monkeypatch.setattr(SuppressionScorer, "LOWEST_LAYER", False)
+    monkeypatch.setattr(SuppressionScorer, "_context", lambda self, encoded: (None, None))
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_kn_localization_fact_files_equal_with_and_without_the_lowest_layer_start(family, tmp_path,
+                                                                                 isolated_cache, monkeypatch):
+    from dknbench.cli import main
+
+    def run(name):
+        out = tmp_path / name
+        assert main(["run", "--task", "kn-localization", "--method", "ig,random", "--model", f"tiny-{family}",
+                     "--limit", "3", "--set", "known_only=false", "--set", "steps=2",
+                     "--output", str(out), "--quiet"]) == 0
+        return _fact_files(out)
+
+    cut = run("cut")
+    _plain_forwards(monkeypatch)
+    plain = run("plain")
+    assert cut.keys() == plain.keys() and len(cut) == 3
+    _assert_close(plain, cut)
+    rows = [r for f in cut.values() for r in f.get("rows", [])]
+    assert any(r["rel_enhanced"] != r["rel_before"] for r in rows)  # the interventions did something
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_perturbation_fact_files_equal_with_and_without_the_lowest_layer_start(family, tmp_path,
+                                                                              isolated_cache, monkeypatch):
+    from dknbench.cli import main
+
+    def run(name):
+        out = tmp_path / name
+        assert main(["run", "--task", "perturbation-robustness", "--method", "ntc,amig-pairs",
+                     "--model", f"tiny-{family}", "--limit", "4", "--set", "localizer=ig",
+                     "--set", "steps=2", "--set", "intervention=both",
+                     "--output", str(out), "--quiet"]) == 0
+        return _fact_files(out)
+
+    from dknbench.tasks.dkn_common import SuppressionScorer
+
+    edited, original = [], SuppressionScorer.per_query_edited
+
+    def logged(self, edit, lowest):  # the weight edits really took both paths
+        edited.append((self.lowest_layer, lowest))
+        return original(self, edit, lowest)
+
+    monkeypatch.setattr(SuppressionScorer, "per_query_edited", logged)
+    cut = run("cut")
+    cut_edited, edited[:] = list(edited), []
+    _plain_forwards(monkeypatch)
+    plain = run("plain")
+    assert cut_edited and all(flag for flag, _ in cut_edited) and edited and not any(flag for flag, _ in edited)
+    assert family != "gpt2" or any(low > 0 for _, low in cut_edited)  # a start above layer 0 was compared
+    assert cut.keys() == plain.keys()
+    rows = [r for f in cut.values() for r in f.get("rows", []) if r.get("has_dkn")]
+    assert rows, "no fact with a DKN: nothing intervened"
+    _assert_close(plain, cut)
