@@ -289,16 +289,17 @@ def _plain_forwards(monkeypatch):
     monkeypatch.setattr(SuppressionScorer, "_context", lambda self, encoded: (None, None))
 
 
+@pytest.mark.parametrize("task", ["kn-localization", "query-kn-mapping"])
 @pytest.mark.parametrize("family", ["gpt2", "llama"])
-def test_kn_localization_fact_files_equal_with_and_without_the_lowest_layer_start(family, tmp_path,
-                                                                                 isolated_cache, monkeypatch):
+def test_enhance_suppress_fact_files_equal_with_and_without_the_lowest_layer_start(family, task, tmp_path,
+                                                                                  isolated_cache, monkeypatch):
     from dknbench.cli import main
 
     def run(name):
         out = tmp_path / name
-        assert main(["run", "--task", "kn-localization", "--method", "ig,random", "--model", f"tiny-{family}",
-                     "--limit", "3", "--set", "known_only=false", "--set", "steps=2",
-                     "--output", str(out), "--quiet"]) == 0
+        gate = ["--set", "known_only=false"] if task == "kn-localization" else []
+        assert main(["run", "--task", task, "--method", "ig,random", "--model", f"tiny-{family}",
+                     "--limit", "3", *gate, "--set", "steps=2", "--output", str(out), "--quiet"]) == 0
         return _fact_files(out)
 
     cut = run("cut")
@@ -307,7 +308,10 @@ def test_kn_localization_fact_files_equal_with_and_without_the_lowest_layer_star
     assert cut.keys() == plain.keys() and len(cut) == 3
     _assert_close(plain, cut)
     rows = [r for f in cut.values() for r in f.get("rows", [])]
-    assert any(r["rel_enhanced"] != r["rel_before"] for r in rows)  # the interventions did something
+    if task == "kn-localization":
+        assert any(r["rel_enhanced"] != r["rel_before"] for r in rows)  # the interventions did something
+    else:
+        assert any(q[name]["sup"] != 0.0 for r in rows for q in r["effects"] for name in q)
 
 
 @pytest.mark.parametrize("family", ["gpt2", "llama"])
