@@ -346,3 +346,33 @@ def test_perturbation_fact_files_equal_with_and_without_the_lowest_layer_start(f
     rows = [r for f in cut.values() for r in f.get("rows", []) if r.get("has_dkn")]
     assert rows, "no fact with a DKN: nothing intervened"
     _assert_close(plain, cut)
+
+
+@pytest.mark.parametrize("family", ALL_FAMILIES)
+def test_activation_reads_stop_after_the_highest_read_layer(tiny, family, monkeypatch):
+    """fact-checking's object activations and knowledge-synapses' KN activations: the forward stops
+    after the highest layer read (no upper block, no LM head), and the values are identical."""
+    from dknbench.interventions import activations
+    from dknbench.tasks import fact_checking, knowledge_synapses
+
+    lm = tiny(family)
+    scorer = AnswerScorer(lm)
+    top = lm.adapter.n_layers - 1
+    low = [(0, 3), (0, 9), (1, 2)]
+    ran = []
+    handles = [lm.adapter.blocks[l].register_forward_pre_hook(lambda m, a, l=l: ran.append(l))
+               for l in range(lm.adapter.n_layers)]
+    try:
+        cut = [fact_checking.object_activations(lm, scorer, QUERIES, ANSWER, n) for n in (low, low + [(top, 4)])]
+        cut += [knowledge_synapses.kn_mean_activation(lm, scorer, QUERIES[0], ANSWER, n) for n in (low, [(top, 1)])]
+        assert top not in ran[: 2 * len(QUERIES)] and max(ran) == top  # the first reads stopped at layer 1
+        full_forward = lambda adapter, layer, forward: forward()  # noqa: E731
+        monkeypatch.setattr(fact_checking, "run_until", full_forward)
+        monkeypatch.setattr(knowledge_synapses, "run_until", full_forward)
+        plain = [fact_checking.object_activations(lm, scorer, QUERIES, ANSWER, n) for n in (low, low + [(top, 4)])]
+        plain += [knowledge_synapses.kn_mean_activation(lm, scorer, QUERIES[0], ANSWER, n) for n in (low, [(top, 1)])]
+    finally:
+        for h in handles:
+            h.remove()
+    assert cut == plain
+    assert len(set(plain)) == 4

@@ -194,3 +194,23 @@ def scale_per_row(adapter, row_sets: list, factors: list, positions: str = "targ
         hooks[layer] = hook
     with neuron_pre_hooks(adapter, hooks):
         yield
+
+
+class _Stopped(Exception):
+    """Raised by ``run_until``'s hook once the last block whose activations are read has run."""
+
+
+def run_until(adapter, layer: int, forward: Callable[[], object]) -> None:
+    """Run ``forward()`` only as far as block ``layer``: a read of activations at layers <= ``layer``
+    (``record_activations``) needs nothing above it, neither the upper blocks nor the LM head.
+    The blocks that run compute exactly what they compute in the full forward."""
+    def stop(module, args, output):
+        raise _Stopped
+
+    handle = adapter.blocks[layer].register_forward_hook(stop)
+    try:
+        forward()
+    except _Stopped:
+        pass
+    finally:
+        handle.remove()
