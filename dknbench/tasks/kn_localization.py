@@ -84,16 +84,15 @@ class KNLocalizationTask(Task):
         relevant = SuppressionScorer(scorer, adapter, queries, fact.object, positions)
         irrelevant = SuppressionScorer(scorer, adapter, other_queries, other.object, positions)
 
-        def probs(kns, factor):
-            return relevant.prob_scaling_many([kns], factor)[0], irrelevant.prob_scaling_many([kns], factor)[0]
-
         rel_before, irr_before = relevant.base_prob, irrelevant.base_prob
+        located = {m: self.ctx.locator(m).localize(fact, self.options["max_queries"]).kns for m in self.ctx.methods}
+        every = list(located.values())  # every method's sets in one batched forward per query and factor
+        effects = {factor: (relevant.prob_scaling_many(every, factor), irrelevant.prob_scaling_many(every, factor))
+                   for factor in (2.0, 0.0)}
         rows = []
-        for method in self.ctx.methods:
-            located = self.ctx.locator(method).localize(fact, self.options["max_queries"])
-            kns = located.kns
-            rel_enh, irr_enh = probs(kns, 2.0)
-            rel_sup, irr_sup = probs(kns, 0.0)
+        for i, (method, kns) in enumerate(located.items()):
+            rel_enh, irr_enh = effects[2.0][0][i], effects[2.0][1][i]
+            rel_sup, irr_sup = effects[0.0][0][i], effects[0.0][1][i]
             rows.append({"fact_id": fact.id, "relation": fact.relation, "method": method,
                          "irrelevant_fact_id": other.id, "n_queries": len(queries),
                          "kns": neurons_json(kns), "n_kns": len(kns),

@@ -138,6 +138,11 @@ def fact_measures(lm, scorer, pairs, sets: dict, kinds: list[str], positions: st
         return cut.per_query_edited(lambda: intervention(lm.adapter, neurons, operation, kind, positions),
                                     min(int(l) for l, _ in neurons))
 
+    if "values" in kinds:  # every set's values interventions in one batched forward per query and operation
+        every = [sets[name] for name in SETS]
+        cut_q.per_query(every, 0.0), cut_s.per_query(every, 0.0)
+        if wrong.any():
+            cut_s.per_query(every, 2.0)
     for kind in kinds:
         for name in SETS:
             neurons = sets[name]
