@@ -5,6 +5,8 @@
   suppression hooks.
 """
 
+import contextlib
+
 import pytest
 import torch
 
@@ -211,6 +213,7 @@ def test_knowledge_editing_fact_files_equal_with_and_without_the_lowest_layer_pp
 
     cut = run("cut")
     monkeypatch.setattr(knowledge_editing, "clean_states", lambda *a, **k: None)
+    _plain_forwards(monkeypatch)  # the top-1 reads after each edit too
     plain = run("plain")
     dppl = [e["dppl"] for f in cut.values() for r in f.get("rows", []) for e in r.get("edits", [])
             if e.get("dppl") is not None]
@@ -279,6 +282,48 @@ def test_weight_edits_from_the_lowest_layer_equal_full_forwards(tiny, family, op
         assert probs == pytest.approx(plain, rel=1e-6, abs=1e-12), neurons
         assert list(top1) == plain_top1, neurons
         assert not plain == pytest.approx(unedited, rel=1e-9)  # the edit changes the Probs
+
+
+@pytest.mark.parametrize("family", ALL_FAMILIES)
+def test_top_ids_after_an_edit_from_the_lowest_layer_equal_full_forwards(tiny, family):
+    """knowledge-editing's Rel/Gen/Loc reads after each edit: the top-1 token id at each query's
+    target with the edit in place, from the edit's lowest layer, equals the full forward's."""
+    from dknbench.tasks.dkn_common import SuppressionScorer
+    from dknbench.tasks.knowledge_editing import edit_write_vectors, update_delta
+    from dknbench.tasks.query_common import top_token_ids
+
+    lm = tiny(family)
+    if family == "phi3":
+        pytest.skip("phi3's fused gate/up matrix: weight edits are refused for it")
+    scorer = AnswerScorer(lm)
+    queries = QUERIES + ["Rome is located in [Y].", "The day after Monday is [Y]."]
+    encoded = [scorer.encode(q, "x") for q in queries]
+    cut = SuppressionScorer(scorer, lm.adapter, None, None, encoded=encoded)
+
+    def target_logits(reads):
+        return torch.stack([logits[0, at] for _, logits, at in reads])
+
+    unedited = target_logits(cut.edited_logits(contextlib.nullcontext, 0))
+    top = lm.adapter.n_layers - 1
+    for operation, neurons in (("erasure", [(1, 3), (top, 4)]), ("update", [(top, i) for i in range(8)]),
+                               ("update", [(0, 2), (top, 2)]), ("update", [(1, i) for i in range(16)])):
+        delta = update_delta(lm, 5, 9, 50.0, 50.0) if operation == "update" else None
+        with edit_write_vectors(lm.adapter, neurons, operation, delta):
+            plain = top_token_ids(scorer, queries)
+            ids, mask, targets = scorer.collate(encoded)
+            with torch.no_grad():
+                plain_logits = scorer.logits(ids, mask, targets)[torch.arange(len(encoded)), targets]
+
+        def edit():
+            return edit_write_vectors(lm.adapter, neurons, operation, delta)
+
+        lowest = min(l for l, _ in neurons)
+        assert cut.top_ids_edited(edit, lowest) == plain, (operation, neurons)
+        fast_logits = target_logits(cut.edited_logits(edit, lowest))
+        scale = float(plain_logits.abs().max())
+        assert float((fast_logits - plain_logits).abs().max()) <= 1e-5 * scale, (operation, neurons)
+        # the edit changes the logits (where the start is cut: a wrong start would show)
+        assert not cut.lowest_layer or float((plain_logits - unedited).abs().max()) > 1e-4 * scale
 
 
 def _plain_forwards(monkeypatch):

@@ -41,7 +41,11 @@ class SuppressionScorer:
         self._memo: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # (factor, set) -> (probs, top-1 ok)
         self._caches = None  # per query: prefix KV cache (+ clean block outputs), built on first use
         self._full_states = None  # per query: clean block outputs at every position (weight edits)
-        self.base_prob = self.prob_suppressing([]) if self.encoded else float("nan")
+
+    @property
+    def base_prob(self) -> float:
+        """Mean Prob with nothing intervened (memoised; NaN without a query)."""
+        return self.prob_suppressing([]) if self.encoded else float("nan")
 
     def prob_suppressing(self, neurons) -> float:
         return self.prob_suppressing_many([neurons])[0]
@@ -73,33 +77,46 @@ class SuppressionScorer:
 
     CHUNK = 64  # intervened sets per forward pass
 
-    @torch.no_grad()
     def per_query_edited(self, edit, lowest: int) -> tuple[np.ndarray, np.ndarray]:
         """(Prob, top-1 ok) of each query inside ``edit()`` (a context manager that changes the
         weights from block ``lowest`` up, e.g. ``suppress_weights``: every position changes above
-        it). With ``lowest_layer``, each query starts there from the clean run's block outputs at
-        every position (knowledge-editing's ΔPPL start), recorded once before any edit; otherwise
-        one plain forward."""
+        it). See ``edited_logits``."""
+        read = [self._read(logits, at, e, len(logits)) for e, logits, at in self.edited_logits(edit, lowest)]
+        return np.concatenate([r[0] for r in read]), np.concatenate([r[1] for r in read])
+
+    def top_ids_edited(self, edit, lowest: int) -> list[int]:
+        """The top-1 token id at each query's target inside ``edit()`` (knowledge-editing's Rel,
+        Gen and Loc after an edit). See ``edited_logits``."""
+        return [int(i) for _, logits, at in self.edited_logits(edit, lowest) for i in logits[:, at].argmax(-1).tolist()]
+
+    @torch.no_grad()
+    def edited_logits(self, edit, lowest: int) -> list:
+        """[(encoded queries, their logits [rows, seq, vocab], the target's index)] inside
+        ``edit()``. With ``lowest_layer``, each query starts at block ``lowest`` from the clean
+        run's block outputs at every position (knowledge-editing's ΔPPL start), recorded once
+        before any edit; otherwise plain forwards (batches of the scorer's batch size)."""
         if not (self.lowest_layer and lowest > 0):
-            ids, mask, targets = self.scorer.collate(self.encoded)
+            out, size = [], self.scorer.batch_size
             with edit():
-                logits = self.scorer.logits(ids, mask, targets)
-            probs = self.scorer.answer_log_probs(logits, self.encoded).exp().double().cpu().numpy()
-            top = logits[torch.arange(len(self.encoded), device=logits.device), targets].argmax(-1).tolist()
-            return probs, np.array([t == e.answer_ids[0] for t, e in zip(top, self.encoded)])
+                for start in range(0, len(self.encoded), size):
+                    chunk = self.encoded[start: start + size]
+                    ids, mask, targets = self.scorer.collate(chunk)
+                    logits = self.scorer.logits(ids, mask, targets)
+                    out += [(e, logits[row: row + 1], e.target) for row, e in enumerate(chunk)]
+            return out
         from ..localization.engine import clean_context, staircase
 
         if self._full_states is None:  # clean block outputs at every position, before any edit
             self._full_states = [clean_context(self.scorer.lm, type(e)(e.input_ids, 0, [], e.prompt),
                                                range(self.adapter.n_layers))[2] for e in self.encoded]
         head = self.scorer.lm.model.get_output_embeddings()
-        read = []
+        out = []
         with edit():
             for e, states in zip(self.encoded, self._full_states):
                 hidden = staircase(self.scorer.lm, {lowest - 1: states[lowest - 1][None]}, e.input_ids,
                                    0, len(e.input_ids), None)
-                read.append(self._read(head(hidden), e.target, e, 1))
-        return np.concatenate([r[0] for r in read]), np.concatenate([r[1] for r in read])
+                out.append((e, head(hidden), e.target))
+        return out
 
     def _context(self, encoded):
         """(prefix KV cache or None, clean block outputs from the target on or None)."""
