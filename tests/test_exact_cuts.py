@@ -397,7 +397,6 @@ def test_perturbation_fact_files_equal_with_and_without_the_lowest_layer_start(f
 def test_activation_reads_stop_after_the_highest_read_layer(tiny, family, monkeypatch):
     """fact-checking's object activations and knowledge-synapses' KN activations: the forward stops
     after the highest layer read (no upper block, no LM head), and the values are identical."""
-    from dknbench.interventions import activations
     from dknbench.tasks import fact_checking, knowledge_synapses
 
     lm = tiny(family)

@@ -156,7 +156,8 @@ def object_activations(lm, scorer, queries, answer, neurons) -> float:
             position = len(ids) - 1
         tensor = torch.tensor([ids], device=lm.device)
         with target_positions(torch.tensor([position])), record_activations(lm.adapter, layers) as acts:
-            run_until(lm.adapter, layers[-1], lambda: lm.model(input_ids=tensor, attention_mask=torch.ones_like(tensor)))
+            run_until(lm.adapter, layers[-1],
+                      lambda: lm.model(input_ids=tensor, attention_mask=torch.ones_like(tensor)))
         values.append(float(np.mean([acts[l][0, i].item() for l, i in neurons])))
     return float(np.mean(values))
 
