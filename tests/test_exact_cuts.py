@@ -285,9 +285,9 @@ def test_weight_edits_from_the_lowest_layer_equal_full_forwards(tiny, family, op
 
 
 @pytest.mark.parametrize("family", ALL_FAMILIES)
-def test_top_ids_after_an_edit_from_the_lowest_layer_equal_full_forwards(tiny, family):
-    """knowledge-editing's Rel/Gen/Loc reads after each edit: the top-1 token id at each query's
-    target with the edit in place, from the edit's lowest layer, equals the full forward's."""
+def test_edited_logits_from_the_lowest_layer_equal_full_forwards(tiny, family):
+    """The edited-logits start (perturbation-robustness's weights interventions) under knowledge-editing's
+    erasure and update edits: target logits within 1e-5 of the full forward's, top-1 ids identical."""
     from dknbench.tasks.dkn_common import SuppressionScorer
     from dknbench.tasks.knowledge_editing import edit_write_vectors, update_delta
     from dknbench.tasks.query_common import top_token_ids
@@ -318,8 +318,8 @@ def test_top_ids_after_an_edit_from_the_lowest_layer_equal_full_forwards(tiny, f
             return edit_write_vectors(lm.adapter, neurons, operation, delta)
 
         lowest = min(l for l, _ in neurons)
-        assert cut.top_ids_edited(edit, lowest) == plain, (operation, neurons)
         fast_logits = target_logits(cut.edited_logits(edit, lowest))
+        assert fast_logits.argmax(-1).tolist() == plain, (operation, neurons)
         scale = float(plain_logits.abs().max())
         assert float((fast_logits - plain_logits).abs().max()) <= 1e-5 * scale, (operation, neurons)
         # the edit changes the logits (where the start is cut: a wrong start would show)

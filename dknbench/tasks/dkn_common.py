@@ -84,11 +84,6 @@ class SuppressionScorer:
         read = [self._read(logits, at, e, len(logits)) for e, logits, at in self.edited_logits(edit, lowest)]
         return np.concatenate([r[0] for r in read]), np.concatenate([r[1] for r in read])
 
-    def top_ids_edited(self, edit, lowest: int) -> list[int]:
-        """The top-1 token id at each query's target inside ``edit()`` (knowledge-editing's Rel,
-        Gen and Loc after an edit). See ``edited_logits``."""
-        return [int(i) for _, logits, at in self.edited_logits(edit, lowest) for i in logits[:, at].argmax(-1).tolist()]
-
     @torch.no_grad()
     def edited_logits(self, edit, lowest: int) -> list:
         """[(encoded queries, their logits [rows, seq, vocab], the target's index)] inside
