@@ -41,11 +41,7 @@ class SuppressionScorer:
         self._memo: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # (factor, set) -> (probs, top-1 ok)
         self._caches = None  # per query: prefix KV cache (+ clean block outputs), built on first use
         self._full_states = None  # per query: clean block outputs at every position (weight edits)
-
-    @property
-    def base_prob(self) -> float:
-        """Mean Prob with nothing intervened (memoised; NaN without a query)."""
-        return self.prob_suppressing([]) if self.encoded else float("nan")
+        self.base_prob = self.prob_suppressing([]) if self.encoded else float("nan")
 
     def prob_suppressing(self, neurons) -> float:
         return self.prob_suppressing_many([neurons])[0]
