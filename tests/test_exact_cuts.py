@@ -3,6 +3,10 @@
 * Suppression (SuppressionScorer: GCR's k-subsets, the functional filter) starting at each set's
   lowest suppressed layer over the clean run's hidden states, against full forwards with the
   suppression hooks.
+* Enhancement (x2) the same way (kn-localization, query-kn-mapping, perturbation-robustness's values),
+  weight edits from the edit's lowest layer at every position (perturbation-robustness's weights),
+  ΔPPL after knowledge-editing's edits, and activation reads that stop after the highest layer read
+  (fact-checking, knowledge-synapses); end to end, fact files with and without the cuts.
 """
 
 import contextlib

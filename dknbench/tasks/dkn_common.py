@@ -82,7 +82,7 @@ class SuppressionScorer:
 
     @torch.no_grad()
     def edited_logits(self, edit, lowest: int) -> list:
-        """[(encoded queries, their logits [rows, seq, vocab], the target's index)] inside
+        """[(encoded query, its logits [1, seq, vocab], its target's index)] per query inside
         ``edit()``. With ``lowest_layer``, each query starts at block ``lowest`` from the clean
         run's block outputs at every position (knowledge-editing's ΔPPL start), recorded once
         before any edit; otherwise plain forwards (batches of the scorer's batch size)."""
