@@ -35,6 +35,7 @@ import torch
 
 from ..errors import ConfigError
 from ..interventions import record_activations, target_positions
+from ..interventions.activations import run_until
 from ..metrics import precision_recall_f1
 from ..results.figures import grouped_bars
 from ..scoring import SkipQuery
@@ -141,6 +142,8 @@ def evaluate(rows: list[dict]) -> dict:
 def object_activations(lm, scorer, queries, answer, neurons) -> float:
     """Mean activation of ``neurons`` at the object's (last) token of each filled query, averaged."""
     layers = sorted({l for l, _ in neurons})
+    if not layers:
+        return float("nan")  # the mean of no neuron
     values = []
     for query in queries:
         encoded = scorer.encode(query, answer)
@@ -153,7 +156,8 @@ def object_activations(lm, scorer, queries, answer, neurons) -> float:
             position = len(ids) - 1
         tensor = torch.tensor([ids], device=lm.device)
         with target_positions(torch.tensor([position])), record_activations(lm.adapter, layers) as acts:
-            lm.model(input_ids=tensor, attention_mask=torch.ones_like(tensor))
+            run_until(lm.adapter, layers[-1],
+                      lambda: lm.model(input_ids=tensor, attention_mask=torch.ones_like(tensor)))
         values.append(float(np.mean([acts[l][0, i].item() for l, i in neurons])))
     return float(np.mean(values))
 

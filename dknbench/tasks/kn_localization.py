@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..interventions import enhance_activations, suppress_activations
 from ..metrics import intended_change, kept_pairs, success_rate_report
 from ..stats import CI_T_CLIPPED, clipped_mean_ci, compare_paired
 from .base import TASK_CLASSES, SkipFact, Summary, Task, estimate_record, metric_record
-from .common import irrelevant_fact, mean_prob, neurons_json, rows_by_method, usable_queries
+from .common import irrelevant_fact, neurons_json, rows_by_method, usable_queries
+from .dkn_common import SuppressionScorer
 from .requirements import encodable_queries, known_to_model
 
 COLUMNS = ("rel_before", "rel_enhanced", "rel_suppressed", "irr_before", "irr_enhanced", "irr_suppressed")
@@ -79,20 +79,20 @@ class KNLocalizationTask(Task):
         other_queries = usable_queries(scorer, other, 1)[0]
         adapter = self.ctx.lm.adapter
         positions = self.options["positions"]
+        # every enhance/suppress of this fact on the relevant and the irrelevant queries, from each
+        # set's lowest layer over the clean run (equal to the hooked full forwards, tests/test_exact_cuts.py)
+        relevant = SuppressionScorer(scorer, adapter, queries, fact.object, positions)
+        irrelevant = SuppressionScorer(scorer, adapter, other_queries, other.object, positions)
 
-        def probs():
-            return (mean_prob(scorer, queries, fact.object),
-                    mean_prob(scorer, other_queries, other.object))
-
-        rel_before, irr_before = probs()
+        rel_before, irr_before = relevant.base_prob, irrelevant.base_prob
+        located = {m: self.ctx.locator(m).localize(fact, self.options["max_queries"]).kns for m in self.ctx.methods}
+        every = list(located.values())  # every method's sets in one batched forward per query and factor
+        effects = {factor: (relevant.prob_scaling_many(every, factor), irrelevant.prob_scaling_many(every, factor))
+                   for factor in (2.0, 0.0)}
         rows = []
-        for method in self.ctx.methods:
-            located = self.ctx.locator(method).localize(fact, self.options["max_queries"])
-            kns = located.kns
-            with enhance_activations(adapter, kns, positions=positions):
-                rel_enh, irr_enh = probs()
-            with suppress_activations(adapter, kns, positions=positions):
-                rel_sup, irr_sup = probs()
+        for i, (method, kns) in enumerate(located.items()):
+            rel_enh, irr_enh = effects[2.0][0][i], effects[2.0][1][i]
+            rel_sup, irr_sup = effects[0.0][0][i], effects[0.0][1][i]
             rows.append({"fact_id": fact.id, "relation": fact.relation, "method": method,
                          "irrelevant_fact_id": other.id, "n_queries": len(queries),
                          "kns": neurons_json(kns), "n_kns": len(kns),

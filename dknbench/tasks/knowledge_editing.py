@@ -246,6 +246,8 @@ class KnowledgeEditingTask(Task):
                             continue
                         delta = update_delta(lm, old_ids[i], new_ids[i], lam1, lam2) if op == "update" else None
                         with edit_write_vectors(adapter, neurons, op, delta):
+                            # the top-1 reads stay one batched full forward: starting each query at the
+                            # edit's lowest layer measured no gain (benchmarks/README.md, cut 3)
                             after = top_token_ids(scorer, queries + loc_queries)
                             ppl_after = (perplexity(lm, texts, self.options["ppl_max_tokens"], clean,
                                                     lowest_layer(neurons)) if texts else None)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..interventions import attention_maps, record_activations, scale_attention, target_positions
+from ..interventions.activations import run_until
 from ..metrics import intended_change
 from ..results.figures import grouped_bars
 from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
@@ -55,8 +56,10 @@ def kn_mean_activation(lm, scorer, query, answer, kns) -> float:
     enc = scorer.encode(query, answer)
     ids, mask, targets = scorer.collate([enc])
     layers = sorted({l for l, _ in kns})
+    if not layers:
+        return float("nan")  # the mean of no neuron
     with record_activations(lm.adapter, layers) as rec, target_positions(targets), torch.no_grad():
-        lm.model(input_ids=ids, attention_mask=mask)
+        run_until(lm.adapter, layers[-1], lambda: lm.model(input_ids=ids, attention_mask=mask))
     return float(np.mean([float(rec[l][0, i]) for l, i in kns]))
 
 
