@@ -155,6 +155,11 @@ def test_section_reads_the_run_folders(results):
     assert [r[3] for r in ranking[1:] if r[0] == MISSING] == ["not run yet"]
     assert f"gcr: {', '.join(MODELS)}; kn-localization: {', '.join(MODELS)}." in text
     assert text.rstrip().endswith(cm.END)
+    # `dknbench reproduce --report-only` refreshes the claims block and keeps this one as it is
+    from dknbench.reproduce.pages import SUMMARY_END, SUMMARY_START, with_summary
+
+    refreshed = with_summary(text, f"{SUMMARY_START}\n\nnew claims\n{SUMMARY_END}\n")
+    assert "new claims" in refreshed and refreshed.split(cm.START, 1)[1] == text.split(cm.START, 1)[1]
 
 
 def test_rerun_is_byte_identical_and_in_progress_is_said(results):
@@ -173,3 +178,12 @@ def test_rerun_is_byte_identical_and_in_progress_is_said(results):
     assert "in progress: 0 fact files, no summary.json yet" in text
     assert text.count(cm.START) == 1
     assert write_table(cm, root) == first  # the block is replaced in place, the rest kept
+
+
+def test_committed_section_is_what_the_script_writes():
+    """docs/results/README.md's cross-model section comes out of the committed <model>/<run>/ folders."""
+    cm = load_script()
+    text = cm.DEFAULT_ROOT.joinpath("README.md").read_text(encoding="utf-8")
+    assert cm.START in text, "run `python scripts/cross_model.py table`"
+    committed = cm.START + text.split(cm.START, 1)[1].split(cm.END, 1)[0] + cm.END + "\n"
+    assert committed == cm.section(cm.DEFAULT_ROOT, cm.zoo_models())
