@@ -187,3 +187,15 @@ def test_committed_section_is_what_the_script_writes():
     assert cm.START in text, "run `python scripts/cross_model.py table`"
     committed = cm.START + text.split(cm.START, 1)[1].split(cm.END, 1)[0] + cm.END + "\n"
     assert committed == cm.section(cm.DEFAULT_ROOT, cm.zoo_models())
+
+
+def test_plan_run_skips_finished_folders(tmp_path, capsys):
+    """--run leaves a folder with summary.json alone (finished); nothing is started here."""
+    cm = load_script()
+    model = cm.zoo_models()[0]
+    for plan in cm.RUNS.values():
+        (tmp_path / model / plan.folder).mkdir(parents=True)
+        (tmp_path / model / plan.folder / "summary.json").write_text("{}")
+    assert cm.main(["plan", "--run", "--root", str(tmp_path), "--models", model]) == 0
+    out = capsys.readouterr().out
+    assert out.count("finished (summary.json), skipped") == len(cm.RUNS) and "running" not in out
