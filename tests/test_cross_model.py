@@ -69,7 +69,8 @@ def test_plan_commands_are_the_issue_runs(capsys):
     assert cm.main(["plan"]) == 0
     lines = capsys.readouterr().out.splitlines()
     zoo = cm.zoo_models()
-    assert len(lines) == len(zoo) * len(cm.RUNS) and all(line.startswith("OMP_NUM_THREADS=1 dknbench run ") for line in lines)
+    assert len(lines) == len(zoo) * len(cm.RUNS)
+    assert all(line.startswith("OMP_NUM_THREADS=1 dknbench run ") for line in lines)
     gcr = [line for line in lines if "--task gcr " in line]
     assert all("--method ntc,amig-pairs,dbscan,hierarchical,kmeans " in line and "--set localizer=ig" in line
                and "--set known_only=true" in line and "--limit 100 --preset cpu" in line for line in gcr)
