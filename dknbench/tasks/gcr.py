@@ -51,6 +51,16 @@ def suppression_curve(bdcs, scorer, max_subsets: int, rng: random.Random) -> lis
     return curve
 
 
+def gcr_groups(rows, field: str, cards) -> dict[str, dict]:
+    """``{"GCR@<c>": {fact_id: value}}`` of one method's facts with a DKN (``rows``: cardinality >= 2,
+    no outlier) per cardinality ``c`` in ``cards``, and ``GCR@n>=3`` pooling every c other than 2
+    (one unit); ``field`` is ``gcr`` or ``floor_gcr``. The groups every paired GCR test uses."""
+    out = {f"GCR@{c}": {r["fact_id"]: r[field] for r in rows if str(r["cardinality"]) == c
+                        and r[field] is not None} for c in cards}
+    out[f"GCR@{POOLED}"] = {f: v for c in cards if c != "2" for f, v in out[f"GCR@{c}"].items()}
+    return out
+
+
 def random_partition(bdcs, rng: random.Random) -> list[list]:
     """The neurons of ``bdcs`` shuffled into components of the same sizes, in the same order."""
     pool = sorted(n for b in bdcs for n in b)
@@ -267,16 +277,10 @@ class GCRTask(Task):
         random floor, within each cardinality and over the pooled n >= 3 facts (one unit each).
         Paired on the facts both sides have a GCR for in that group (``stats.compare_paired``),
         so a comparison never sets one method's facts against another's."""
-        def groups(rows, field):
-            out = {f"GCR@{c}": {r["fact_id"]: r[field] for r in rows if str(r["cardinality"]) == c
-                                and r[field] is not None} for c in cards}
-            out[f"GCR@{POOLED}"] = {f: v for c in cards if c != "2" for f, v in out[f"GCR@{c}"].items()}
-            return out
-
         reference = "ntc" if "ntc" in methods else methods[0]
-        pairs = [(reference, groups(rows_of[reference], "gcr"), other, groups(rows_of[other], "gcr"))
-                 for other in methods if other != reference]
-        pairs += [(m, groups(rows_of[m], "gcr"), f"{m}:{FLOOR}", groups(rows_of[m], "floor_gcr")) for m in methods]
+        gcr_of = {m: gcr_groups(rows_of[m], "gcr", cards) for m in methods}
+        pairs = [(reference, gcr_of[reference], other, gcr_of[other]) for other in methods if other != reference]
+        pairs += [(m, gcr_of[m], f"{m}:{FLOOR}", gcr_groups(rows_of[m], "floor_gcr", cards)) for m in methods]
         out = []
         for a, ga, b, gb in pairs:
             for key in ga:
