@@ -41,9 +41,9 @@ sys.path.insert(0, str(ROOT))
 
 DKN_METHODS = ("ntc", "amig-pairs", "dbscan", "hierarchical", "kmeans")
 LOCALIZERS = ("ig", "grad-x-act", "atp", "causal-tracing", "random")
-# atp's second direction (issue 30.4, "atp (both directions)"): add "atp[direction=corrupt]" here once
-# `dknbench run --method` takes method variants; the plan, the table and the findings follow it.
-LOCALIZER_VARIANTS: tuple[str, ...] = ()
+# atp's second direction (issue 30.4, "atp (both directions)"), a method variant: AtP*'s corrupt
+# direction beside the default restore; the plan, the table and the findings follow this tuple
+LOCALIZER_VARIANTS: tuple[str, ...] = ("atp[direction=corrupt]",)
 AMIG = "amig"  # --amig: "where the measured cost allows" (benchmarks/README.md: ~5x ig's CPU per fact)
 # random draws as many neurons as ig selects: ig is in every plan, so the floor needs no attribution of
 # its own (the task's default, amig, would compute amig's attributions for random even without --amig),
