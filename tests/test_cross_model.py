@@ -77,13 +77,13 @@ def test_plan_commands_are_the_issue_runs(capsys):
     assert {line.split("filter_scope=")[1].split()[0] for line in gcr} == {"candidates", "kns"}
     kn = [line for line in lines if "--task kn-localization " in line]
     assert len(kn) == len(zoo)
-    assert all("--method ig,grad-x-act,atp,causal-tracing,random " in line and "--set known_only=true" in line
-               for line in kn)
+    assert all("--method 'ig,grad-x-act,atp,causal-tracing,random,atp[direction=corrupt]' " in line
+               and "--set known_only=true" in line for line in kn)
     assert {line.split("--output ")[1] for line in lines} == {
         f"docs/results/{m}/{p.folder}" for m in zoo for p in cm.RUNS.values()}
     assert cm.main(["plan", "--models", "gemma-3-270m", "--runs", "kn-localization", "--amig"]) == 0
     (line,) = capsys.readouterr().out.splitlines()
-    assert "--method ig,grad-x-act,atp,causal-tracing,random,amig " in line and "--model gemma-3-270m " in line
+    assert "--method 'ig,grad-x-act,atp,causal-tracing,random,atp[direction=corrupt],amig' " in line and "--model gemma-3-270m " in line
     assert cm.main(["plan", "--models", "gpt2"]) == 2
     assert "--models 'gpt2': unknown gpt2" in capsys.readouterr().err
 
