@@ -281,7 +281,8 @@ def comparison_lines(tables: list[Table]) -> list[str]:
         apart = [m for m in order[1:] if overlaps(top, t.record(m, "rel_minus_irr")) is False]
         lines.append(f"- {t.name} (known_only={json.dumps(t.main.settings['options'].get('known_only'))}, "
                      f"n = {top['n']} paired facts): top {order[0]} {cell(top)}; paired rel_minus_irr 95 % CIs "
-                     f"overlapping it: {', '.join(tied) or 'none'}; not overlapping: {', '.join(apart) or 'none'}")
+                     f"overlapping it: {', '.join(tied) or 'none'}; not overlapping: {', '.join(apart) or 'none'} "
+                     f"(CI overlap among localizers; {FLOOR} is the floor, tested by the paired p)")
     if len(tables) > 1:
         tops = [", ".join(m for m, r in rank[n].items() if r == 1) or "none" for n in names]
         same = len(set(tops)) == 1
