@@ -119,7 +119,8 @@ def merge(main: Run, extras: list[Run]) -> tuple[list[str], list[dict], list[str
         for key in SAME_SETTINGS:
             mine, theirs = extra.settings[key], main.settings[key]
             if key == "options" and mine != theirs:  # name the options that differ, not two whole dicts
-                differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k, "(unset)") != theirs.get(k, "(unset)"))
+                differ = sorted(k for k in set(mine) | set(theirs)
+                                if mine.get(k, "(unset)") != theirs.get(k, "(unset)"))
                 key = f"option {differ[0]}"
                 mine, theirs = mine.get(differ[0], "(unset)"), theirs.get(differ[0], "(unset)")
             if mine != theirs:
@@ -309,11 +310,13 @@ def parse(argv: list[str]) -> tuple[list[tuple[str, list[Path]]], list[str]]:
     for flag in items:
         value = next(items, None)
         if flag not in ("--run", "--extra", "--cost") or value is None:
-            raise BadInput(f"argument {flag!r}: expected --run NAME=DIR, --extra DIR or --cost FILE, each with its value")
+            raise BadInput(f"argument {flag!r}: expected --run NAME=DIR, --extra DIR or --cost FILE, "
+                           "each with its value")
         if flag == "--run":
             name, sep, folder = value.partition("=")
             if not sep or not name or not folder:
-                raise BadInput(f"--run {value!r}: expected NAME=DIR (e.g. known-facts=docs/results/localizers/known-facts)")
+                raise BadInput(f"--run {value!r}: expected NAME=DIR "
+                               "(e.g. known-facts=docs/results/localizers/known-facts)")
             runs.append((name, [Path(folder)]))
         elif flag == "--extra":
             if not runs:
