@@ -74,6 +74,15 @@ def best_k_by_silhouette(d: np.ndarray, labels_for_k: Callable[[int], np.ndarray
 class _ClusteringBaseline(DKNMethod):
     """Shared parameter checks and the distance -> labels -> candidates flow."""
 
+    def __init__(self, min_size, tau2, filter_mode, inf_scale, filter_scope):
+        # the parameters every baseline shares; each subclass keeps them, with their defaults, in
+        # its own signature (get_params and `list methods` read it) and passes them on
+        self.min_size = min_size
+        self.tau2 = tau2
+        self.filter_mode = filter_mode
+        self.filter_scope = filter_scope
+        self.inf_scale = inf_scale
+
     def _labels(self, d: np.ndarray, raw: np.ndarray) -> Optional[np.ndarray]:
         """Cluster labels (-1 = noise) from the finite matrix ``d`` (``raw`` keeps the infs)."""
         raise NotImplementedError
@@ -110,11 +119,7 @@ class KMeansDKN(_ClusteringBaseline):
         self.n_clusters = n_clusters
         self.max_k = max_k
         self.random_state = random_state
-        self.min_size = min_size
-        self.tau2 = tau2
-        self.filter_mode = filter_mode
-        self.filter_scope = filter_scope
-        self.inf_scale = inf_scale
+        super().__init__(min_size, tau2, filter_mode, inf_scale, filter_scope)
 
     def _labels(self, d, raw):
         x = classical_mds(d)
@@ -145,11 +150,7 @@ class DBSCANDKN(_ClusteringBaseline):
         self.eps = eps
         self.eps_quantile = eps_quantile
         self.min_samples = min_samples
-        self.min_size = min_size
-        self.tau2 = tau2
-        self.filter_mode = filter_mode
-        self.filter_scope = filter_scope
-        self.inf_scale = inf_scale
+        super().__init__(min_size, tau2, filter_mode, inf_scale, filter_scope)
 
     def _labels(self, d, raw):
         eps = self.eps
@@ -181,11 +182,7 @@ class HierarchicalDKN(_ClusteringBaseline):
         self.linkage_method = linkage_method
         self.threshold = threshold
         self.max_k = max_k
-        self.min_size = min_size
-        self.tau2 = tau2
-        self.filter_mode = filter_mode
-        self.filter_scope = filter_scope
-        self.inf_scale = inf_scale
+        super().__init__(min_size, tau2, filter_mode, inf_scale, filter_scope)
 
     def _labels(self, d, raw):
         z = linkage(squareform(d, checks=False), method=self.linkage_method)
