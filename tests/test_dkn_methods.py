@@ -21,8 +21,8 @@ from dknbench.dkn import (
     get_dkn_method,
 )
 from dknbench.dkn.clustering import _ClusteringBaseline
-from dknbench.hyperparams import constructor_defaults
 from dknbench.errors import DKNBenchError, UnknownNameError
+from dknbench.hyperparams import constructor_defaults
 
 INF = np.inf
 
