@@ -13,6 +13,14 @@ class DKNBenchError(Exception):
     exit_code = 2
 
 
+class Skipped(Exception):
+    """A fact or a query that cannot be used: not an error, but counted by its short ``reason``."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 class ConfigError(DKNBenchError):
     """A task YAML or a --set override is invalid."""
 

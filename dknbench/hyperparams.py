@@ -111,6 +111,14 @@ def get_params(obj) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in constructor_defaults(type(obj))}
 
 
+def store_params(obj, values: Mapping[str, Any]) -> None:
+    """Store every constructor parameter of ``obj``'s class unchanged, from ``values`` (that
+    constructor's ``locals()``), as scikit-learn constructors do: a new hyper-parameter then
+    needs only its place in the signature."""
+    for name in constructor_defaults(type(obj)):
+        setattr(obj, name, values[name])
+
+
 def check_params(obj, error=ConfigError, where: Mapping[str, str] | None = None) -> None:
     """Check ``obj``'s stored hyper-parameters against its class's declaration; ``where`` names the
     option each came from (for the message), else the parameter is named."""

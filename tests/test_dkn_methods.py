@@ -22,6 +22,7 @@ from dknbench.dkn import (
 )
 from dknbench.dkn.clustering import _ClusteringBaseline
 from dknbench.errors import DKNBenchError, UnknownNameError
+from dknbench.hyperparams import constructor_defaults
 
 INF = np.inf
 
@@ -429,6 +430,16 @@ def test_registry_names_and_base_class():
     m = NTC(tau1=0.7, filter_mode="absolute")
     assert m.get_params()["tau1"] == 0.7 and m.tau1 == 0.7 and "NTC(tau1=0.7" in repr(m)
     assert NTC(tau1=-3).tau1 == -3  # stored unchanged; checked in fit
+
+
+@pytest.mark.parametrize("name", DKN_METHODS.names())
+def test_every_constructor_parameter_is_stored_unchanged(name):
+    cls = DKN_METHODS.get(name)
+    values = {p: object() for p in cls._param_names()}  # one distinct marker per parameter
+    m = cls(**values)
+    assert m.get_params().keys() == values.keys()
+    assert all(getattr(m, p) is v for p, v in values.items())
+    assert all(getattr(cls(), p) == d for p, d in constructor_defaults(cls).items())
 
 
 def test_get_dkn_method_errors():

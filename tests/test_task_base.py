@@ -45,3 +45,13 @@ def test_rows_by_method_keeps_the_method_order_the_row_order_and_every_method():
     assert [r["i"] for r in grouped["b"]] == [0, 3] and [r["i"] for r in grouped["a"]] == [1]
     assert grouped["d"] == []  # a method without rows; rows of "c" (not asked for) are left out
     assert rows_by_method([], ["a"]) == {"a": []}
+
+
+def test_methods_with_rows_drops_only_the_methods_without_rows():
+    from dknbench.tasks.common import methods_with_rows
+
+    rows = [{"method": "b", "i": 0}, {"method": "a", "i": 1}, {"method": "c", "i": 2}]
+    kept = methods_with_rows(rows, ["a", "d", "b"])
+    assert list(kept) == ["a", "b"]  # method order kept; "d" has no rows, "c" was not asked for
+    assert [r["i"] for r in kept["b"]] == [0]
+    assert methods_with_rows([], ["a"]) == {}

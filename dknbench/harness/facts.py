@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ..errors import Skipped
 from ..io import write_json
 from .progress import progress
 from .provenance import seed_everything
@@ -36,9 +37,6 @@ def build_task(resolved: ResolvedRun, lm, facts: list, output: Path | None = Non
 
 def run_facts(task, facts, output: Path, seed: int, indices=None, quiet=False, desc="facts") -> int:
     """Run ``task`` on each fact not finished yet; returns how many were computed now."""
-    from ..scoring import SkipQuery
-    from ..tasks import SkipFact
-
     indices = range(len(facts)) if indices is None else indices
     todo = [i for i in indices if not fact_file(output, i).is_file()]
     if not todo:
@@ -53,7 +51,7 @@ def run_facts(task, facts, output: Path, seed: int, indices=None, quiet=False, d
         wall, cpu = time.perf_counter(), time.process_time()
         try:
             record = fact_record(index, fact, fingerprint, task.run_fact(fact, index), None)
-        except (SkipFact, SkipQuery) as skip:
+        except Skipped as skip:  # SkipFact or SkipQuery
             record = fact_record(index, fact, fingerprint, [], skip.reason)
         # the fact's cost, so a report can state the run's wall and CPU time from the folder alone
         record["seconds"] = {"wall": round(time.perf_counter() - wall, 3), "cpu": round(time.process_time() - cpu, 3)}

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, DKNBenchError, NothingUsable
 from ..io import load_yaml
-from .verdicts import validate_test
+from .verdicts import check_keys, validate_test
 
 CLAIMS_FILE = Path(__file__).resolve().parents[1] / "claims.yaml"
 STATUSES = ("supports", "contradicts", "unavailable")
@@ -56,9 +56,7 @@ def load_claims(path: str | Path | None = None) -> dict:
 def validate_compare(spec, where: str) -> None:
     if not isinstance(spec, dict):
         raise ConfigError(f"{where}: compare must be a mapping")
-    unknown = set(spec) - COMPARE_KEYS
-    if unknown:
-        raise ConfigError(f"{where}: compare has unknown key(s) {', '.join(sorted(unknown))}")
+    check_keys(spec, COMPARE_KEYS, where, "compare")
     if "metric" not in spec:
         raise ConfigError(f"{where}: compare needs 'metric'")
     has_best, has_greater = "best" in spec, "greater" in spec
@@ -70,8 +68,8 @@ def validate_compare(spec, where: str) -> None:
         raise ConfigError(f"{where}: 'greater' needs 'than'")
     for side in ("greater", "than"):
         value = spec.get(side)
-        if isinstance(value, dict) and set(value) - SIDE_KEYS:
-            raise ConfigError(f"{where}: {side} has unknown key(s) {', '.join(sorted(set(value) - SIDE_KEYS))}")
+        if isinstance(value, dict):
+            check_keys(value, SIDE_KEYS, where, side)
 
 
 def _finite(value) -> bool:

@@ -12,15 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import Skipped
 from ..registry import Registry
 from ..results.schema import estimate_record, metric_record  # noqa: F401  (tasks build records with these)
 
-class SkipFact(Exception):
+class SkipFact(Skipped):
     """This fact cannot be used (no usable query, no KNs, ...): counted by reason, not a crash."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass

@@ -27,6 +27,11 @@ def rows_by_method(rows: list[dict], methods) -> dict[str, list[dict]]:
     return grouped
 
 
+def methods_with_rows(rows: list[dict], methods) -> dict[str, list[dict]]:
+    """:func:`rows_by_method` without the methods that have no rows (nothing to summarize)."""
+    return {method: mine for method, mine in rows_by_method(rows, methods).items() if mine}
+
+
 def irrelevant_fact(facts, fact, seed: int, index: int, usable=None):
     """A fact of another relation, drawn with a per-fact seed (002 §3.2's irrelevant fact).
 

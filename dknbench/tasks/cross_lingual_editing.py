@@ -44,7 +44,7 @@ from ..metrics import success_rate_report
 from ..paths import shared_data_dir, slug
 from ..scoring import SkipQuery
 from .base import TASK_CLASSES, SkipFact, Summary, Task, estimate_record, metric_record
-from .common import (irrelevant_fact, mean_prob, neurons_from_json, neurons_json, rows_by_method,
+from .common import (irrelevant_fact, mean_prob, methods_with_rows, neurons_from_json, neurons_json,
                      usable_queries)
 from .requirements import Requirement
 
@@ -227,9 +227,7 @@ class CrossLingualEditingTask(Task):
         languages = parse_languages(self.options["languages"])
         table, kn_table = [], []
         n_layers = int(self.ctx.run_info.get("n_layers") or 0)
-        for method, mine in rows_by_method(rows, self.ctx.methods).items():
-            if not mine:
-                continue
+        for method, mine in methods_with_rows(rows, self.ctx.methods).items():
             usable = [r for r in mine if r["n_likn"] > 0]
             empty_rate = 1 - len(usable) / len(mine)
             summary.metrics.append(metric_record(method, "likn_empty_rate", empty_rate, len(mine)))

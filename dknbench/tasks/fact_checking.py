@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import ConfigError
+from ..errors import ConfigError, Skipped
 from ..interventions import record_activations, target_positions
 from ..interventions.activations import run_until
 from ..metrics import precision_recall_f1
@@ -185,7 +185,7 @@ class FactCheckingTask(Task):
         else:
             try:
                 rows = self.fit_dkns(self.ctx.facts[index])
-            except (SkipFact, SkipQuery):
+            except Skipped:  # SkipFact or SkipQuery
                 rows = []
         self._dkn_rows[index] = rows
         return rows

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..stats import CI_T_CLIPPED, clipped_mean_ci, compare_groups, welch_t
 from .base import TASK_CLASSES, Summary, Task, metric_record
-from .common import neurons_json, rows_by_method
+from .common import methods_with_rows, neurons_json
 from .query_common import K_I, K_II, SPLITS, fact_query_kns, knowledge_type, split_threshold
 from .requirements import encodable_queries
 
@@ -97,7 +97,7 @@ class KNConsistencyTask(Task):
     def summarize(self, rows, output: Path) -> Summary:
         summary = Summary()
         static = self.options["static_threshold"]
-        by_method = {m: mine for m, mine in rows_by_method(rows, self.ctx.methods).items() if mine}
+        by_method = methods_with_rows(rows, self.ctx.methods)
         methods = list(by_method)
         cs2 = {m: {r["fact_id"]: r["cs2"] for r in mine} for m, mine in by_method.items()}
         table, thresholds = [], {s: {} for s in SPLITS}

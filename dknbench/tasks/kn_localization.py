@@ -24,7 +24,7 @@ import numpy as np
 from ..metrics import intended_change, kept_pairs, success_rate_report
 from ..stats import CI_T_CLIPPED, clipped_mean_ci, compare_paired
 from .base import TASK_CLASSES, SkipFact, Summary, Task, estimate_record, metric_record
-from .common import irrelevant_fact, neurons_json, rows_by_method, usable_queries
+from .common import irrelevant_fact, methods_with_rows, neurons_json, rows_by_method, usable_queries
 from .dkn_common import SuppressionScorer
 from .requirements import encodable_queries, known_to_model
 
@@ -104,7 +104,7 @@ class KNLocalizationTask(Task):
     def summarize(self, rows, output: Path) -> Summary:
         summary = Summary()
         limit = self.options["outlier_limit"]
-        by_method = {m: mine for m, mine in rows_by_method(rows, self.ctx.methods).items() if mine}
+        by_method = methods_with_rows(rows, self.ctx.methods)
         methods = list(by_method)
         common = common_facts(rows, methods, limit)
         for method, mine in by_method.items():

@@ -35,7 +35,7 @@ from ..paths import shared_data_dir
 from ..results.figures import grouped_bars
 from ..scoring import SkipQuery
 from .base import TASK_CLASSES, Summary, Task, metric_record
-from .common import neurons_json, rows_by_method
+from .common import methods_with_rows, neurons_json
 from .query_common import (fact_cas_kns, fact_query_kns, first_answer_id, mean_or_none, require_queries,
                            split_by_type, top_token_ids)
 from .requirements import encodable_queries
@@ -276,9 +276,7 @@ class KnowledgeEditingTask(Task):
         for r in rows:
             for w in r.get("warnings") or []:
                 warn_counts[w] = warn_counts.get(w, 0) + 1
-        for method, mine in rows_by_method(rows, self.ctx.methods).items():
-            if not mine:
-                continue
+        for method, mine in methods_with_rows(rows, self.ctx.methods).items():
             thr, by_type = split_by_type(mine, self.options)
             per_fact: dict[str, list] = {}
             for op in OPERATIONS:

@@ -27,7 +27,7 @@ from ..interventions.activations import run_until
 from ..metrics import intended_change
 from ..results.figures import grouped_bars
 from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
-from .common import irrelevant_fact, rows_by_method, usable_queries
+from .common import irrelevant_fact, methods_with_rows, usable_queries
 from .query_common import fact_query_kns, split_by_type
 from .requirements import encodable_queries
 
@@ -109,9 +109,7 @@ class KnowledgeSynapsesTask(Task):
         summary = Summary()
         limit = self.options["outlier_limit"]
         table, bars = [], {}
-        for method, mine in rows_by_method(rows, self.ctx.methods).items():
-            if not mine:
-                continue
+        for method, mine in methods_with_rows(rows, self.ctx.methods).items():
             for kind, facts in split_by_type(mine, self.options)[1].items():
                 pvals = [r["predominance"] for r in facts]
                 summary.metrics.append(metric_record(method, "P", np.mean(pvals) if pvals else None, len(pvals), group=kind))

@@ -19,7 +19,7 @@ from ..metrics import intended_change
 from ..results.figures import grouped_bars
 from ..stats import compare_groups
 from .base import TASK_CLASSES, Summary, Task, metric_record
-from .common import rows_by_method
+from .common import methods_with_rows
 from .dkn_common import SuppressionScorer
 from .query_common import fact_query_kns, neighbour_sets, split_by_type
 from .requirements import encodable_queries
@@ -76,9 +76,7 @@ class QueryKNMappingTask(Task):
         summary = Summary()
         limit = self.options["outlier_limit"]
         table, bars = [], {}
-        for method, mine in rows_by_method(rows, self.ctx.methods).items():
-            if not mine:
-                continue
+        for method, mine in methods_with_rows(rows, self.ctx.methods).items():
             thr, by_type = split_by_type(mine, self.options)
             per_fact = {}
             for kind, facts in by_type.items():
