@@ -44,10 +44,11 @@ def main(argv=None) -> int:
     for model in args.models.split(","):
         spec = RunSpec(task=args.task, methods=[], model=model, dataset=args.dataset, limit=args.limit,
                        seed=args.seed, overrides=args.overrides)
-        _, _, _, options, dataset, *_ = resolve(spec)
-        facts = select_facts(load_facts(dataset), spec.limit, spec.seed)
+        resolved = resolve(spec)
+        options = resolved.options
+        facts = select_facts(load_facts(resolved.dataset), spec.limit, spec.seed)
         lm = load_model(model)
-        ctx = build_task(spec, lm, facts, Path(tempfile.mkdtemp(prefix="known-facts-"))).ctx
+        ctx = build_task(resolved, lm, facts, Path(tempfile.mkdtemp(prefix="known-facts-"))).ctx
         scorer = ctx.scorer()
         start = time.perf_counter()
         known = unusable = 0

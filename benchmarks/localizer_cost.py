@@ -79,14 +79,15 @@ def main(argv=None) -> int:
     spec = RunSpec(task=args.task, methods=args.methods.split(","), model=args.model,
                    dataset=args.dataset, limit=args.limit, seed=args.seed, overrides=args.overrides,
                    cache_dir=args.cache_dir)
-    config, _, methods, options, dataset, *_ = resolve(spec)
-    facts = select_facts(load_facts(dataset), spec.limit, spec.seed)
+    resolved = resolve(spec)
+    config, methods, options = resolved.config, resolved.methods, resolved.options
+    facts = select_facts(load_facts(resolved.dataset), spec.limit, spec.seed)
     out = Path(args.out)
     done = set()
     if out.is_file():
         done = {(r["index"], r["method"]) for r in map(json.loads, out.read_text().splitlines()) if r}
     lm = load_model(spec.model)
-    task = build_task(spec, lm, facts, Path(args.out).parent)
+    task = build_task(resolved, lm, facts, Path(args.out).parent)
     for index, fact in enumerate(facts):
         for method in methods:
             if (index, method) in done:

@@ -14,7 +14,7 @@ run is split by wrapping the harness's own functions:
 * I/O: attribution-cache reads/writes and per-fact JSON writes;
 * one-off: the rest of the run (loading the model and the facts, imports, config, ``finish``).
 
-facts/h = computed (not skipped) facts per hour of ``run_facts`` time, i.e. without the one-off
+facts/h = computed (not skipped) facts per hour of ``run_facts`` CPU time, i.e. without the one-off
 part. knowledge-update needs a TempLAMA build from ../shared and is left out here.
 
 ``--reproduce PAPER ...`` times ``dknbench reproduce --paper PAPER --preset cpu --limit K`` (every
@@ -142,7 +142,7 @@ def timed_run(task: str, output: Path, cache: Path, limit: int, overrides: dict)
     spec = RunSpec(task=task, limit=limit, seed=0, output=str(output), cache_dir=str(cache), quiet=True,
                    overrides=[f"{k}={v}" for k, v in overrides.items() if k in known])
     clock = Clock()
-    start = time.perf_counter()
+    start = time.process_time()
     from dknbench.errors import NothingUsable
 
     with clock.active():
@@ -150,8 +150,8 @@ def timed_run(task: str, output: Path, cache: Path, limit: int, overrides: dict)
             run(spec)
         except NothingUsable:  # every fact skipped (e.g. not known by the model): timed, 0 computed
             pass
-    total = time.perf_counter() - start
-    t = clock.seconds
+    total = time.process_time() - start
+    t = clock.cpu  # CPU seconds (time.process_time): on a shared box the wall clock measures the load
     records = [json.loads(p.read_text()) for p in (output / "facts").glob("*.json")]
     computed = sum(1 for r in records if r.get("skipped") is None)
     per_fact = {"attribution": t["query_scores"] - t["io_cache"],
@@ -176,11 +176,18 @@ PART_NAMES = {"attribution": "attrib", "interventions": "interv", "finetune": "f
 N_PROJECTED = 100
 
 
-def reproduce_rows(papers: list[str], limit: int, work: Path, cache_dir: Path, model: str = "smollm2-135m") -> list[dict]:
+class NotSelected(Exception):
+    """A task of the paper that ``--tasks`` leaves out (run_paper reports it as failed, untimed)."""
+
+
+def reproduce_rows(papers: list[str], limit: int, work: Path, cache_dir: Path, model: str = "smollm2-135m",
+                   tasks: list[str] | None = None) -> list[dict]:
     """Run each paper's reproduce CPU preset at ``limit`` facts per task in this process, every task
     and paper sharing one attribution cache (cold at the start, as a user's first three-paper run):
-    one row per task with its CPU seconds split by part, and the cache's hits and misses."""
+    one row per task with its CPU seconds split by part, the cache's hits and misses, and the
+    1-minute load average before and after it (the machine's load is part of every figure)."""
     import json
+    import os
 
     from dknbench.harness import run as harness_run
     from dknbench.reproduce import run_paper
@@ -190,8 +197,11 @@ def reproduce_rows(papers: list[str], limit: int, work: Path, cache_dir: Path, m
         paper_rows = []
 
         def timed(spec):
+            if tasks and spec.task not in tasks:
+                raise NotSelected(spec.task)
             spec.cache_dir = str(cache_dir)
             clock = Clock()
+            load = os.getloadavg()[0]
             start, start_cpu = time.perf_counter(), time.process_time()
             try:
                 with clock.active():
@@ -202,7 +212,8 @@ def reproduce_rows(papers: list[str], limit: int, work: Path, cache_dir: Path, m
                 paper_rows.append({"paper": paper, "task": spec.task, "wall": wall, "cpu": cpu, "split": split,
                                    "once": cpu - sum(split.values()),
                                    "hits": int(clock.seconds["cache_hits"]),
-                                   "misses": int(clock.seconds["cache_misses"])})
+                                   "misses": int(clock.seconds["cache_misses"]),
+                                   "load": [load, os.getloadavg()[0]]})
                 print(f"  {paper} {spec.task}: {wall:.0f} s wall, {cpu:.0f} CPU-s", file=sys.stderr, flush=True)
 
         done = run_paper(paper, model=model, preset="cpu", limit=limit, output=work / paper, runner=timed)
@@ -220,9 +231,17 @@ def projected_cpu_s(row: dict, limit: int, n: int) -> float:
     return row["once"] + sum(row["split"].values()) / limit * n if row["computed"] else float("nan")
 
 
-def print_reproduce(rows: list[dict], limit: int, label: str = "") -> None:
+def print_reproduce(rows: list[dict], limit: int, label: str = "", cache: str = "cold at the start") -> None:
+    import os
+
+    import torch
+
+    loads = [x for r in rows for x in r.get("load", [])]
     print(f"dknbench reproduce --preset cpu --limit {limit}, one attribution cache for all "
-          f"papers (cold at the start){label}")
+          f"papers ({cache}){label}")
+    print(f"torch threads {torch.get_num_threads()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
+          f"{os.cpu_count()} CPUs, 1-minute load average during the tasks "
+          + (f"{min(loads):.1f}-{max(loads):.1f}" if loads else "not recorded"))
     head = (f"{'paper':<6} {'task':<24} {'computed':>8} " + " ".join(f"{PART_NAMES[p]:>8}" for p in PARTS)
             + f" {'CPU-s/f':>8} {'one-off':>8} {'hits':>9} {f'h@{N_PROJECTED}':>7} {'h@all':>7}")
     print("CPU-seconds per selected fact by part; one-off and hits/lookups of the attribution cache per task\n"
@@ -256,19 +275,21 @@ def print_reproduce(rows: list[dict], limit: int, label: str = "") -> None:
           "fact computed, no per-fact cost to project ('at least' on the totals)")
 
 
-def time_reproduce(papers: list[str], limit: int, json_out: str | None = None, model: str = "smollm2-135m") -> int:
+def time_reproduce(papers: list[str], limit: int, json_out: str | None = None, model: str = "smollm2-135m",
+                   tasks: list[str] | None = None) -> int:
     """Each paper's reproduce CPU preset at ``limit`` facts per task, split and projected."""
     import json
 
     with tempfile.TemporaryDirectory(prefix="dknbench-reproduce-") as tmp:
-        rows = reproduce_rows(papers, limit, Path(tmp), Path(tmp) / "cache", model)
+        rows = reproduce_rows(papers, limit, Path(tmp), Path(tmp) / "cache", model, tasks)
     if json_out:
         Path(json_out).write_text(json.dumps(rows))
     print_reproduce(rows, limit)
     return 0
 
 
-def compare_reproduce(papers: list[str], limit: int, before: Path, rounds: int) -> int:
+def compare_reproduce(papers: list[str], limit: int, before: Path, rounds: int, model: str = "smollm2-135m",
+                      tasks: list[str] | None = None, warm: Path | None = None) -> int:
     """Before (the code tree ``before``) and after (this tree), paper by paper in subprocesses,
     alternating which side runs first, each side with its own cache shared across its papers."""
     import json
@@ -283,14 +304,21 @@ def compare_reproduce(papers: list[str], limit: int, before: Path, rounds: int) 
                 order = ["before", "after"] if (i + rnd) % 2 == 0 else ["after", "before"]
                 for side in order:
                     out = Path(tmp) / f"{side}-{rnd}-{paper}.json"
+                    cache = Path(tmp) / f"cache-{side}-{rnd}"
+                    if warm is not None and not cache.exists():  # each side its own copy: both start alike
+                        import shutil
+
+                        shutil.copytree(warm, cache)
                     env = dict(os.environ, PYTHONPATH=str(trees[side]))
                     subprocess.run([sys.executable, __file__, "--reproduce", paper, "--limit", str(limit),
-                                    "--code", str(trees[side]), "--json", str(out),
-                                    "--cache-dir", str(Path(tmp) / f"cache-{side}-{rnd}")],
+                                    "--code", str(trees[side]), "--json", str(out), "--model", model,
+                                    *(["--tasks", *tasks] if tasks else []),
+                                    "--cache-dir", str(cache)],
                                    env=env, check=True, stdout=subprocess.DEVNULL)
                     results[side] += json.loads(out.read_text())
                 for side in ("before", "after"):  # so far: an interrupted comparison still reports
-                    print_reproduce(results[side], limit, f", {side}: {trees[side]}")
+                    print_reproduce(results[side], limit, f", {side}: {trees[side]}",
+                                    f"a copy of {warm} at the start" if warm else "cold at the start")
                     print(flush=True)
     return 0
 
@@ -299,7 +327,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help=f"{', '.join(QUICK_TASKS)}; 2 facts; steps=5, max_queries=2")
-    parser.add_argument("--tasks", nargs="+", default=None)
+    parser.add_argument("--tasks", nargs="+", default=None,
+                        help="the tasks to time (with --reproduce: the paper's tasks outside it are not run)")
     parser.add_argument("--limit", type=int, default=None, help="facts per task (default 2 quick, 3)")
     parser.add_argument("--reproduce", nargs="+", metavar="PAPER", default=None,
                         help="time each paper's `reproduce --preset cpu` at --limit facts per task")
@@ -308,21 +337,27 @@ def main(argv=None) -> int:
                              "commit before a cut), paper by paper, alternating with this tree")
     parser.add_argument("--model", default="smollm2-135m",
                         help="with --reproduce: the model (default the embedded one; tiny-gpt2 checks the cache hits in seconds)")
+    parser.add_argument("--warm-cache", metavar="DIR", default=None,
+                        help="with --compare: each side starts from its own copy of this attribution cache "
+                             "(e.g. ~/.cache/dknbench/attributions), so the cuts outside attribution are what "
+                             "differs; the hits column says how much attribution it saved")
     parser.add_argument("--code", metavar="DIR", default=None, help=argparse.SUPPRESS)  # the tree to import
     parser.add_argument("--json", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.reproduce and args.compare:
-        return compare_reproduce(args.reproduce, args.limit or 2, Path(args.compare), 1)
+        return compare_reproduce(args.reproduce, args.limit or 2, Path(args.compare), 1, args.model, args.tasks,
+                                 Path(args.warm_cache) if args.warm_cache else None)
     if args.reproduce and args.cache_dir:  # one side of --compare, in its own process
         import json
 
         with tempfile.TemporaryDirectory(prefix="dknbench-reproduce-") as work:
-            rows = reproduce_rows(args.reproduce, args.limit or 2, Path(work), Path(args.cache_dir))
+            rows = reproduce_rows(args.reproduce, args.limit or 2, Path(work), Path(args.cache_dir), args.model,
+                                  args.tasks)
         Path(args.json).write_text(json.dumps(rows))
         return 0
     if args.reproduce:
-        return time_reproduce(args.reproduce, args.limit or 2, args.json, args.model)
+        return time_reproduce(args.reproduce, args.limit or 2, args.json, args.model, args.tasks)
     tasks = args.tasks or (QUICK_TASKS if args.quick else TASKS)
     limit = args.limit or (2 if args.quick else 3)
     overrides = QUICK_OPTIONS if args.quick else {}
@@ -334,9 +369,14 @@ def main(argv=None) -> int:
             for state in ("cold", "warm"):
                 r = timed_run(task, Path(tmp) / task / state, cache, limit, overrides)
                 rows.append({"task": task, "cache": state, **r})
-                print(f"  {task} {state}: {r['total']:.1f} s", file=sys.stderr, flush=True)
+                print(f"  {task} {state}: {r['total']:.1f} CPU-s", file=sys.stderr, flush=True)
 
-    print(f"embedded model, {limit} fact(s) per task" + (", --quick (steps=5, max_queries=2)" if args.quick else ""))
+    import os
+
+    import torch
+
+    print(f"embedded model, {limit} fact(s) per task" + (", --quick (steps=5, max_queries=2)" if args.quick else "")
+          + f"; CPU-seconds; torch threads {torch.get_num_threads()}, 1-minute load average {os.getloadavg()[0]:.1f} at the end")
     head = (f"{'task':<24} {'cache':<5} {'facts':>5} {'facts/h':>8} {'attrib s':>9} {'interv s':>9} "
             f"{'I/O s':>6} {'one-off s':>10} {'total s':>8}")
     print(head + "\n" + "-" * len(head))

@@ -1,10 +1,10 @@
 """Data builders: raw data -> ``datasets.DatasetDict`` in the fact schema, plus a dataset card.
 
 Each builder module registers a function ``build(source, seed=42, **options) -> DatasetDict`` in
-``BUILDERS``. The entries are declared here lazily (``BUILDER_MODULES``) and a module is imported
-the first time its builder is used, when its ``@BUILDERS.register`` decorator adds the metadata:
-so ``dknbench.data.loading`` can build ``build:NAME:SOURCE`` specs while the builders that read
-any fact set (perturbed, fact-checking) import ``load_facts``, without an import cycle. Registry metadata describes the card: ``version``, ``license`` (Hub license id),
+``BUILDERS`` with ``@BUILDERS.register("name")``; the registry imports this package's modules the
+first time a builder is looked up (dknbench/registry.py), never when the package is imported: so
+``dknbench.data.loading`` can build ``build:NAME:SOURCE`` specs while the builders that read any
+fact set (perturbed, fact-checking) import ``load_facts``, without an import cycle. Registry metadata describes the card: ``version``, ``license`` (Hub license id),
 ``default_split``, ``configs`` (extra configs for splits whose features differ), ``fields``, and the
 Responsible-AI fields of ``croissant.json``: ``collection`` (how the rows were made, e.g. the seeded
 generation or perturbation), ``collection_type`` and ``limitations`` (a list).
@@ -18,12 +18,21 @@ from pathlib import Path
 
 from dknbench.registry import Registry
 
-BUILDERS = Registry("data builder")
-BUILDER_MODULES = {"agreement": "agreement", "editing": "editing", "fact-checking": "fact_checking",
-                   "multilingual": "multilingual", "pararel": "pararel", "perturbed": "perturbed",
-                   "templama": "templama", "tempnarrativelama": "tempnarrativelama", "wikitext": "wikitext"}
-for _name, _module in BUILDER_MODULES.items():
-    BUILDERS.add(_name, f"{__name__}.{_module}:build")
+
+
+def _builder_problem(function) -> str | None:
+    """Why ``function`` cannot be a builder (None when it can): ``build(source, seed=..., ...)``."""
+    import inspect
+
+    if not callable(function) or isinstance(function, type):
+        return "is not a function build(source, seed=42, **options)"
+    names = list(inspect.signature(function).parameters)
+    if names[:2] != ["source", "seed"]:
+        return f"takes ({', '.join(names)}); a builder takes (source, seed=42, **options)"
+    return None
+
+
+BUILDERS = Registry("data builder", package=__name__, check=_builder_problem)
 
 
 def build(name: str, source, seed: int = 42, **options):
@@ -112,10 +121,10 @@ def source_info(source) -> dict:
 def card_info_for(name: str, source, seed: int, options: dict) -> dict:
     import inspect
 
-    entry = BUILDERS.loaded_entry(name)
+    entry = BUILDERS.entry(name)
     meta = entry.metadata
     # record every option with its effective value, defaults included, so the card alone rebuilds it
-    defaults = {p.name: p.default for p in inspect.signature(entry.load()).parameters.values()
+    defaults = {p.name: p.default for p in inspect.signature(entry.target).parameters.values()
                 if p.name not in ("source", "seed") and p.default is not inspect.Parameter.empty}
     options = {**defaults, **options}
     info = {

@@ -139,6 +139,14 @@ def select(facts: dict[str, TemporalFact], years: list[str], seed: int, max_fact
     return [f for rel in sorted(by_relation) for f in seeded_sample(by_relation[rel], limit, seed, "templama", rel)]
 
 
+def year_pair(old_year, new_year, builder: str) -> tuple[str, str]:
+    """The old and the new year as strings (YAML may give numbers); a pairing needs two years."""
+    old, new = str(old_year), str(new_year)
+    if old == new:
+        raise DKNBenchError(f"{builder}: old_year and new_year must differ")
+    return old, new
+
+
 def year_fact(fact: TemporalFact, year: str, query: str, ident: str | None = None, **fields) -> Fact:
     return Fact(id=ident or fact.ids[year], relation=fact.relation, subject=fact.subject,
                 object=fact.answers[year][0], queries=[query], date=year, source="templama", **fields)
@@ -169,9 +177,7 @@ def build(source, seed: int = 42, old_year="2018", new_year="2019", relations=No
     Splits: ``y<old_year>``, ``y<new_year>``, ``paired``."""
     causal = as_bool(causal, "causal")
     changed_only = as_bool(changed_only, "changed_only")
-    old_year, new_year = str(old_year), str(new_year)
-    if old_year == new_year:
-        raise DKNBenchError("templama: old_year and new_year must differ")
+    old_year, new_year = year_pair(old_year, new_year, "templama")
     facts = read_templama(source, relations)
     splits = {}
     for year in (old_year, new_year):

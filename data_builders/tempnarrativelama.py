@@ -23,7 +23,7 @@ from dknbench.errors import DKNBenchError
 
 from . import BUILDERS
 from ._common import as_bool, draw_other, facts_dataset, load_template_file, nonempty
-from .templama import add_date, read_templama, select, temporal_query
+from .templama import add_date, read_templama, select, temporal_query, year_pair
 
 NARRATIVE_FEATURES = datasets.Features(
     {
@@ -72,9 +72,7 @@ def build(source, seed: int = 42, old_year="2018", new_year="2019", relations=No
     the same TempLAMA query for two years with different answers. Splits: dkn_2018 (named after
     old_year), narratives_2019 (new_year), q_new, q_old, q_au."""
     causal = as_bool(causal, "causal")
-    old, new = str(old_year), str(new_year)
-    if old == new:
-        raise DKNBenchError("tempnarrativelama: old_year and new_year must differ")
+    old, new = year_pair(old_year, new_year, "tempnarrativelama")
     templates = load_template_file("tempnarrativelama.yaml")
     facts = read_templama(source, relations)
     pools = relation_pools(facts)

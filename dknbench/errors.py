@@ -1,5 +1,7 @@
 """User-facing errors: one clear line, exit code 2 (see dknbench.cli)."""
 
+from __future__ import annotations
+
 
 class DKNBenchError(Exception):
     """Bad input from the user (unknown name, malformed file, wrong value).
@@ -11,6 +13,14 @@ class DKNBenchError(Exception):
     exit_code = 2
 
 
+class Skipped(Exception):
+    """A fact or a query that cannot be used: not an error, but counted by its short ``reason``."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 class ConfigError(DKNBenchError):
     """A task YAML or a --set override is invalid."""
 
@@ -20,8 +30,21 @@ class UnknownNameError(DKNBenchError):
 
     def __init__(self, kind: str, name: str, known):
         known = sorted(known)
-        super().__init__(f"unknown {kind} {name!r}; available: {', '.join(known) or '(none)'}")
-        self.kind, self.name, self.known = kind, name, known
+        close = closest(name, known)
+        hint = f" (did you mean {close!r}?)" if close else ""
+        super().__init__(f"unknown {kind} {name!r}{hint}; available: {', '.join(known) or '(none)'}")
+        self.kind, self.name, self.known, self.closest = kind, name, known, close
+
+
+def closest(name, known) -> str | None:
+    """The known name nearest to ``name`` (difflib's ratio >= 0.6, case ignored), or None."""
+    import difflib
+
+    if not isinstance(name, str):
+        return None
+    lowered = {k.lower(): k for k in known if isinstance(k, str)}
+    found = difflib.get_close_matches(name.lower(), list(lowered), n=1)
+    return lowered[found[0]] if found else None
 
 
 class FolderLocked(DKNBenchError):

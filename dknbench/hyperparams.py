@@ -30,7 +30,10 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+import yaml
+
 from .errors import ConfigError
+from .io import load_yaml
 
 NAMESPACE = "."  # "<method>.<param>"
 
@@ -108,6 +111,14 @@ def get_params(obj) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in constructor_defaults(type(obj))}
 
 
+def store_params(obj, values: Mapping[str, Any]) -> None:
+    """Store every constructor parameter of ``obj``'s class unchanged, from ``values`` (that
+    constructor's ``locals()``), as scikit-learn constructors do: a new hyper-parameter then
+    needs only its place in the signature."""
+    for name in constructor_defaults(type(obj)):
+        setattr(obj, name, values[name])
+
+
 def check_params(obj, error=ConfigError, where: Mapping[str, str] | None = None) -> None:
     """Check ``obj``'s stored hyper-parameters against its class's declaration; ``where`` names the
     option each came from (for the message), else the parameter is named."""
@@ -145,6 +156,33 @@ def kwargs_from_options(cls, method: str, options: Mapping, run_values: Mapping 
             if param in (run_values or {}):
                 kwargs[param], sources[param] = run_values[param], f"--{param}"
     return kwargs, sources
+
+
+def coerce(raw: str, default: Any, where: str) -> Any:
+    """Parse ``raw`` as the type of ``default`` (YAML scalars for None/lists)."""
+    try:
+        if isinstance(default, bool):
+            lowered = raw.lower()
+            if lowered in ("true", "1", "yes", "on"):
+                return True
+            if lowered in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, str):
+            return raw
+        value = load_yaml(raw)
+        if isinstance(default, list) and isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if default is not None and not isinstance(value, type(default)):
+            raise ValueError
+        return value
+    except (ValueError, yaml.YAMLError):
+        kind = type(default).__name__ if default is not None else "a YAML value"
+        raise ConfigError(f"{where}: {raw!r} is not a valid {kind}") from None
 
 
 def describe_params(cls) -> list[str]:

@@ -26,6 +26,12 @@ def check_name(kind: str, name, where: str = "") -> str:
                         f"becomes part of a file path, so it must be {SAFE_NAME_TEXT}")
 
 
+def slug(text: str) -> str:
+    """One safe path component from free text (a model path or Hub id, a method variant's label
+    ``atp[direction=corrupt]`` -> ``atp-direction-corrupt``): never '', '.' or '..'."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "x"
+
+
 def cache_dir() -> Path:
     """$DKNBENCH_CACHE, else $XDG_CACHE_HOME/dknbench, else ~/.cache/dknbench. An empty or
     relative $XDG_CACHE_HOME counts as unset (the XDG spec: such a value is to be ignored), so the

@@ -17,18 +17,15 @@ import numpy as np
 import torch
 
 from .data.schema import SLOT
+from .errors import Skipped
 from .interventions.activations import target_positions
 from .models.kv_cache import returned_cache, with_cache
 
 _TRAILING = re.compile(r"^[\s\.\!\?\"'»”]*$")
 
 
-class SkipQuery(ValueError):
+class SkipQuery(Skipped, ValueError):
     """A query that cannot be scored (empty answer, slot not last, too long): counted, skipped."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass

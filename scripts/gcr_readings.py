@@ -41,10 +41,10 @@ def measure(out: Path, limit: int, seed: int, overrides: list[str], cache_dir: s
 
     spec = RunSpec(task="gcr", methods=METHODS, limit=limit, seed=seed, overrides=overrides,
                    cache_dir=cache_dir, quiet=True)
-    dataset = resolve(spec)[4]
-    facts = select_facts(load_facts(dataset), limit, seed)
+    resolved = resolve(spec)
+    facts = select_facts(load_facts(resolved.dataset), limit, seed)
     lm = load_model(spec.model)
-    task = build_task(spec, lm, facts, out)
+    task = build_task(resolved, lm, facts, out)
     base_options = dict(task.options)
     cheap, costly, _ = split_requirements(task.requirements())  # the known_only gate among them
     shared_of = {}

@@ -31,6 +31,9 @@ def fact(**changes) -> list[dict]:
     return [{k: v for k, v in row.items() if v is not None}]
 
 
+QUICK_RUN = ["--model", "tiny-gpt2", "--limit", "1", "--quiet"]  # the smallest real run
+
+
 def task_dir(tmp: Path, text: str) -> str:
     folder = tmp / "tasks"
     folder.mkdir()
@@ -38,8 +41,13 @@ def task_dir(tmp: Path, text: str) -> str:
     return str(folder)
 
 
+def run_task(tmp: Path, text: str) -> list[str]:
+    """argv of `dknbench run` on a task "t" whose YAML is ``text`` (found through --include-path)."""
+    return ["run", "--task", "t", "--include-path", task_dir(tmp, text)]
+
+
 def run(*args: str) -> list[str]:
-    return ["run", "--task", "gcr", "--model", "tiny-gpt2", "--limit", "1", "--quiet", *args]
+    return ["run", "--task", "gcr", *QUICK_RUN, *args]
 
 
 def kn_run(dataset: str, *args: str) -> list[str]:
@@ -90,22 +98,17 @@ CASES = {
     "random-folder-as-model": (lambda t: (t / "junk").mkdir() or (t / "junk" / "notes.txt").write_text("x")
                                and run("--model", str(t / "junk")), ["cannot load model", "junk"]),
     # task YAML through --include-path
-    "yaml-syntax": (lambda t: ["run", "--task", "t", "--include-path", task_dir(t, "task: [\n")],
+    "yaml-syntax": (lambda t: run_task(t, "task: [\n"),
                     ["t.yaml", "invalid YAML"]),
-    "yaml-missing-field": (lambda t: ["run", "--task", "t", "--include-path",
-                                      task_dir(t, "task: t\nclass: gcr\nmethod_kind: dkn\n")],
+    "yaml-missing-field": (lambda t: run_task(t, "task: t\nclass: gcr\nmethod_kind: dkn\n"),
                            ["t.yaml", "missing required field 'description'"]),
-    "yaml-wrong-type": (lambda t: ["run", "--task", "t", "--include-path",
-                                   task_dir(t, TASK_YAML + "options: [1, 2]\n")],
+    "yaml-wrong-type": (lambda t: run_task(t, TASK_YAML + "options: [1, 2]\n"),
                         ["t.yaml:6", "'options' must be a dict"]),
-    "yaml-unknown-class": (lambda t: ["run", "--task", "t", "--include-path",
-                                      task_dir(t, TASK_YAML.replace("class: gcr", "class: nope"))],
+    "yaml-unknown-class": (lambda t: run_task(t, TASK_YAML.replace("class: gcr", "class: nope")),
                            ["t.yaml", "'nope'", "gcr"]),
-    "yaml-python-tag": (lambda t: ["run", "--task", "t", "--include-path",
-                                   task_dir(t, TASK_YAML + "notes: !!python/object/apply:os.system [echo]\n")],
+    "yaml-python-tag": (lambda t: run_task(t, TASK_YAML + "notes: !!python/object/apply:os.system [echo]\n"),
                         ["t.yaml", "invalid YAML", "python/object"]),
-    "yaml-default-out-of-range": (lambda t: ["run", "--task", "t", "--include-path",
-                                             task_dir(t, TASK_YAML + "options: {steps: 0}\n")],
+    "yaml-default-out-of-range": (lambda t: run_task(t, TASK_YAML + "options: {steps: 0}\n"),
                                   ["t.yaml", "steps", "out of range"]),
     # fact files
     "facts-empty": (lambda t: kn_run(facts_file(t, raw=b"")), ["facts.jsonl", "no facts"]),

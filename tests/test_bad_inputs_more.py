@@ -13,7 +13,7 @@ import pytest
 
 from dknbench.cli import main
 
-from test_bad_inputs import TASK_YAML, fact, facts_file, kn_run, run, task_dir
+from test_bad_inputs import QUICK_RUN, TASK_YAML, fact, facts_file, kn_run, run, run_task
 
 GCR = str(Path(__file__).resolve().parents[1] / "tasks" / "gcr.yaml")
 
@@ -58,8 +58,7 @@ def publish_folder_with_loop(tmp: Path) -> str:
 
 
 def derived_task(tmp: Path, extra: str) -> list[str]:
-    return ["run", "--task", "t", "--include-path", task_dir(tmp, f"include: {GCR}\n" + TASK_YAML + extra),
-            "--model", "tiny-gpt2", "--limit", "1", "--quiet"]
+    return run_task(tmp, f"include: {GCR}\n" + TASK_YAML + extra) + QUICK_RUN
 
 
 # id -> (argv builder taking tmp_path, key words the message must contain)
@@ -85,19 +84,14 @@ CASES = {
     "yaml-option-float-count": (lambda t: derived_task(t, "options: {steps: 2.5}\n"), ["steps", "2.5", "integer"]),
     "yaml-preset-not-number": (lambda t: derived_task(t, "presets: {cpu: {steps: many}}\n") + ["--preset", "cpu"],
                                ["preset 'cpu'", "steps", "'many'"]),
-    "yaml-option-inf": (lambda t: ["run", "--task", "t", "--include-path",
-                                   task_dir(t, TASK_YAML + "options: {tau: .inf}\n")], ["tau", "finite"]),
-    "yaml-class-option-not-set": (lambda t: ["run", "--task", "t", "--include-path", task_dir(t, TASK_YAML),
-                                             "--model", "tiny-gpt2", "--limit", "1", "--quiet"],
+    "yaml-option-inf": (lambda t: run_task(t, TASK_YAML + "options: {tau: .inf}\n"), ["tau", "finite"]),
+    "yaml-class-option-not-set": (lambda t: run_task(t, TASK_YAML) + QUICK_RUN,
                                   ["t.yaml", "is not set", "options:"]),
-    "yaml-metric-not-a-name": (lambda t: ["run", "--task", "t", "--include-path",
-                                          task_dir(t, TASK_YAML + "metrics: [{a: 1}]\n")],
+    "yaml-metric-not-a-name": (lambda t: run_task(t, TASK_YAML + "metrics: [{a: 1}]\n"),
                                ["t.yaml:6", "metric name", "non-empty string"]),
-    "yaml-duplicate-key": (lambda t: ["run", "--task", "t", "--include-path",
-                                      task_dir(t, TASK_YAML + "class: nope\n")],
+    "yaml-duplicate-key": (lambda t: run_task(t, TASK_YAML + "class: nope\n"),
                            ["t.yaml:6", "'class'", "more than once"]),
-    "yaml-duplicate-option": (lambda t: ["run", "--task", "t", "--include-path",
-                                         task_dir(t, TASK_YAML + "options:\n  steps: 2\n  steps: 3\n")],
+    "yaml-duplicate-option": (lambda t: run_task(t, TASK_YAML + "options:\n  steps: 2\n  steps: 3\n"),
                               ["t.yaml:8", "'steps'", "more than once"]),
     "validate-dev-zero": (lambda t: ["validate", "/dev/zero"], ["/dev/zero", "not a regular file"]),
     "validate-fifo": (lambda t: os.mkfifo(t / "p.yaml") or ["validate", str(t / "p.yaml")],

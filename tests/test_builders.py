@@ -121,29 +121,8 @@ TESTED_ELSEWHERE = {"agreement"}  # the number-agreement builder: tests/test_cro
 
 def test_every_builder_is_registered():
     assert set(BUILDERS.names()) == ALL_BUILDERS | TESTED_ELSEWHERE
-    for entry in BUILDERS.entries(load=True):
+    for entry in BUILDERS.entries():
         assert entry.description and entry.metadata.get("version")  # the module's decorator ran
-
-
-def test_a_lazy_entry_takes_the_description_and_metadata_its_module_registers(tmp_path, monkeypatch):
-    from dknbench.registry import Registry
-
-    registry = Registry("thing")
-    (tmp_path / "lazy_thing_module.py").write_text(
-        "from test_builders_registry import REGISTRY\n"
-        "@REGISTRY.register('x', description='the x', version='2')\n"
-        "def build(): return 1\n")
-    (tmp_path / "test_builders_registry.py").write_text("")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import test_builders_registry
-
-    test_builders_registry.REGISTRY = registry
-    registry.add("x", "lazy_thing_module:build")
-    assert registry.entry("x").metadata == {}  # nothing imported yet
-    entry = registry.loaded_entry("x")
-    assert entry.description == "the x" and entry.metadata == {"version": "2"} and entry.load()() == 1
-    with pytest.raises(ValueError, match="registered twice"):  # another object under the name is refused
-        registry.add("x", lambda: 2)
 
 
 @pytest.mark.parametrize("name", sorted(ALL_BUILDERS))

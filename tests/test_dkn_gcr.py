@@ -13,6 +13,7 @@ import pytest
 import torch
 from scipy import stats as st
 
+from conftest import CAUSAL_FAMILY_KINDS, DISTANCE_METHODS, FAMILY_KINDS
 from dknbench.cli import main
 from dknbench.dkn import NTC, functional_scores, get_dkn_method
 from dknbench.dkn.base import suppressed_for
@@ -264,7 +265,7 @@ def test_filter_scopes_differ_on_a_neuron_outside_every_candidate():
     assert functional_scores([A, B], kns, scorer, mode="absolute", scope="candidates") == pytest.approx([0.8, 0.8])
 
 
-@pytest.mark.parametrize("name", ["ntc", "kmeans", "dbscan", "hierarchical"])
+@pytest.mark.parametrize("name", DISTANCE_METHODS)
 def test_every_clustering_method_takes_filter_scope(name):
     A, B, z, kns, scorer = scope_case()
     # A and B tight, z far from both: every method proposes A and B as its candidates
@@ -273,8 +274,7 @@ def test_every_clustering_method_takes_filter_scope(name):
     d[np.ix_([2, 3], [2, 3])] = 1.0
     d[np.ix_([0, 1], [2, 3])] = d[np.ix_([2, 3], [0, 1])] = 5.0
     np.fill_diagonal(d, 0.0)
-    params = {"n_clusters": 3} if name == "kmeans" else {"eps": 1.5} if name == "dbscan" else \
-        {"threshold": 2.0} if name == "hierarchical" else {}
+    params = {"kmeans": {"n_clusters": 3}, "dbscan": {"eps": 1.5}, "hierarchical": {"threshold": 2.0}}.get(name, {})
     narrow = get_dkn_method(name, filter_scope="candidates", **params).fit(d, kns, scorer)
     wide = get_dkn_method(name, filter_scope="kns", **params).fit(d, kns, scorer)
     assert sorted(narrow.candidates_) == sorted(wide.candidates_) == sorted([A, B])
@@ -371,7 +371,7 @@ def test_known_only_gate_drops_and_counts_unknown_facts(tmp_path, isolated_cache
         assert finished == known and strict["n_facts"] == len(known)
 
 
-@pytest.mark.parametrize("family", ["gpt2", "llama", "gpt_neox", "bert"])
+@pytest.mark.parametrize("family", FAMILY_KINDS)
 def test_candidates_scope_runs_on_every_tiny_family(family, tmp_path, isolated_cache):
     out = tmp_path / family
     assert main(["run", "--task", "gcr", "--method", "ntc", "--model", f"tiny-{family}", "--limit", "1",
@@ -391,7 +391,7 @@ def test_bad_filter_scope_is_exit_2(tmp_path, isolated_cache):
 # ----------------------------------------------------------------------------- AMIG baseline ids
 
 
-@pytest.mark.parametrize("family", ["gpt2", "llama", "gpt_neox"])
+@pytest.mark.parametrize("family", CAUSAL_FAMILY_KINDS)
 def test_amig_baseline_replaces_a_word_by_the_eos_id(family, tiny):
     tok = tiny(family).tokenizer
     eos = tok.convert_tokens_to_ids(tok.eos_token)

@@ -9,6 +9,7 @@ from scipy.cluster.hierarchy import linkage
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import pdist, squareform
 
+from conftest import DISTANCE_METHODS
 from dknbench.dkn import (
     DKN,
     DKN_METHODS,
@@ -19,7 +20,9 @@ from dknbench.dkn import (
     functional_scores,
     get_dkn_method,
 )
+from dknbench.dkn.clustering import _ClusteringBaseline
 from dknbench.errors import DKNBenchError, UnknownNameError
+from dknbench.hyperparams import constructor_defaults
 
 INF = np.inf
 
@@ -256,8 +259,11 @@ def test_functional_filter_errors():
 
 # ----------------------------------------------------------------------------- baselines
 
+# every registered clustering baseline (kmeans, dbscan, hierarchical today)
+BASELINES = [name for name in DISTANCE_METHODS if issubclass(DKN_METHODS.get(name), _ClusteringBaseline)]
 
-@pytest.mark.parametrize("name", ["kmeans", "dbscan", "hierarchical"])
+
+@pytest.mark.parametrize("name", BASELINES)
 def test_baselines_recover_separated_groups(name):
     kns = kn_list(7)
     m = get_dkn_method(name).fit(two_groups(), kns)
@@ -265,7 +271,7 @@ def test_baselines_recover_separated_groups(name):
     assert m.persistence_ is None and m.dkn_.method == name
 
 
-@pytest.mark.parametrize("name", ["kmeans", "dbscan", "hierarchical"])
+@pytest.mark.parametrize("name", BASELINES)
 @pytest.mark.parametrize("seed", range(3))
 def test_baselines_return_valid_families_on_messy_matrices(name, seed):
     rng = np.random.default_rng(seed)
@@ -283,7 +289,7 @@ def test_baselines_return_valid_families_on_messy_matrices(name, seed):
     assert m.bdcs_ == [] and m.functional_scores_ == [0.0] * len(m.candidates_)
 
 
-@pytest.mark.parametrize("name", ["kmeans", "dbscan", "hierarchical"])
+@pytest.mark.parametrize("name", BASELINES)
 def test_baselines_with_two_kns_give_nothing(name):
     assert get_dkn_method(name).fit([[0, 1], [1, 0]], [(0, 0), (1, 0)]).bdcs_ == []
 
@@ -417,13 +423,23 @@ def test_amig_pairs_absolute_drops():
 
 
 def test_registry_names_and_base_class():
-    assert DKN_METHODS.names() == ["amig-pairs", "dbscan", "hierarchical", "kmeans", "ntc"]
+    assert DKN_METHODS.names()  # the package registers its methods on import
     for name in DKN_METHODS.names():
         cls = DKN_METHODS.get(name)
         assert issubclass(cls, DKNMethod) and cls.name == name
     m = NTC(tau1=0.7, filter_mode="absolute")
     assert m.get_params()["tau1"] == 0.7 and m.tau1 == 0.7 and "NTC(tau1=0.7" in repr(m)
     assert NTC(tau1=-3).tau1 == -3  # stored unchanged; checked in fit
+
+
+@pytest.mark.parametrize("name", DKN_METHODS.names())
+def test_every_constructor_parameter_is_stored_unchanged(name):
+    cls = DKN_METHODS.get(name)
+    values = {p: object() for p in cls._param_names()}  # one distinct marker per parameter
+    m = cls(**values)
+    assert m.get_params().keys() == values.keys()
+    assert all(getattr(m, p) is v for p, v in values.items())
+    assert all(getattr(cls(), p) == d for p, d in constructor_defaults(cls).items())
 
 
 def test_get_dkn_method_errors():
@@ -454,7 +470,7 @@ KNS3 = [(0, 0), (1, 0), (1, 1)]
         (None, KNS3, "needs a neuron distance matrix"),
     ],
 )
-@pytest.mark.parametrize("name", ["ntc", "kmeans", "dbscan", "hierarchical"])
+@pytest.mark.parametrize("name", DISTANCE_METHODS)
 def test_fit_rejects_bad_inputs(name, distance, kns, match):
     with pytest.raises(DKNBenchError, match=match):
         get_dkn_method(name).fit(distance, kns)

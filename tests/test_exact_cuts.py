@@ -3,12 +3,18 @@
 * Suppression (SuppressionScorer: GCR's k-subsets, the functional filter) starting at each set's
   lowest suppressed layer over the clean run's hidden states, against full forwards with the
   suppression hooks.
+* Enhancement (x2) the same way (kn-localization, query-kn-mapping, perturbation-robustness's values),
+  weight edits from the edit's lowest layer at every position (perturbation-robustness's weights),
+  ΔPPL after knowledge-editing's edits, and activation reads that stop after the highest layer read
+  (fact-checking, knowledge-synapses); end to end, fact files with and without the cuts.
 """
+
+import contextlib
 
 import pytest
 import torch
 
-from conftest import ALL_FAMILIES
+from conftest import ALL_CAUSAL, ALL_FAMILIES, family_line, one_per_kind
 from dknbench.interventions import suppress_activations
 from dknbench.scoring import AnswerScorer
 
@@ -46,7 +52,8 @@ def test_suppression_from_the_lowest_layer_equals_full_forwards(tiny, family, mo
     assert len({f"{v:.5e}" for v in fast}) > 4  # the sets really change the answer's Prob
 
 
-@pytest.mark.parametrize("family", ["gpt2", "llama", "phi3"])
+# the cut is the fast path's (blocks that run as a staircase over a shared cache): its families of each kind
+@pytest.mark.parametrize("family", one_per_kind([f for f in ALL_CAUSAL if family_line(f).fast]))
 def test_the_lowest_layer_start_runs_no_block_below_it(tiny, family):
     """The cut is real: a set confined to the top layer runs only the top block over the tail."""
     from dknbench.tasks.dkn_common import SuppressionScorer
@@ -211,8 +218,210 @@ def test_knowledge_editing_fact_files_equal_with_and_without_the_lowest_layer_pp
 
     cut = run("cut")
     monkeypatch.setattr(knowledge_editing, "clean_states", lambda *a, **k: None)
+    _plain_forwards(monkeypatch)  # the top-1 reads after each edit too
     plain = run("plain")
     dppl = [e["dppl"] for f in cut.values() for r in f.get("rows", []) for e in r.get("edits", [])
             if e.get("dppl") is not None]
     assert dppl, "no edit measured a ΔPPL: the comparison would be empty"
     _assert_close(plain, cut)
+
+
+# --- issue 29, the remaining paths: enhancement, weight edits, kn-localization, perturbation-robustness
+
+
+def _plain_reads(scorer, encoded):
+    """(Prob, top-1 at the target is the answer's first token) per query from one hooked full forward."""
+    ids, mask, targets = scorer.collate(encoded)
+    with torch.no_grad():
+        logits = scorer.logits(ids, mask, targets)
+    probs = scorer.answer_log_probs(logits, encoded).exp().double().numpy()
+    top = logits[torch.arange(len(encoded)), targets].argmax(-1).tolist()
+    return probs, [t == e.answer_ids[0] for t, e in zip(top, encoded)]
+
+
+@pytest.mark.parametrize("factor", [2.0, 0.0])
+@pytest.mark.parametrize("family", ALL_FAMILIES)
+def test_scaling_from_the_lowest_layer_equals_full_forwards_per_query(tiny, family, factor):
+    """kn-localization's enhance (x2) / suppress (x0) and perturbation-robustness's values
+    interventions: each query's Prob and top-1 from the lowest layer equal the hooked full forward."""
+    from dknbench.interventions import enhance_activations, suppress_activations
+    from dknbench.tasks.dkn_common import SuppressionScorer
+
+    lm = tiny(family)
+    scorer = AnswerScorer(lm)
+    sets = _sets(lm.adapter.n_layers)
+    cut = SuppressionScorer(scorer, lm.adapter, QUERIES, ANSWER)
+    encoded = [scorer.encode(q, ANSWER) for q in QUERIES]
+    reads = cut.per_query(sets, factor)
+    assert cut.prob_scaling_many(sets, factor) == [float(p.mean()) for p, _ in reads]
+    for neurons, (probs, top1) in zip(sets, reads):
+        edit = (lambda a, n: enhance_activations(a, n, factor=2.0)) if factor == 2.0 else suppress_activations
+        with edit(lm.adapter, neurons):
+            plain, plain_top1 = _plain_reads(scorer, encoded)
+        assert probs == pytest.approx(plain, rel=1e-6, abs=1e-12), neurons
+        assert list(top1) == plain_top1, neurons
+    assert len({f"{p.mean():.5e}" for p, _ in reads}) > 4  # the sets really change the answer's Prob
+
+
+@pytest.mark.parametrize("operation", ["suppress", "enhance"])
+@pytest.mark.parametrize("family", ALL_FAMILIES)
+def test_weight_edits_from_the_lowest_layer_equal_full_forwards(tiny, family, operation):
+    """perturbation-robustness's weights interventions: with the edit in place, each query starts
+    at the edit's lowest layer from the clean run's block outputs at every position."""
+    from dknbench.interventions import enhance_weights, suppress_weights
+    from dknbench.tasks.dkn_common import SuppressionScorer
+
+    lm = tiny(family)
+    if family == "phi3":
+        pytest.skip("phi3's fused gate/up matrix: weight edits are refused for it")
+    scorer = AnswerScorer(lm)
+    cut = SuppressionScorer(scorer, lm.adapter, QUERIES, ANSWER)
+    encoded = [scorer.encode(q, ANSWER) for q in QUERIES]
+    top = lm.adapter.n_layers - 1
+    edit = suppress_weights if operation == "suppress" else enhance_weights
+    unedited = _plain_reads(scorer, encoded)[0]
+    for neurons in ([(1, 3), (top, 4)], [(top, i) for i in range(8)], [(0, 2), (top, 2)]):
+        with edit(lm.adapter, neurons):
+            plain, plain_top1 = _plain_reads(scorer, encoded)
+        probs, top1 = cut.per_query_edited(lambda: edit(lm.adapter, neurons), min(l for l, _ in neurons))
+        assert probs == pytest.approx(plain, rel=1e-6, abs=1e-12), neurons
+        assert list(top1) == plain_top1, neurons
+        assert not plain == pytest.approx(unedited, rel=1e-9)  # the edit changes the Probs
+
+
+@pytest.mark.parametrize("family", ALL_FAMILIES)
+def test_edited_logits_from_the_lowest_layer_equal_full_forwards(tiny, family):
+    """The edited-logits start (perturbation-robustness's weights interventions) under knowledge-editing's
+    erasure and update edits: target logits within 1e-5 of the full forward's, top-1 ids identical."""
+    from dknbench.tasks.dkn_common import SuppressionScorer
+    from dknbench.tasks.knowledge_editing import edit_write_vectors, update_delta
+    from dknbench.tasks.query_common import top_token_ids
+
+    lm = tiny(family)
+    if family == "phi3":
+        pytest.skip("phi3's fused gate/up matrix: weight edits are refused for it")
+    scorer = AnswerScorer(lm)
+    queries = QUERIES + ["Rome is located in [Y].", "The day after Monday is [Y]."]
+    encoded = [scorer.encode(q, "x") for q in queries]
+    cut = SuppressionScorer(scorer, lm.adapter, None, None, encoded=encoded)
+
+    def target_logits(reads):
+        return torch.stack([logits[0, at] for _, logits, at in reads])
+
+    unedited = target_logits(cut.edited_logits(contextlib.nullcontext, 0))
+    top = lm.adapter.n_layers - 1
+    for operation, neurons in (("erasure", [(1, 3), (top, 4)]), ("update", [(top, i) for i in range(8)]),
+                               ("update", [(0, 2), (top, 2)]), ("update", [(1, i) for i in range(16)])):
+        delta = update_delta(lm, 5, 9, 50.0, 50.0) if operation == "update" else None
+        with edit_write_vectors(lm.adapter, neurons, operation, delta):
+            plain = top_token_ids(scorer, queries)
+            ids, mask, targets = scorer.collate(encoded)
+            with torch.no_grad():
+                plain_logits = scorer.logits(ids, mask, targets)[torch.arange(len(encoded)), targets]
+
+        def edit():
+            return edit_write_vectors(lm.adapter, neurons, operation, delta)
+
+        lowest = min(l for l, _ in neurons)
+        fast_logits = target_logits(cut.edited_logits(edit, lowest))
+        assert fast_logits.argmax(-1).tolist() == plain, (operation, neurons)
+        scale = float(plain_logits.abs().max())
+        assert float((fast_logits - plain_logits).abs().max()) <= 1e-5 * scale, (operation, neurons)
+        # the edit changes the logits (where the start is cut: a wrong start would show)
+        assert not cut.lowest_layer or float((plain_logits - unedited).abs().max()) > 1e-4 * scale
+
+
+def _plain_forwards(monkeypatch):
+    """SuppressionScorer on hooked full forwards: no prefix cache, no lowest-layer start."""
+    from dknbench.tasks.dkn_common import SuppressionScorer
+
+    monkeypatch.setattr(SuppressionScorer, "LOWEST_LAYER", False)
+    monkeypatch.setattr(SuppressionScorer, "_context", lambda self, encoded: (None, None))
+
+
+@pytest.mark.parametrize("task", ["kn-localization", "query-kn-mapping"])
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_enhance_suppress_fact_files_equal_with_and_without_the_lowest_layer_start(family, task, tmp_path,
+                                                                                  isolated_cache, monkeypatch):
+    from dknbench.cli import main
+
+    def run(name):
+        out = tmp_path / name
+        gate = ["--set", "known_only=false"] if task == "kn-localization" else []
+        assert main(["run", "--task", task, "--method", "ig,random", "--model", f"tiny-{family}",
+                     "--limit", "3", *gate, "--set", "steps=2", "--output", str(out), "--quiet"]) == 0
+        return _fact_files(out)
+
+    cut = run("cut")
+    _plain_forwards(monkeypatch)
+    plain = run("plain")
+    assert cut.keys() == plain.keys() and len(cut) == 3
+    _assert_close(plain, cut)
+    rows = [r for f in cut.values() for r in f.get("rows", [])]
+    if task == "kn-localization":
+        assert any(r["rel_enhanced"] != r["rel_before"] for r in rows)  # the interventions did something
+    else:
+        assert any(q[name]["sup"] != 0.0 for r in rows for q in r["effects"] for name in q)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_perturbation_fact_files_equal_with_and_without_the_lowest_layer_start(family, tmp_path,
+                                                                              isolated_cache, monkeypatch):
+    from dknbench.cli import main
+
+    def run(name):
+        out = tmp_path / name
+        assert main(["run", "--task", "perturbation-robustness", "--method", "ntc,amig-pairs",
+                     "--model", f"tiny-{family}", "--limit", "4", "--set", "localizer=ig",
+                     "--set", "steps=2", "--set", "intervention=both",
+                     "--output", str(out), "--quiet"]) == 0
+        return _fact_files(out)
+
+    from dknbench.tasks.dkn_common import SuppressionScorer
+
+    edited, original = [], SuppressionScorer.per_query_edited
+
+    def logged(self, edit, lowest):  # the weight edits really took both paths
+        edited.append((self.lowest_layer, lowest))
+        return original(self, edit, lowest)
+
+    monkeypatch.setattr(SuppressionScorer, "per_query_edited", logged)
+    cut = run("cut")
+    cut_edited, edited[:] = list(edited), []
+    _plain_forwards(monkeypatch)
+    plain = run("plain")
+    assert cut_edited and all(flag for flag, _ in cut_edited) and edited and not any(flag for flag, _ in edited)
+    assert family != "gpt2" or any(low > 0 for _, low in cut_edited)  # a start above layer 0 was compared
+    assert cut.keys() == plain.keys()
+    rows = [r for f in cut.values() for r in f.get("rows", []) if r.get("has_dkn")]
+    assert rows, "no fact with a DKN: nothing intervened"
+    _assert_close(plain, cut)
+
+
+@pytest.mark.parametrize("family", ALL_FAMILIES)
+def test_activation_reads_stop_after_the_highest_read_layer(tiny, family, monkeypatch):
+    """fact-checking's object activations and knowledge-synapses' KN activations: the forward stops
+    after the highest layer read (no upper block, no LM head), and the values are identical."""
+    from dknbench.tasks import fact_checking, knowledge_synapses
+
+    lm = tiny(family)
+    scorer = AnswerScorer(lm)
+    top = lm.adapter.n_layers - 1
+    low = [(0, 3), (0, 9), (1, 2)]
+    ran = []
+    handles = [lm.adapter.blocks[l].register_forward_pre_hook(lambda m, a, l=l: ran.append(l))
+               for l in range(lm.adapter.n_layers)]
+    try:
+        cut = [fact_checking.object_activations(lm, scorer, QUERIES, ANSWER, n) for n in (low, low + [(top, 4)])]
+        cut += [knowledge_synapses.kn_mean_activation(lm, scorer, QUERIES[0], ANSWER, n) for n in (low, [(top, 1)])]
+        assert top not in ran[: 2 * len(QUERIES)] and max(ran) == top  # the first reads stopped at layer 1
+        full_forward = lambda adapter, layer, forward: forward()  # noqa: E731
+        monkeypatch.setattr(fact_checking, "run_until", full_forward)
+        monkeypatch.setattr(knowledge_synapses, "run_until", full_forward)
+        plain = [fact_checking.object_activations(lm, scorer, QUERIES, ANSWER, n) for n in (low, low + [(top, 4)])]
+        plain += [knowledge_synapses.kn_mean_activation(lm, scorer, QUERIES[0], ANSWER, n) for n in (low, [(top, 1)])]
+    finally:
+        for h in handles:
+            h.remove()
+    assert cut == plain
+    assert len(set(plain)) == 4

@@ -12,7 +12,7 @@ import json
 import pytest
 import torch
 
-from conftest import ALL_FAMILIES, REFUSED_FAMILIES
+from conftest import ALL_FAMILIES, CAUSAL_FAMILY_KINDS, FAMILY_KINDS, REFUSED_FAMILIES
 from dknbench.cli import main
 from dknbench.errors import DKNBenchError
 from dknbench.interventions import record_activations
@@ -56,10 +56,18 @@ def test_hooked_neurons_are_act_of_read_vectors(tiny, family):
                               atol=1e-3)
 
 
-def test_every_family_line_has_a_tiny_model_and_every_tiny_model_is_checked():
+@pytest.mark.parametrize("line", FAMILIES, ids=lambda line: line.name)
+def test_every_family_line_has_a_tiny_model(line):
+    """A family line is tested through a tiny model of one of its types (tiny.py's TINY_CONFIGS):
+    a line added without one fails here rather than going untested."""
+    assert set(line.model_types) & set(ALL_FAMILIES), (
+        f"family {line.name}: add a tiny config for one of {line.model_types} to dknbench/models/tiny.py")
+
+
+def test_every_tiny_model_is_a_family_line_or_a_refusal():
     types = {t for family in FAMILIES for t in family.model_types}
-    assert set(ALL_FAMILIES) | set(REFUSED_FAMILIES) == set(TINY_FAMILIES)
     assert set(ALL_FAMILIES) <= types and not set(REFUSED_FAMILIES) & types
+    assert set(ALL_FAMILIES) | set(REFUSED_FAMILIES) == set(TINY_FAMILIES)
 
 
 def test_a_wrong_rule_is_refused_at_load(tiny):
@@ -70,7 +78,7 @@ def test_a_wrong_rule_is_refused_at_load(tiny):
         ArchitectureAdapter(lm.model, family=wrong)
 
 
-@pytest.mark.parametrize("family", ["llama", "gpt2", "phi3"])
+@pytest.mark.parametrize("family", CAUSAL_FAMILY_KINDS)  # one causal tiny model of each MLP kind
 def test_generic_fallback_finds_the_same_neurons(family, monkeypatch):
     """An unknown model type with a dense MLP: introspection finds the family's own modules."""
     model, _ = tiny_model(family)
@@ -125,9 +133,11 @@ def test_list_models_lists_every_family(capsys):
     assert "tiny-opt" in out and "[refused]" in out and "mixture of experts" in out
 
 
-# a handful covering each IG path (fast, cached, full), gated, fused and masked; the by-hand sweep
-# over every family is in the session's closing note
-@pytest.mark.parametrize("family", ["gpt_neo", "gemma2", "phi3", "roberta"])
+# one tiny model of each MLP kind (conftest.FAMILY_KINDS: Conv1D, plain, gated, fused, masked), which
+# between them take the fast and the cached IG paths; the by-hand sweep over every family is in the
+# session's closing note
+@pytest.mark.slow
+@pytest.mark.parametrize("family", FAMILY_KINDS)
 def test_cli_localizes_with_ig_atp_and_causal_tracing(family, tmp_path, isolated_cache):
     out = tmp_path / "run"
     assert main(["run", "--task", "kn-localization", "--method", "ig,atp,causal-tracing", "--model",

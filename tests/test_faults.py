@@ -5,7 +5,6 @@ knowledge-update's fine-tuning (killed inside a setting, after an epoch checkpoi
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from conftest import REPO, cli_environment
 from dknbench.results import read_samples
-from tests.test_knowledge_update_task import templama_slice, tnl  # noqa: F401 - fixtures
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # subprocess runs killed and resumed: minutes
+
 N_FACTS = 30
 
 
@@ -28,13 +29,9 @@ def command(output: Path) -> list[str]:  # the per-fact phase
             "--set", "known_only=false", "--no-cache", "--quiet", "--output", str(output)]
 
 
-def environment() -> dict:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-
-
 def kill_when(args: list[str], ready, timeout: float = 240) -> bool:
     """Start ``args``, SIGKILL it as soon as ``ready()`` holds; whether the kill landed mid-run."""
-    process = subprocess.Popen(args, cwd=ROOT, env=environment(),
+    process = subprocess.Popen(args, cwd=REPO, env=cli_environment(),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     killed = False
@@ -71,11 +68,11 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_results(tmp_path):
     assert 1 <= saved < N_FACTS, f"the kill should land mid-run, {saved} of {N_FACTS} facts were saved"
     assert not (killed / "summary.json").exists() and (killed / "run.json").is_file()
 
-    env = environment()
-    resumed = subprocess.run(command(killed), cwd=ROOT, env=env, capture_output=True, text=True)
+    env = cli_environment()
+    resumed = subprocess.run(command(killed), cwd=REPO, env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     straight = tmp_path / "straight"
-    plain = subprocess.run(command(straight), cwd=ROOT, env=env, capture_output=True, text=True)
+    plain = subprocess.run(command(straight), cwd=REPO, env=env, capture_output=True, text=True)
     assert plain.returncode == 0, plain.stderr
 
     assert len(list((killed / "facts").glob("*.json"))) == N_FACTS
@@ -121,11 +118,11 @@ def test_sigkilled_fine_tuning_resumes_to_the_uninterrupted_results(tnl, tmp_pat
     assert not (killed / "training.json").exists() and not (killed / "summary.json").exists()
     interrupted = sorted(c.parent.name for c in work.glob("*/finetune_checkpoint.pt"))
 
-    env = environment()
-    resumed = subprocess.run(finetune_command(killed, tnl), cwd=ROOT, env=env, capture_output=True, text=True)
+    env = cli_environment()
+    resumed = subprocess.run(finetune_command(killed, tnl), cwd=REPO, env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     straight = tmp_path / "straight"
-    plain = subprocess.run(finetune_command(straight, tnl), cwd=ROOT, env=env, capture_output=True, text=True)
+    plain = subprocess.run(finetune_command(straight, tnl), cwd=REPO, env=env, capture_output=True, text=True)
     assert plain.returncode == 0, plain.stderr
 
     record = json.loads((killed / "training.json").read_text())

@@ -6,36 +6,23 @@ import re
 import pandas as pd
 import pytest
 
+from conftest import DISTANCE_METHODS, FACTS, run_kn, write_facts
 from dknbench.cli import main
 from dknbench.errors import ConfigError
 from dknbench.results import read_samples
 from dknbench.tasks import discover_tasks, load_task_config
 
-FACTS = [
-    {"id": f"r{r}-{i}", "relation": f"rel{r}", "subject": s, "object": o,
-     "queries": [f"The capital of {s} is [Y].", f"{s}'s capital city is [Y].", f"The main city of {s} is [Y]."]}
-    for r, pairs in enumerate([[("France", "Paris"), ("Italy", "Rome")], [("Japan", "Tokyo"), ("Spain", "Madrid")]])
-    for i, (s, o) in enumerate(pairs)
-]
-
 
 @pytest.fixture()
-def tiny_runs(monkeypatch, tmp_path, tiny, isolated_cache):
+def tiny_runs(tiny_gpt2, tmp_path):
     """`dknbench run` on a tiny GPT-2 and a small fact file."""
-    import dknbench.models
-
-    monkeypatch.setattr(dknbench.models, "load_model", lambda *a, **k: tiny("gpt2"))
-    facts = tmp_path / "facts.jsonl"
     # a fact no causal LM can use (slot first): skipped and counted, not an error
     rows = FACTS + [{"id": "bad", "relation": "rel9", "subject": "X", "object": "Y", "queries": ["[Y] is X's capital."]}]
-    facts.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    return facts
+    return write_facts(tmp_path / "facts.jsonl", rows)
 
 
 def run_cli(facts, output, *extra):
-    return main(["run", "--task", "kn-localization", "--method", "ig,random", "--dataset", str(facts),
-                 "--output", str(output), "--set", "steps=3", "--set", "random_match=ig", "--set", "known_only=false",
-                 "--quiet", *extra])
+    return run_kn(facts, output, "--set", "random_match=ig", *extra, methods="ig,random", steps=3)
 
 
 def test_bundled_tasks_are_valid_and_found():
@@ -130,13 +117,13 @@ def test_rerun_with_another_config_is_refused(tiny_runs, tmp_path, capsys):
 
 def test_gcr_end_to_end_on_a_tiny_model(tiny_runs, tmp_path):
     output = tmp_path / "gcr"
-    code = main(["run", "--task", "gcr", "--method", "ntc,kmeans,hierarchical", "--dataset", str(tiny_runs),
+    code = main(["run", "--task", "gcr", "--method", ",".join(DISTANCE_METHODS), "--dataset", str(tiny_runs),
                  "--output", str(output), "--set", "steps=3", "--set", "localizer=ig",
                  "--set", "tau2=0", "--set", "tau=0.05", "--set", "known_only=false", "--quiet"])
     assert code == 0
     summary = json.loads((output / "summary.json").read_text())
     table = summary["tables"]["gcr_by_cardinality"]
-    assert [row["method"] for row in table] == ["ntc", "kmeans", "hierarchical"]
+    assert [row["method"] for row in table] == DISTANCE_METHODS
     assert all(set(map(str, range(2, 9))) <= set(row) for row in table)
     for name in summary["figures"]:
         assert (output / name).stat().st_size > 1000

@@ -68,6 +68,7 @@ def test_model_hub_id_without_network_is_one_line_without_retries(tmp_path):
     print(f"--model gpt2 without network: exit 2 in {seconds:.1f} s")  # the figure, not a check
 
 
+@pytest.mark.slow
 def test_a_cached_model_loads_from_the_cache_when_the_hub_is_unreachable(tmp_path):
     """HF_HUB_OFFLINE unset, Hub down: a model in the Hub cache is read from it at once."""
     from dknbench.models.tiny import tiny_model

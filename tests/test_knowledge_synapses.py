@@ -5,8 +5,8 @@ import torch
 
 from dknbench.models.loading import tiny_loaded
 from dknbench.scoring import AnswerScorer
-from dknbench.tasks.knowledge_synapses import (attention_maps, knowledge_synapses, predominance,
-                                               scale_attention)
+from dknbench.interventions import attention_maps, scale_attention
+from dknbench.tasks.knowledge_synapses import knowledge_synapses, predominance
 
 QUERY = "The capital of France is [Y]."
 

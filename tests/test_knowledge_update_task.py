@@ -8,42 +8,12 @@ import shutil
 import pytest
 import torch
 
+from conftest import KU_FAST
 from dknbench.cli import main
 from dknbench.data.loading import built_folder, load_facts
 from dknbench.errors import DKNBenchError
-from tests.conftest import shared_data, shared_path
 
-FAST = ["--set", "localizer=ig", "--set", "steps=3", "--set", "tau=0.05", "--set", "tau2=0",
-        "--set", "epochs=1", "--set", "incremental_epochs=1", "--set", "lr=0.01",
-        "--set", "train_batch_size=4", "--set", "grad_accum=1", "--set", "progress=false",
-        "--set", "heatmap_bins=8"]
-
-
-@pytest.fixture(scope="module")
-def templama_slice(tmp_path_factory):
-    """Raw TempLAMA rows of 4 subjects for each of two relations."""
-    source = shared_path("templama", "train.jsonl")
-    root = tmp_path_factory.mktemp("raw") / "templama"
-    root.mkdir()
-    keys, rows = {}, []
-    with open(source, encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            key = row["id"].rsplit("_", 1)[0]
-            chosen = keys.setdefault(row["relation"], [])
-            if row["relation"] in ("P54", "P102") and (key in chosen or len(chosen) < 4):
-                if key not in chosen:
-                    chosen.append(key)
-                rows.append(line)
-    (root / "train.jsonl").write_text("".join(rows), encoding="utf-8")
-    for name in ("templates.csv", "PROVENANCE.md"):
-        shutil.copy(shared_data() / "templama" / name, root)
-    return root
-
-
-@pytest.fixture()
-def tnl(templama_slice, isolated_cache):
-    return built_folder(f"build:tempnarrativelama:{templama_slice}")
+FAST = [arg for option in KU_FAST for arg in ("--set", option)]
 
 
 def test_build_spec_builds_once_into_the_cache(templama_slice, isolated_cache, monkeypatch):
@@ -127,10 +97,7 @@ def test_end_to_end_tables_figure_and_restored_weights(family, tnl, tmp_path, mo
     assert all(torch.equal(before[k], v) for k, v in lm.model.state_dict().items())
 
 
-def test_bad_dataset_and_options_are_one_line_errors(tmp_path, tiny, monkeypatch, capsys, isolated_cache):
-    import dknbench.models
-
-    monkeypatch.setattr(dknbench.models, "load_model", lambda *a, **k: tiny("gpt2"))
+def test_bad_dataset_and_options_are_one_line_errors(tmp_path, tiny_gpt2, capsys):
     facts = tmp_path / "facts.jsonl"
     facts.write_text(json.dumps({"id": "a", "relation": "r", "subject": "X", "object": "Y",
                                  "queries": ["X is [Y]."]}) + "\n")

@@ -15,8 +15,7 @@ from dknbench.cli import main
 from dknbench.errors import DKNBenchError
 from dknbench.leaderboard import build_site, make_server, prepare
 from dknbench.results import collect, load_source, write_results
-from conftest import needs
-from test_results_store import write_run  # tests/ is on sys.path (pytest rootdir-relative import)
+from conftest import needs, write_run
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")

@@ -12,39 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import FACTS, cli_environment, one_line_error, run_kn, write_facts, write_run
 from dknbench.cli import main
-
-from test_harness import FACTS
-from test_results_store import write_run
-from test_untrusted import one_line_error
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def environment() -> dict:
-    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 
 
 def snapshot(folder: Path) -> dict:
     """Every file below ``folder`` (hidden ones too) -> its bytes."""
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def write_facts(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
-@pytest.fixture()
-def tiny_gpt2(monkeypatch, tiny, isolated_cache):
-    import dknbench.models
-
-    monkeypatch.setattr(dknbench.models, "load_model", lambda *a, **k: tiny("gpt2"))
-
-
-def run_cli(facts, output, *extra):
-    return main(["run", "--task", "kn-localization", "--method", "random", "--dataset", str(facts),
-                 "--output", str(output), "--set", "steps=2", "--set", "known_only=false", "--quiet", *extra])
 
 
 # --- 1. content identity on resume ---------------------------------------------------------------
@@ -56,7 +30,7 @@ def test_run_json_and_fact_files_record_what_was_computed(tiny_gpt2, tmp_path, t
 
     facts_file = write_facts(tmp_path / "facts.jsonl", FACTS)
     output = tmp_path / "run"
-    assert run_cli(facts_file, output) == 0
+    assert run_kn(facts_file, output) == 0
     run = json.loads((output / "run.json").read_text())
     facts = select_facts(load_facts(str(facts_file)), None, 42)  # the run's order
     hashes = [fact_hash(f) for f in facts]
@@ -99,13 +73,13 @@ def test_facts_edited_under_the_same_ids_are_refused_on_resume(tiny_gpt2, tmp_pa
     """Why: edit every answer of the fact file but keep the ids -> exit 0 with the old metrics."""
     facts_file = write_facts(tmp_path / "facts.jsonl", FACTS)
     output = tmp_path / "run"
-    assert run_cli(facts_file, output) == 0
+    assert run_kn(facts_file, output) == 0
     before = snapshot(output)
     edited = [{**row, "object": row["object"] + "x"} for row in FACTS]
     write_facts(facts_file, edited)
     capsys.readouterr()
     first = json.loads((output / "facts" / "000000.json").read_text())["fact_id"]
-    one_line_error(capsys, run_cli(facts_file, output), 2, "000000.json", repr(first), "changed")
+    one_line_error(capsys, run_kn(facts_file, output), 2, "000000.json", repr(first), "changed")
     assert snapshot(output) == before
 
 
@@ -114,28 +88,28 @@ def test_an_unfinished_fact_edited_is_named_by_the_fact_set_hash(tiny_gpt2, tmp_
     change in a fact not computed yet is refused too, naming that fact."""
     facts_file = write_facts(tmp_path / "facts.jsonl", FACTS)
     output = tmp_path / "run"
-    assert run_cli(facts_file, output) == 0
+    assert run_kn(facts_file, output) == 0
     unfinished = json.loads((output / "facts" / "000002.json").read_text())["fact_id"]
     (output / "facts" / "000002.json").unlink()  # as if killed before fact 2
     before = snapshot(output)
     rows = [{**row, "subject": "Portugal"} if row["id"] == unfinished else row for row in FACTS]
     write_facts(facts_file, rows)
     capsys.readouterr()
-    one_line_error(capsys, run_cli(facts_file, output), 2, "run.json", "fact 2", repr(unfinished))
+    one_line_error(capsys, run_kn(facts_file, output), 2, "run.json", "fact 2", repr(unfinished))
     assert snapshot(output) == before
 
 
 def test_a_fact_file_without_a_content_hash_is_refused(tiny_gpt2, tmp_path, capsys):
     facts_file = write_facts(tmp_path / "facts.jsonl", FACTS)
     output = tmp_path / "run"
-    assert run_cli(facts_file, output) == 0
+    assert run_kn(facts_file, output) == 0
     path = output / "facts" / "000001.json"
     record = json.loads(path.read_text())
     del record["fact_hash"]
     path.write_text(json.dumps(record))
     (output / "facts" / "000003.json").unlink()
     capsys.readouterr()
-    one_line_error(capsys, run_cli(facts_file, output), 2, "000001.json", "content")
+    one_line_error(capsys, run_kn(facts_file, output), 2, "000001.json", "content")
 
 
 def test_duplicate_fact_ids_are_refused_naming_both_lines(tiny_gpt2, tmp_path, capsys):
@@ -144,7 +118,7 @@ def test_duplicate_fact_ids_are_refused_naming_both_lines(tiny_gpt2, tmp_path, c
     facts_file = write_facts(tmp_path / "facts.jsonl", rows)
     output = tmp_path / "run"
     capsys.readouterr()
-    one_line_error(capsys, run_cli(facts_file, output), 2, f"{facts_file}:3", f"{facts_file}:1",
+    one_line_error(capsys, run_kn(facts_file, output), 2, f"{facts_file}:3", f"{facts_file}:1",
                    repr(FACTS[0]["id"]))
     assert not output.exists()
 
@@ -158,7 +132,7 @@ def test_one_id_in_two_languages_is_one_fact_per_language(tiny_gpt2, tmp_path):
     facts_file = write_facts(tmp_path / "facts.jsonl", rows)
     assert [f.id for f in load_facts(str(facts_file))] == [FACTS[0]["id"]] * 2 + [FACTS[2]["id"]]
     output = tmp_path / "run"
-    assert run_cli(facts_file, output) == 0
+    assert run_kn(facts_file, output) == 0
     summary = json.loads((output / "summary.json").read_text())
     used = sum(1 for p in (output / "facts").glob("*.json") if json.loads(p.read_text())["rows"])
     assert summary["n_used"] == used == 3
@@ -176,7 +150,7 @@ def holder():
     started = []
 
     def start(folder: Path) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], env=environment(),
+        process = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], env=cli_environment(),
                                    stdout=subprocess.PIPE, text=True)
         started.append(process)
         assert process.stdout.readline().strip() == "locked"
@@ -200,10 +174,10 @@ def test_a_second_run_into_a_held_folder_exits_2_naming_the_pid_and_kill_9_relea
     output = tmp_path / "run"
     process = holder(output)
     capsys.readouterr()
-    one_line_error(capsys, run_cli(facts_file, output), 2, f"pid {process.pid}", "another dknbench")
+    one_line_error(capsys, run_kn(facts_file, output), 2, f"pid {process.pid}", "another dknbench")
     assert [p.name for p in output.iterdir()] == [".dknbench.lock"]  # nothing written, nothing undone
     kill9(process)  # the kernel drops the lock of a killed process: the stale file blocks nothing
-    assert run_cli(facts_file, output) == 0
+    assert run_kn(facts_file, output) == 0
     assert (output / "summary.json").is_file()
 
 
@@ -244,11 +218,12 @@ def comparable(output: Path) -> dict:
     return {"files": files, "summary": summary, "run": run}
 
 
+@pytest.mark.slow
 def test_two_concurrent_runs_into_one_folder_one_runs_the_other_exits_2(tmp_path):
     """Why: two runs started at once into one --output with different seeds both exited 0, with a
     summary of one seed, a run.json of the other, and one fact twice."""
     shared = tmp_path / "shared"
-    processes = {seed: subprocess.Popen(run_command(shared, seed), cwd=tmp_path, env=environment(),
+    processes = {seed: subprocess.Popen(run_command(shared, seed), cwd=tmp_path, env=cli_environment(),
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                  for seed in (1, 2)}
     results = {seed: (p.wait(timeout=600), p.stderr.read()) for seed, p in processes.items()}
@@ -258,7 +233,7 @@ def test_two_concurrent_runs_into_one_folder_one_runs_the_other_exits_2(tmp_path
     loser_err = next(err for code, err in results.values() if code == 2)
     assert "another dknbench process" in loser_err or "another configuration" in loser_err, loser_err
     alone = tmp_path / "alone"
-    single = subprocess.run(run_command(alone, winner), cwd=tmp_path, env=environment(),
+    single = subprocess.run(run_command(alone, winner), cwd=tmp_path, env=cli_environment(),
                             capture_output=True, text=True, timeout=600)
     assert single.returncode == 0, single.stderr
     assert comparable(shared) == comparable(alone)
@@ -354,7 +329,7 @@ STAGE = ("import sys, time\nfrom dknbench.io import replace_folder\n"
 def test_a_killed_builds_staging_folder_is_removed_by_the_next_build(tmp_path, isolated_cache):
     """Why: a killed build-data left its hidden temp folder beside --output."""
     out = tmp_path / "built"
-    process = subprocess.Popen([sys.executable, "-c", STAGE, str(out)], env=environment(),
+    process = subprocess.Popen([sys.executable, "-c", STAGE, str(out)], env=cli_environment(),
                                stdout=subprocess.PIPE, text=True)
     staging = Path(process.stdout.readline().strip())
     kill9(process)
@@ -399,7 +374,7 @@ def test_a_method_name_that_is_a_path_is_refused_at_registration(name):
 def test_the_default_run_folder_stays_under_runs_whatever_the_model_name(model):
     from dknbench.harness.spec import RunSpec, resolve
 
-    output = resolve(RunSpec(task="kn-localization", methods=["random"], model=model))[-1]
+    output = resolve(RunSpec(task="kn-localization", methods=["random"], model=model)).output
     assert output.resolve().is_relative_to(Path("runs").resolve()) and ".." not in output.parts
 
 
@@ -416,7 +391,7 @@ def test_a_hand_edited_fact_file_is_one_line_on_resume(tiny_gpt2, tmp_path, caps
     KeyError/AttributeError on resume."""
     facts_file = write_facts(tmp_path / "facts.jsonl", FACTS)
     output = tmp_path / "run"
-    assert run_cli(facts_file, output) == 0
+    assert run_kn(facts_file, output) == 0
     path = output / "facts" / "000001.json"
     record = json.loads(path.read_text())
     edit(record)
@@ -424,7 +399,7 @@ def test_a_hand_edited_fact_file_is_one_line_on_resume(tiny_gpt2, tmp_path, caps
     (output / "facts" / "000003.json").unlink()  # a resume, not only a finished folder
     before = snapshot(output)
     capsys.readouterr()
-    one_line_error(capsys, run_cli(facts_file, output), 2, "000001.json", *needles)
+    one_line_error(capsys, run_kn(facts_file, output), 2, "000001.json", *needles)
     assert snapshot(output) == before
 
 
@@ -475,14 +450,14 @@ def test_a_results_parquet_with_a_wrong_type_is_one_line(tmp_path, capsys):
 def test_a_run_json_with_a_wrong_type_is_one_line(tiny_gpt2, tmp_path, capsys):
     facts_file = write_facts(tmp_path / "facts.jsonl", FACTS)
     output = tmp_path / "run"
-    assert run_cli(facts_file, output) == 0
+    assert run_kn(facts_file, output) == 0
     run = json.loads((output / "run.json").read_text())
     run["fact_hashes"] = "all of them"
     (output / "run.json").write_text(json.dumps(run))
     (output / "facts" / "000003.json").unlink()
     before = snapshot(output)
     capsys.readouterr()
-    one_line_error(capsys, run_cli(facts_file, output), 2, "run.json", "fact_hashes")
+    one_line_error(capsys, run_kn(facts_file, output), 2, "run.json", "fact_hashes")
     assert snapshot(output) == before
 
 
@@ -537,7 +512,7 @@ def test_a_latin1_dataset_card_is_one_line_naming_the_file(tiny_gpt2, tmp_path, 
     folder = tmp_path / "data"
     folder.mkdir()
     (folder / "README.md").write_bytes("---\npretty_name: caf\u00e9\n---\n".encode("latin-1"))
-    code = run_cli(folder, tmp_path / "run")
+    code = run_kn(folder, tmp_path / "run")
     one_line_error(capsys, code, 2, "README.md", "UTF-8")
     assert not (tmp_path / "run").exists()
 
@@ -557,12 +532,12 @@ def test_an_output_with_a_newline_is_one_line(tmp_path, capsys, command, isolate
 def test_a_killed_runs_temporary_files_are_removed_on_resume(tiny_gpt2, tmp_path):
     facts_file = write_facts(tmp_path / "facts.jsonl", FACTS)
     output = tmp_path / "run"
-    assert run_cli(facts_file, output) == 0
+    assert run_kn(facts_file, output) == 0
     (output / "facts" / "000003.json").unlink()
     stale = [output / "facts" / ".000003.json.ab12cd_9.tmp", output / ".summary.json.zz99yy88.tmp"]
     for path in stale:
         path.write_text("{\"half")  # what SIGKILL leaves in the middle of an atomic write
     keep = output / "facts" / ".notes.tmp"  # not io.atomic_write's pattern: not dknbench's
     keep.write_text("mine")
-    assert run_cli(facts_file, output) == 0
+    assert run_kn(facts_file, output) == 0
     assert not any(p.exists() for p in stale) and keep.read_text() == "mine"

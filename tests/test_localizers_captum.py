@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import FAMILY_KINDS
 from dknbench.errors import ConfigError
 from dknbench.localization import IGEngine, build_localizer
 from dknbench.scoring import AnswerScorer
@@ -16,7 +17,7 @@ def _rel(a, b):
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
 
 
-@pytest.mark.parametrize("family", ["gpt2", "llama", "bert"])
+@pytest.mark.parametrize("family", FAMILY_KINDS)
 @pytest.mark.parametrize("path", ["auto", "full"])
 def test_captum_ig_agrees_with_ig_on_the_right_riemann_rule(tiny, family, path):
     lm = tiny(family)

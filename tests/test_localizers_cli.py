@@ -1,28 +1,33 @@
-"""The new localizers are listed and run end to end through `dknbench run` and a `localizer=` task."""
+"""Every registered method is listed with its kind, and every registered localizer runs end to end
+through `dknbench run` and a `localizer=` task."""
 
 import json
 
+import pytest
+
+from conftest import DKN_METHODS, LOCALIZERS
 from dknbench.cli import main
 
-NEW = ("grad-x-act", "atp", "causal-tracing", "captum-ig")
 
-
-def test_list_methods_shows_the_new_localizers(capsys):
+def test_list_methods_shows_every_registered_method_with_its_kind(capsys):
     assert main(["list", "methods"]) == 0
     listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
-    for name in NEW:
-        assert name in listed and "[localizer]" in listed[name]
+    for registry, kind in ((LOCALIZERS, "[localizer]"), (DKN_METHODS, "[dkn]")):
+        for name in registry.names():
+            assert name in listed and kind in listed[name], name
 
 
-def test_kn_localization_and_gcr_run_with_the_new_localizers(tmp_path, isolated_cache):
+@pytest.mark.slow
+def test_kn_localization_and_gcr_run_with_every_localizer(tmp_path, isolated_cache):
     out = tmp_path / "kn"
-    assert main(["run", "--task", "kn-localization", "--method", ",".join(NEW), "--model", "tiny-gpt2",
-                 "--limit", "3", "--output", str(out), "--set", "steps=3", "--set", "known_only=false",
+    assert main(["run", "--task", "kn-localization", "--method", ",".join(LOCALIZERS.names()), "--model",
+                 "tiny-gpt2", "--limit", "3", "--output", str(out), "--set", "steps=3", "--set", "known_only=false",
                  "--quiet"]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert {m["method"] for m in summary["metrics"] if m["metric"] == "SR"} == set(NEW)
+    assert {m["method"] for m in summary["metrics"] if m["metric"] == "SR"} == set(LOCALIZERS.names())
     rows = [row for p in sorted((out / "facts").glob("*.json")) for row in json.loads(p.read_text())["rows"]]
-    assert rows and all(r["n_kns"] > 0 for r in rows if r["method"] in ("atp", "causal-tracing", "grad-x-act"))
+    assert {r["method"] for r in rows} == set(LOCALIZERS.names())
+    assert all(r["n_kns"] > 0 for r in rows), [(r["method"], r["n_kns"]) for r in rows if not r["n_kns"]]
     # a task taking `localizer=` (GCR through dkn_common) accepts a subject-corrupting localizer
     gcr = tmp_path / "gcr"
     assert main(["run", "--task", "gcr", "--method", "ntc", "--model", "tiny-gpt2", "--limit", "2",

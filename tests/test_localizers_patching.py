@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import FAMILY_KINDS
 from dknbench.interventions import set_activations
 from dknbench.localization import IGEngine, KNLocator, build_localizer
 from dknbench.localization.cache import AttributionCache
@@ -21,7 +22,7 @@ def _rel(a, b):
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
 
 
-@pytest.fixture(scope="module", params=["gpt2", "llama", "bert"])
+@pytest.fixture(scope="module", params=FAMILY_KINDS)
 def lm(request):
     from dknbench.models.loading import tiny_loaded
 

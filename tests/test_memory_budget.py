@@ -101,6 +101,7 @@ def test_small_budget_keeps_results(family, path):
         IGEngine(lm, scorer, steps=5, path=path, max_memory=model.fixed_bytes(3, 2)).attribute(encoded, baselines)
 
 
+@pytest.mark.slow
 def test_cli_flag():
     help_text = subprocess.run([sys.executable, "-m", "dknbench", "run", "--help"],
                                capture_output=True, text=True, check=True).stdout

@@ -52,7 +52,7 @@ def test_every_constructor_parameter_is_settable_and_reaches_the_method(kind, na
         value = _other_value(cls, param, default)
         for key in (f"{name}.{param}", option_name(cls, param)):
             spec = RunSpec(task=TASK_OF_KIND[kind], methods=[name], overrides=[f"{key}={_set_text(value)}"])
-            options = resolve(spec)[3]
+            options = resolve(spec).options
             built = build_method(kind, name, options, spec.seed)
             assert getattr(built, param) == value, (name, key)
             assert built.get_params()[param] == value
@@ -70,19 +70,19 @@ def test_a_value_outside_the_declaration_is_one_error_naming_the_option(capsys):
 
 
 def test_shared_names_reach_every_method_and_the_namespaced_key_one():
-    options = resolve(RunSpec(task="kn-localization", methods=["atp", "random"], seed=7))[3]
+    options = resolve(RunSpec(task="kn-localization", methods=["atp", "random"], seed=7)).options
     built = run_methods("localizer", ["atp", "random"], options, 7)
     assert built["atp"][1].seed == built["random"][1].seed == 7  # the run's --seed, by default
     assert built["amig"][1].norm == "abs"  # random's reference (random_match), from amig_norm
     options = resolve(RunSpec(task="kn-localization", methods=["atp", "random"],
-                              overrides=["seed=3", "atp.seed=5"]))[3]
+                              overrides=["seed=3", "atp.seed=5"])).options
     built = run_methods("localizer", ["atp", "random"], options, 7)
     assert built["atp"][1].seed == 5 and built["random"][1].seed == 3
     # a task option that is also a method's parameter: positions reaches causal-tracing
-    options = resolve(RunSpec(task="kn-localization", methods=["causal-tracing"], overrides=["positions=all"]))[3]
+    options = resolve(RunSpec(task="kn-localization", methods=["causal-tracing"], overrides=["positions=all"])).options
     assert build_method("localizer", "causal-tracing", options).positions == "all"
     # the task's tau2 (NTC's filter) does not reach amig-pairs, whose filter is off by default
-    options = resolve(RunSpec(task="gcr", methods=["ntc", "amig-pairs"], overrides=["tau2=0.1"]))[3]
+    options = resolve(RunSpec(task="gcr", methods=["ntc", "amig-pairs"], overrides=["tau2=0.1"])).options
     assert build_method("dkn", "ntc", options).tau2 == 0.1
     assert build_method("dkn", "amig-pairs", options).tau2 is None
 

@@ -24,3 +24,24 @@ def test_a_wrong_direction_names_file_metric_and_the_allowed_values(tmp_path):
                     "metrics:\n  GCR: up\n")
     with pytest.raises(ConfigError, match=r"t.yaml:\d+: metric 'GCR' has direction 'up'; allowed: higher_is_better"):
         load_task_config(path)
+
+
+def test_a_records_direction_comes_from_its_task_yaml_only():
+    from dknbench.results.schema import higher_is_better, metric_record, with_directions
+
+    records = [metric_record("ntc", name, 1.0, 3) for name in ("GCR", "dPPL", "GCR_undefined", "undeclared")]
+    assert all(record["higher_is_better"] is None for record in records)  # a task cannot state it
+    directions = {"GCR": "higher_is_better", "dPPL": "lower_is_better", "GCR_undefined": "none"}
+    assert [r["higher_is_better"] for r in with_directions(records, directions)] == [True, False, None, None]
+    assert [higher_is_better(d) for d in METRIC_DIRECTIONS] == [True, False, None]
+    with pytest.raises(TypeError):
+        metric_record("ntc", "GCR", 1.0, 3, higher_is_better=False)
+
+
+def test_no_task_module_restates_a_direction():
+    from pathlib import Path
+
+    import dknbench.tasks
+
+    for path in Path(dknbench.tasks.__file__).parent.glob("*.py"):
+        assert "higher_is_better=" not in path.read_text(), f"{path.name}: declare it in the task YAML's metrics:"

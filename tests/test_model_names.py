@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from dknbench.models.loading import canonical_model_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +29,7 @@ def _fake_hub_cache(home: Path, repo: str) -> Path:
     return snapshot
 
 
+@pytest.mark.slow
 def test_bare_hub_id_loads_offline_from_the_hub_cache(tmp_path):
     _fake_hub_cache(tmp_path / "hf", "gpt2")
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1",
@@ -43,6 +46,7 @@ def test_bare_hub_id_loads_offline_from_the_hub_cache(tmp_path):
     assert loaded == {"name": "gpt2", "n_embd": 32, "layers": 3, "masked": False}
 
 
+@pytest.mark.slow
 def test_bare_hub_id_missing_from_the_cache_names_every_form(tmp_path):
     env = {**os.environ, "HF_HOME": str(tmp_path / "empty"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "dknbench", "run", "--task", "gcr", "--model", "gpt2",

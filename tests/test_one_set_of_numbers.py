@@ -7,10 +7,10 @@ import io
 import json
 import re
 
+from conftest import write_run
 from dknbench.cli import main
 from dknbench.harness.report import print_summary
 from dknbench.leaderboard import build_site
-from test_results_store import write_run  # tests/ is on sys.path
 
 USED, SELECTED = 7, 20
 

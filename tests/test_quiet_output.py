@@ -10,6 +10,7 @@ import pytest
 from dknbench.harness.progress import progress
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model,task", [("tiny-gpt2", "gcr"), ("tiny-llama", "kn-localization"),
                                         ("tiny-bert", "kn-localization")])
 def test_tiny_run_stderr_has_no_warning(tmp_path, model, task):
@@ -40,6 +41,7 @@ def test_quiet_prints_nothing():
     assert stream.getvalue() == ""
 
 
+@pytest.mark.slow
 def test_a_model_loaded_from_a_folder_draws_no_loading_bar_unless_verbose(tmp_path):
     """transformers' weight-loading bar is off in a normal run (its own progress is one line per
     fact) and back with --verbose."""
@@ -62,6 +64,7 @@ def test_a_model_loaded_from_a_folder_draws_no_loading_bar_unless_verbose(tmp_pa
     assert "Loading weights" in errs[True], errs[True][-2000:]
 
 
+@pytest.mark.slow
 def test_the_embedded_models_first_download_log_has_no_carriage_return(tmp_path):
     """The first `dknbench download` converts the GGUF checkpoint: outside a terminal its log is
     dknbench's own lines, with no progress-bar ``\\r`` frames (transformers' GGUF bar is a bare

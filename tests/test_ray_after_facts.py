@@ -7,13 +7,14 @@ import json
 import pytest
 
 ray = pytest.importorskip("ray", reason="ray is not installed (optional extra: pip install 'dknbench[ray]')")
+pytestmark = pytest.mark.slow  # Ray workers start in tens of seconds
 
+from conftest import KU_FAST, fact_records  # noqa: E402
 from dknbench.harness.runner import RunSpec, run  # noqa: E402
-from tests.test_knowledge_update_task import FAST, templama_slice, tnl  # noqa: E402,F401
 
 
 def _facts(output):
-    return {p.name: json.loads(p.read_text())["rows"] for p in sorted((output / "facts").glob("*.json"))}
+    return {name: record["rows"] for name, record in fact_records(output).items()}
 
 
 def _both(tmp_path, **spec):
@@ -37,10 +38,9 @@ def _summary(out):
     return {k: data[k] for k in ("metrics", "tables", "n_facts", "n_used", "skipped")}
 
 
-def test_knowledge_update_under_ray_equals_local(tmp_path, tnl):  # noqa: F811
-    overrides = [FAST[i + 1] for i in range(0, len(FAST), 2)]
+def test_knowledge_update_under_ray_equals_local(tmp_path, tnl):
     local, remote = _both(tmp_path, task="knowledge-update", methods=["ntc"], model="tiny-gpt2",
-                          dataset=str(tnl), seed=3, overrides=overrides)
+                          dataset=str(tnl), seed=3, overrides=KU_FAST)
     assert _facts(local) == _facts(remote) and len(_facts(remote)) >= 2
     training = [json.loads((out / "training.json").read_text()) for out in (local, remote)]
     assert training[0]["facts"] == training[1]["facts"]

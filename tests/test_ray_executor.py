@@ -5,7 +5,9 @@ import json
 import pytest
 
 ray = pytest.importorskip("ray", reason="ray is not installed (optional extra: pip install 'dknbench[ray]')")
+pytestmark = pytest.mark.slow  # Ray workers start in tens of seconds
 
+from conftest import fact_records  # noqa: E402
 from dknbench.harness.runner import RunSpec, run  # noqa: E402
 
 
@@ -18,7 +20,7 @@ def _spec(output, cache, executor):
 
 
 def _facts(output):
-    return {p.name: json.loads(p.read_text())["rows"] for p in sorted((output / "facts").glob("*.json"))}
+    return {name: record["rows"] for name, record in fact_records(output).items()}
 
 
 def test_ray_matches_local(tmp_path):

@@ -6,7 +6,9 @@ import json
 import pytest
 
 ray = pytest.importorskip("ray", reason="ray is not installed (optional extra: pip install 'dknbench[ray]')")
+pytestmark = pytest.mark.slow  # Ray workers start in tens of seconds
 
+from conftest import fact_records  # noqa: E402
 from dknbench.harness.runner import RunSpec, run  # noqa: E402
 
 N_FACTS = 50
@@ -20,8 +22,7 @@ def _spec(output, cache, executor):
 
 def _facts(output):
     """Each fact record less its timing ("seconds"), which no two runs share."""
-    return {p.name: {k: v for k, v in json.loads(p.read_text()).items() if k != "seconds"}
-            for p in sorted((output / "facts").glob("*.json"))}
+    return {name: {k: v for k, v in record.items() if k != "seconds"} for name, record in fact_records(output).items()}
 
 
 def test_ray_50_facts_two_workers_equal_local(tmp_path):

@@ -32,7 +32,7 @@ def _summary(metrics, comparisons=(), tables=None):
 
 def test_metrics_table_follows_the_yaml_order_and_shows_undefined():
     # records given out of the YAML's order (kn-localization: SR, SR_enh, SR_sup, ..., mean_kns)
-    records = [metric_record("amig", "mean_kns", 17.6, 5, ci=(13.9, 21.3), higher_is_better=False),
+    records = [metric_record("amig", "mean_kns", 17.6, 5, ci=(13.9, 21.3)),
                metric_record("amig", "SR_enh", 2.0, 4, ci=(1.0, 3.0)),
                metric_record("amig", "SR", 4.0, 5, ci=(2.0, 6.0)),
                metric_record("ig", "SR", -906.5, 5, undefined="irrelevant ΔProb CI contains 0"),

@@ -31,11 +31,16 @@ def test_best_among_supports_contradicts_unavailable():
     only_ntc = [metric_record("ntc", "GCR", 1.0, 3), metric_record("dbscan", "GCR", None, 0)]
     assert evaluate_claim(BEST, _summary(only_ntc))["status"] == "unavailable"
     assert evaluate_claim(BEST, None)["status"] == "unavailable"
-    # a metric where lower is better flips the winner
-    lower = [metric_record("ntc", "loss", 1.0, 3, higher_is_better=False), metric_record("kmeans", "loss", 2.0, 3,
-                                                                                        higher_is_better=False)]
+    # a metric whose task declares lower_is_better flips the winner; a descriptive one does not
+    lower = [metric_record("ntc", "loss", 1.0, 3), metric_record("kmeans", "loss", 2.0, 3)]
     claim = {**BEST, "compare": {"metric": "loss", "best": "ntc", "among": ["ntc", "kmeans"]}}
-    assert evaluate_claim(claim, _summary(lower))["status"] == "supports"
+    assert evaluate_claim(claim, {**_summary(lower), "metric_directions": {"loss": "lower_is_better"}}
+                          )["status"] == "supports"
+    assert evaluate_claim(claim, {**_summary(lower), "metric_directions": {"loss": "none"}}
+                          )["status"] == "contradicts"
+    # a summary written before metric_directions: the records' own flag
+    old = [{**record, "higher_is_better": False} for record in lower]
+    assert evaluate_claim(claim, _summary(old))["status"] == "supports"
 
 
 def test_greater_than_with_groups_numbers_and_group_mean():

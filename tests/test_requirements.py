@@ -88,13 +88,6 @@ def test_requirements_must_be_declared_with_the_known_kinds():
         select_meeting(FakeTask(lambda t, f: True), [fact(0)], 1)
 
 
-@pytest.fixture()
-def tiny_gpt2(monkeypatch, tiny, isolated_cache):
-    import dknbench.models
-
-    monkeypatch.setattr(dknbench.models, "load_model", lambda *a, **k: tiny("gpt2"))
-
-
 def fact_checking(output, *extra):
     return main(["run", "--task", "fact-checking", "--method", "ntc", "--limit", "5", "--set", "steps=2",
                  "--set", "max_queries=1", "--output", str(output), "--quiet", *extra])

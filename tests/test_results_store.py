@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import write_run
 from dknbench.cli import main
 from dknbench.errors import DKNBenchError
 from dknbench.results import (
@@ -23,56 +22,6 @@ from dknbench.results import (
     read_results,
     write_results,
 )
-
-
-def tiny_png(width: int = 40, height: int = 24, colour=(40, 110, 200)) -> bytes:
-    """A valid solid-colour RGB PNG, so figures need no plotting library."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
-
-    raw = b"".join(b"\x00" + bytes(colour) * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
-            + chunk(b"IEND", b""))
-
-
-def write_run(root: Path, name: str, *, task: str = "gcr", method: str = "ntc", model: str = "gpt2",
-              values: dict | None = None, seed: int = 0, per_fact: dict | None = None,
-              references: list | None = None, figure: bool = True, created: str = "2024-05-01T10:00:00",
-              comparisons: list | None = None, higher_is_better: bool = True, options: dict | None = None,
-              dataset: str = "builtin", undefined: dict | None = None) -> Path:
-    """Write a finished run directory whose summary.json follows the contract exactly.
-    ``values`` maps (metric, group) -> value; ``undefined`` maps (metric, group) -> reason."""
-    run_dir = root / name
-    run_dir.mkdir(parents=True)
-    values = values or {("GCR", "2"): 1.5, ("GCR", "3"): 2.5}
-    metrics = []
-    for (metric, group), value in values.items():
-        metrics.append({"method": method, "metric": metric, "group": group, "value": value, "n": 10,
-                        "ci_low": None if value is None else value - 0.25,
-                        "ci_high": None if value is None else value + 0.25,
-                        "higher_is_better": higher_is_better})
-        if (undefined or {}).get((metric, group)):
-            metrics[-1]["undefined"] = undefined[(metric, group)]
-    figures = []
-    if figure:
-        (run_dir / f"{task}_{method}.png").write_bytes(tiny_png(240, 120))
-        figures.append(f"{task}_{method}.png")
-    summary = {
-        "task": task, "task_kind": "dkn", "methods": [method], "model": model,
-        "model_fingerprint": f"sha256:{model}-abc", "dataset": dataset, "seed": seed, "limit": 10,
-        "config": {"task": task, "methods": [method], "seed": seed, "dataset": dataset, "options": options or {}},
-        "config_hash": f"hash-{name}",
-        "versions": {"dknbench": "0.1.0", "torch": "2.4.0", "transformers": "4.46.0", "python": "3.11"},
-        "git_commit": None, "n_facts": 10, "skipped": {"not_known": 2}, "metrics": metrics,
-        "tables": {}, "comparisons": comparisons or [], "references": references or [],
-        "figures": figures, "created": created,
-    }
-    if per_fact is not None:
-        summary["per_fact"] = per_fact
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    return run_dir
 
 
 @pytest.fixture

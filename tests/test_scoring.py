@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import CAUSAL, FAMILIES
+from conftest import CAUSAL_FAMILY_KINDS, FAMILY_KINDS
 from dknbench.scoring import AnswerScorer, SkipQuery
 
 QUERIES = ["The capital of France is [Y].", "Mozart was a composer born in [Y]",
@@ -12,7 +12,7 @@ QUERIES = ["The capital of France is [Y].", "Mozart was a composer born in [Y]",
 ANSWERS = ["Paris", "Austria", "Tuesday", "dog"]
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", FAMILY_KINDS)
 def test_batched_equals_one_by_one(tiny, family):
     scorer = AnswerScorer(tiny(family), batch_size=4)
     batched = scorer.probs(QUERIES, ANSWERS)
@@ -21,7 +21,7 @@ def test_batched_equals_one_by_one(tiny, family):
     assert np.all((batched > 0) & (batched < 1))
 
 
-@pytest.mark.parametrize("family", CAUSAL)
+@pytest.mark.parametrize("family", CAUSAL_FAMILY_KINDS)
 def test_joint_is_teacher_forced_product(tiny, family):
     lm = tiny(family)
     scorer = AnswerScorer(lm, mode="joint")

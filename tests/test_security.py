@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
+from conftest import write_run
 from dknbench.leaderboard import build_site
-from test_results_store import write_run  # tests/ is on sys.path
 
 SCRIPT = "<script>alert('x')</script>"
 
@@ -29,6 +29,7 @@ def test_site_escapes_method_model_and_dataset_names(tmp_path):
     assert not [p for p, text in pages.items() if "<script>alert(" in text]  # never as markup
 
 
+@pytest.mark.slow
 def test_hf_token_never_written_or_printed(tmp_path):
     sentinel = "hf_SENTINEL_dknbench_" + "7f3a9c"
     env = dict(os.environ, HF_TOKEN=sentinel, HUGGING_FACE_HUB_TOKEN=sentinel, OMP_NUM_THREADS="1",

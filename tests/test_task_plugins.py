@@ -174,13 +174,15 @@ def test_list_tasks_shows_every_part_of_each_task(capsys):
 
 def test_declared_figures_are_the_files_summarize_writes():
     """Each bundled task's ``figures:`` names exactly the .png files its module writes (read from
-    the source: ``output / "name.png"`` or ``output / f"name_{method}.png"``)."""
+    the source: ``output / "name.png"`` or ``output / f"name_{slug(method)}.png"``, the method's
+    label as a safe file name: ``atp[direction=corrupt]`` -> ``atp-direction-corrupt``)."""
     import inspect
     import re
 
     for name, config in _bundled().items():
         source = inspect.getsource(inspect.getmodule(task_class(config)))
-        written = set(re.findall(r'output / f?"([^"]+\.png)"', source))
+        written = {re.sub(r"\{slug\((\w+)\)\}", r"{\1}", found)
+                   for found in re.findall(r'output / f?"([^"]+\.png)"', source)}
         assert written == set(config.figures), (name, written, set(config.figures))
 
 

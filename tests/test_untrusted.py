@@ -11,23 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import FACTS, one_line_error, run_kn, write_facts, write_run
 from dknbench.cli import main
 from dknbench.errors import ConfigError
 
-from test_harness import FACTS
-from test_results_store import write_run
-
 REPO = Path(__file__).resolve().parents[1]
-
-
-def one_line_error(capsys, code, expected, *needles):
-    """The CLI returned ``expected`` with one stderr line containing every needle, no traceback."""
-    err = capsys.readouterr().err.strip()
-    assert code == expected, err
-    assert "Traceback" not in err and len(err.splitlines()) == 1, err
-    for needle in needles:
-        assert needle in err, err
-    return err
 
 
 # --- 1. paths named by a run folder or dataset stay inside it ---------------------------------
@@ -110,64 +98,54 @@ def test_publish_refuses_a_symlink_pointing_outside(tmp_path, secret, capsys):
 # --- 2, 3, 6. resume and the exit-3 case ------------------------------------------------------
 
 @pytest.fixture()
-def facts_file(monkeypatch, tmp_path, tiny, isolated_cache):
-    import dknbench.models
-
-    monkeypatch.setattr(dknbench.models, "load_model", lambda *a, **k: tiny("gpt2"))
-    path = tmp_path / "facts.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in FACTS) + "\n")
-    return path
-
-
-def run_cli(facts, output, *extra):
-    return main(["run", "--task", "kn-localization", "--method", "random", "--dataset", str(facts),
-                 "--output", str(output), "--set", "steps=2", "--set", "known_only=false", "--quiet", *extra])
+def facts_file(tiny_gpt2, tmp_path):
+    return write_facts(tmp_path / "facts.jsonl", FACTS)
 
 
 def test_run_json_records_the_settings_and_a_differing_resume_is_refused(facts_file, tmp_path, capsys, monkeypatch):
     import torch
 
     output = tmp_path / "run"
-    assert run_cli(facts_file, output, "--batch-size", "16") == 0
+    assert run_kn(facts_file, output, "--batch-size", "16") == 0
     settings = json.loads((output / "run.json").read_text())["settings"]
     assert settings == {"threads": torch.get_num_threads(), "device": "cpu", "dtype": None, "batch_size": 16}
     capsys.readouterr()
-    one_line_error(capsys, run_cli(facts_file, output, "--batch-size", "8"), 2, "batch_size=8", "batch_size=16")
+    one_line_error(capsys, run_kn(facts_file, output, "--batch-size", "8"), 2, "batch_size=8", "batch_size=16")
     monkeypatch.setattr(torch, "get_num_threads", lambda: settings["threads"] + 1)
-    one_line_error(capsys, run_cli(facts_file, output, "--batch-size", "16"), 2, "threads=")
+    one_line_error(capsys, run_kn(facts_file, output, "--batch-size", "16"), 2, "threads=")
     # the same settings resume (undo() would also drop facts_file's tiny model: another model)
     monkeypatch.setattr(torch, "get_num_threads", lambda: settings["threads"])
-    assert run_cli(facts_file, output, "--batch-size", "16") == 0
+    assert run_kn(facts_file, output, "--batch-size", "16") == 0
 
 
 def test_facts_without_run_json_or_of_another_fact_set_are_refused(facts_file, tmp_path, capsys):
     output = tmp_path / "run"
-    assert run_cli(facts_file, output, "--limit", "2") == 0
+    assert run_kn(facts_file, output, "--limit", "2") == 0
     foreign = tmp_path / "foreign"
     (foreign / "facts").mkdir(parents=True)
     for path in (output / "facts").glob("*.json"):
         (foreign / "facts" / path.name).write_bytes(path.read_bytes())
     capsys.readouterr()
-    one_line_error(capsys, run_cli(facts_file, foreign, "--limit", "2"), 2, "no run.json")
+    one_line_error(capsys, run_kn(facts_file, foreign, "--limit", "2"), 2, "no run.json")
 
     # the seed-42 facts under another seed's run.json: same indices, other facts
     (foreign / "run.json").write_bytes((output / "run.json").read_bytes())
     run = json.loads((output / "run.json").read_text())
-    assert run_cli(facts_file, tmp_path / "seed7", "--limit", "2", "--seed", "7") == 0
+    assert run_kn(facts_file, tmp_path / "seed7", "--limit", "2", "--seed", "7") == 0
     (foreign / "run.json").write_bytes((tmp_path / "seed7" / "run.json").read_bytes())
     assert run["config_hash"] != json.loads((foreign / "run.json").read_text())["config_hash"]
     capsys.readouterr()
-    one_line_error(capsys, run_cli(facts_file, foreign, "--limit", "2", "--seed", "7"), 2, "fact_id", "000000.json")
+    one_line_error(capsys, run_kn(facts_file, foreign, "--limit", "2", "--seed", "7"), 2, "fact_id", "000000.json")
     assert not (foreign / "summary.json").exists()
 
 
 @pytest.mark.parametrize("content", [b"\xff\xfe not utf-8", b"{\"index\": 0", b"[1, 2]"])
 def test_a_corrupt_fact_file_in_the_folder_is_one_line(facts_file, tmp_path, capsys, content):
     output = tmp_path / "run"
-    assert run_cli(facts_file, output, "--limit", "2") == 0
+    assert run_kn(facts_file, output, "--limit", "2") == 0
     (output / "facts" / "000001.json").write_bytes(content)
     capsys.readouterr()
-    one_line_error(capsys, run_cli(facts_file, output, "--limit", "2"), 2, "000001.json")
+    one_line_error(capsys, run_kn(facts_file, output, "--limit", "2"), 2, "000001.json")
 
 
 def test_a_run_whose_every_fact_is_passed_over_exits_3(facts_file, tmp_path, capsys):
@@ -217,6 +195,7 @@ def test_reproduce_unknown_preset_exits_2_before_any_work(tmp_path, capsys, monk
 
 # --- 4. Ray ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_ray_address_that_nothing_listens_on_fails_fast(tmp_path):
     pytest.importorskip("ray")
     facts = tmp_path / "facts.jsonl"

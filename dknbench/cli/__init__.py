@@ -1,17 +1,17 @@
 """The `dknbench` command line.
 
 Each module in this package defines ``register(subparsers)`` that adds one sub-command and sets
-``func`` on it; the modules are discovered by scanning this folder, so a new command is a new file.
+``func`` on it; the modules are discovered by importing every module of this package, as the
+registries find their members (dknbench/registry.py), so a new command is a new file.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
 import sys
 
 from ..errors import DKNBenchError
+from ..registry import import_package_modules
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -36,10 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error (also accepted after the command)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+    for module in import_package_modules(__name__):  # the registries' discovery (dknbench/registry.py)
         if hasattr(module, "register"):
             module.register(subparsers)
     return parser

@@ -79,9 +79,9 @@ def register(subparsers) -> None:
         "build-data", help="build a dataset (parquet + dataset card) from raw data",
         description="Run a data builder on raw data and write a folder that datasets.load_dataset reads.",
     )
-    from data_builders import BUILDERS
-
-    parser.add_argument("name", help=f"builder name ({', '.join(BUILDERS.names())})")
+    # the builders are listed by `dknbench list builders`: naming them here would import every
+    # builder module (and `datasets`) on each start of the CLI
+    parser.add_argument("name", help="builder name (dknbench list builders)")
     parser.add_argument("--source", required=True, help="raw data folder/file, or a fact set for derived builders")
     parser.add_argument("--output", default=None, help="output folder (default: the dknbench cache)")
     parser.add_argument("--seed", type=int, default=42)

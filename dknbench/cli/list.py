@@ -40,7 +40,7 @@ def main(args) -> int:
         from ..tasks.methods import KINDS, registry
 
         for kind in KINDS:
-            for entry in registry(kind).entries(load=args.verbose):
+            for entry in registry(kind).entries():
                 print(f"{entry.name:16s} [{kind}] {entry.description}")
                 if args.verbose:  # set with --set NAME=VALUE (shared) or --set METHOD.NAME=VALUE
                     for line in describe_params(entry.target):
@@ -75,6 +75,6 @@ def main(args) -> int:
     else:
         from data_builders import BUILDERS
 
-        for entry in BUILDERS.entries(load=True):
+        for entry in BUILDERS.entries():
             print(f"{entry.name:20s} {entry.description}")
     return 0

@@ -12,7 +12,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("run", help="run a task with one or more methods",
                               description="Run a task (tasks/*.yaml) with one or more methods on a model.")
     p.add_argument("--task", required=True, help="task name (see `dknbench list tasks`)")
-    p.add_argument("--method", default="", help="method name(s), comma-separated; default: the task's")
+    p.add_argument("--method", default="", help="method name(s), comma-separated; a variant sets "
+                   "parameters: atp[direction=corrupt]; a user's class: file.py:Class beside the task "
+                   "YAML; default: the task's")
     p.add_argument("--model", default="smollm2-135m", help="embedded model name, local folder or Hub id")
     p.add_argument("--dataset", default=None, help="builtin, a built dataset folder, a raw ParaRel folder or a Hub id")
     p.add_argument("--limit", type=int, default=None, help="use the first N facts, in a seeded shuffle, that meet the task's requirements "
@@ -69,7 +71,9 @@ def main(args) -> int:
     else:  # the run's own progress is the one line per fact; a weight-loading bar is noise in a log
         transformers.utils.logging.disable_progress_bar()
 
-    methods = [m.strip() for m in args.method.split(",")] if args.method.strip() else []
+    from ..tasks.methods import split_methods
+
+    methods = split_methods(args.method) if args.method.strip() else []
     if "" in methods:  # "ig," or ",": an empty name would silently fall back to the default
         raise ConfigError(f"--method {args.method!r}: empty method name; give names separated by "
                           "commas, e.g. ig,amig (or leave --method out for the task's default)")

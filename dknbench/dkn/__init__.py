@@ -1,7 +1,9 @@
 """Neuron distance graph and degenerate-knowledge-neuron methods (000 §2-3, 002 §2.3; SPEC §3).
 
-Importing this package registers the methods in ``DKN_METHODS``: ``ntc``, ``kmeans``, ``dbscan``,
-``hierarchical``, ``amig-pairs``. Use ``get_dkn_method(name, **params).fit(distance, kns, scorer)``.
+A DKN method is a module of this package with an ``@DKN_METHODS.register("name")`` class: the
+registry imports the package's modules the first time it is asked for one (dknbench/registry.py);
+the imports below are the package's public names, not the registration. Use
+``get_dkn_method(name, **params).fit(distance, kns, scorer)``.
 """
 
 from .base import (

@@ -11,7 +11,7 @@ import math
 from itertools import combinations
 
 from ..errors import DKNBenchError
-from ..hyperparams import Param
+from ..hyperparams import Param, store_params
 from .base import DEFAULT_FILTER_SCOPE, DKN_METHODS, DKNMethod, suppressing_many
 
 DROP_MODES = ("relative", "absolute")
@@ -41,7 +41,6 @@ class AMIGPairs(DKNMethod):
       of ``pairs_``, in order. ``persistence_`` is None.
     """
 
-    name = "amig-pairs"
     requires_distance = False
     requires_scorer = True
     # 002 Algorithm 1 has no functional filter: the plain task option tau2 (NTC's filter) does not
@@ -52,13 +51,7 @@ class AMIGPairs(DKNMethod):
 
     def __init__(self, top_k=20, t_low=0.2, t_high=0.25, drop_mode="relative", tau2=None, filter_mode="relative",
                  filter_scope=DEFAULT_FILTER_SCOPE):
-        self.top_k = top_k
-        self.t_low = t_low
-        self.t_high = t_high
-        self.drop_mode = drop_mode
-        self.tau2 = tau2
-        self.filter_mode = filter_mode
-        self.filter_scope = filter_scope
+        store_params(self, locals())
 
     def _ranked(self, kns, scorer, attribution):
         attribution = attribution if attribution is not None else getattr(scorer, "attribution", None)

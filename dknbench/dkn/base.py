@@ -25,8 +25,6 @@ from ..registry import Registry
 
 Neuron = tuple[int, int]
 
-DKN_METHODS = Registry("DKN method")
-
 FILTER_MODES = ("relative", "absolute")
 # Which neurons are off while one candidate B is "activated" (000 Eq. 2/10): every other KN of the
 # fact (kns), or only the other candidate components (candidates; KNs in no candidate stay on, as
@@ -362,6 +360,10 @@ class DKNMethod:
         members = [n for b in candidates for n in b]
         if len(set(members)) != len(members) or not set(members) <= set(kns) or any(not b for b in candidates):
             raise AssertionError("DKN candidates must be disjoint non-empty subsets of the KN set")
+
+
+# every module of dknbench.dkn is imported on the first lookup (dknbench/registry.py)
+DKN_METHODS = Registry("DKN method", base=DKNMethod, package=__package__, name_attribute="name")
 
 
 def get_dkn_method(name: str, **params) -> DKNMethod:

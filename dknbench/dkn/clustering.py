@@ -19,7 +19,7 @@ from sklearn.cluster import DBSCAN, KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import silhouette_score
 
-from ..hyperparams import Param
+from ..hyperparams import Param, store_params
 from .base import DEFAULT_FILTER_SCOPE, DKN_METHODS, DKNMethod, finite_distance
 
 
@@ -102,20 +102,12 @@ class KMeansDKN(_ClusteringBaseline):
     candidates. Clusters of size >= ``min_size`` (2) are candidates; then the functional filter.
     """
 
-    name = "kmeans"
     hyperparameters = {"n_clusters": Param(low=2, integer=True, none=True, help="null: chosen by silhouette"),
                        "max_k": Param(low=2, integer=True), "random_state": Param(low=0, integer=True)}
 
     def __init__(self, n_clusters=None, max_k=8, random_state=0, min_size=2, tau2=0.3,
                  filter_mode="relative", inf_scale=2.0, filter_scope=DEFAULT_FILTER_SCOPE):
-        self.n_clusters = n_clusters
-        self.max_k = max_k
-        self.random_state = random_state
-        self.min_size = min_size
-        self.tau2 = tau2
-        self.filter_mode = filter_mode
-        self.filter_scope = filter_scope
-        self.inf_scale = inf_scale
+        store_params(self, locals())
 
     def _labels(self, d, raw):
         x = classical_mds(d)
@@ -138,20 +130,12 @@ class DBSCANDKN(_ClusteringBaseline):
     BDC size >= 2). Noise points belong to no candidate.
     """
 
-    name = "dbscan"
     hyperparameters = {"eps": Param(low=0.0, low_open=True, none=True, help="null: the eps_quantile of the distances"),
                        "eps_quantile": Param(low=0.0, high=1.0), "min_samples": Param(low=1, integer=True)}
 
     def __init__(self, eps=None, eps_quantile=0.25, min_samples=2, min_size=2, tau2=0.3,
                  filter_mode="relative", inf_scale=2.0, filter_scope=DEFAULT_FILTER_SCOPE):
-        self.eps = eps
-        self.eps_quantile = eps_quantile
-        self.min_samples = min_samples
-        self.min_size = min_size
-        self.tau2 = tau2
-        self.filter_mode = filter_mode
-        self.filter_scope = filter_scope
-        self.inf_scale = inf_scale
+        store_params(self, locals())
 
     def _labels(self, d, raw):
         eps = self.eps
@@ -175,20 +159,12 @@ class HierarchicalDKN(_ClusteringBaseline):
     matrix ("average", "complete", "single", "weighted").
     """
 
-    name = "hierarchical"
     hyperparameters = {"linkage_method": Param(choices=("average", "complete", "single", "weighted")),
                        "threshold": Param(low=0.0, none=True), "max_k": Param(low=2, integer=True)}
 
     def __init__(self, linkage_method="average", threshold=None, max_k=8, min_size=2, tau2=0.3,
                  filter_mode="relative", inf_scale=2.0, filter_scope=DEFAULT_FILTER_SCOPE):
-        self.linkage_method = linkage_method
-        self.threshold = threshold
-        self.max_k = max_k
-        self.min_size = min_size
-        self.tau2 = tau2
-        self.filter_mode = filter_mode
-        self.filter_scope = filter_scope
-        self.inf_scale = inf_scale
+        store_params(self, locals())
 
     def _labels(self, d, raw):
         z = linkage(squareform(d, checks=False), method=self.linkage_method)

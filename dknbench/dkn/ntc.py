@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..hyperparams import SHARE, Param
+from ..hyperparams import SHARE, Param, store_params
 from .base import DEFAULT_FILTER_SCOPE, DKN_METHODS, DKNMethod, Neuron, finite_distance
 
 
@@ -118,19 +118,12 @@ class NTC(DKNMethod):
     single-linkage merge heights).
     """
 
-    name = "ntc"
     hyperparameters = {"tau1": SHARE, "essential": Param(choices=ESSENTIAL_READINGS,
                                                            help="a cluster that never merges: exclude | include")}
 
     def __init__(self, tau1=0.5, tau2=0.3, min_size=2, filter_mode="relative", inf_scale=2.0,
                  filter_scope=DEFAULT_FILTER_SCOPE, essential="exclude"):
-        self.tau1 = tau1
-        self.tau2 = tau2
-        self.min_size = min_size
-        self.filter_mode = filter_mode
-        self.filter_scope = filter_scope
-        self.inf_scale = inf_scale
-        self.essential = essential
+        store_params(self, locals())
 
     def _find_candidates(self, distance, kns, scorer, attribution):
         n = len(kns)

@@ -11,32 +11,32 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ..errors import Skipped
 from ..io import write_json
 from .progress import progress
 from .provenance import seed_everything
 from .rundir import fact_file, fact_record, rows_if_finished
-from .spec import RunSpec, resolve
+from .spec import ResolvedRun
 
 
-def build_task(spec: RunSpec, lm, facts: list, output: Path):
-    """The task instance for ``spec`` on a loaded model (local and Ray executors alike)."""
+def build_task(resolved: ResolvedRun, lm, facts: list, output: Path | None = None):
+    """The task instance for a resolved run on a loaded model (local and Ray executors alike);
+    ``output``: the run folder (default: the run's)."""
     from ..localization import AttributionCache
     from ..tasks import RunContext
 
-    config, cls, methods, options, dataset, *_ = resolve(spec)
+    spec = resolved.spec
+    output = Path(resolved.output if output is None else output)
     cache = AttributionCache(spec.cache_dir, enabled=not spec.no_cache)
-    ctx = RunContext(config=config, options=options, methods=methods, lm=lm, seed=spec.seed,
-                     output=Path(output), facts=facts, cache=cache, batch_size=spec.batch_size,
-                     max_memory=spec.max_memory, dataset=dataset,
-                     finished_rows=lambda index: rows_if_finished(Path(output), index))
-    return cls(ctx)
+    ctx = RunContext(config=resolved.config, options=resolved.options, methods=resolved.methods, lm=lm,
+                     seed=resolved.seed, output=output, facts=facts, cache=cache, batch_size=spec.batch_size,
+                     max_memory=spec.max_memory, dataset=resolved.dataset,
+                     finished_rows=lambda index: rows_if_finished(output, index))
+    return resolved.task_class(ctx)
 
 
 def run_facts(task, facts, output: Path, seed: int, indices=None, quiet=False, desc="facts") -> int:
     """Run ``task`` on each fact not finished yet; returns how many were computed now."""
-    from ..scoring import SkipQuery
-    from ..tasks import SkipFact
-
     indices = range(len(facts)) if indices is None else indices
     todo = [i for i in indices if not fact_file(output, i).is_file()]
     if not todo:
@@ -51,7 +51,7 @@ def run_facts(task, facts, output: Path, seed: int, indices=None, quiet=False, d
         wall, cpu = time.perf_counter(), time.process_time()
         try:
             record = fact_record(index, fact, fingerprint, task.run_fact(fact, index), None)
-        except (SkipFact, SkipQuery) as skip:
+        except Skipped as skip:  # SkipFact or SkipQuery
             record = fact_record(index, fact, fingerprint, [], skip.reason)
         # the fact's cost, so a report can state the run's wall and CPU time from the folder alone
         record["seconds"] = {"wall": round(time.perf_counter() - wall, 3), "cpu": round(time.process_time() - cpu, 3)}

@@ -70,8 +70,11 @@ class _FactWorker:
 
         from ..models import load_model
 
+        from .spec import resolve
+
         torch.set_num_threads(max(1, threads))
         self.spec = spec
+        self.resolved = resolve(spec)  # once per actor (a process of its own), as the driver did
         self.lm = load_model(spec.model, device=spec.device, dtype=spec.dtype)
 
     def info(self) -> dict:
@@ -81,7 +84,7 @@ class _FactWorker:
     def run(self, facts, output: str, indices: list[int]) -> int:
         from .facts import build_task, run_facts
 
-        task = build_task(self.spec, self.lm, facts, Path(output))
+        task = build_task(self.resolved, self.lm, facts, Path(output))
         return run_facts(task, facts, Path(output), self.spec.seed, indices=indices, quiet=True)
 
 

@@ -1,19 +1,20 @@
 """What a run is: its RunSpec, checked and resolved before any model is loaded.
 
-``resolve`` turns a spec into the task's config and class, the methods, the options after presets
-and ``--set``, the dataset, the config hash and the output folder. Everything a user can get wrong
-that does not need the model is refused here, with one line.
+``resolve`` turns a spec into a ``ResolvedRun``: the task's config and class, the methods, the
+options after presets and ``--set``, the dataset, the config hash and the output folder. Everything
+a user can get wrong that does not need the model is refused here, with one line. A run resolves
+once (per process: a Ray actor resolves its own copy) and passes the ResolvedRun down.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ..errors import ConfigError, UnknownNameError
+from ..errors import ConfigError
 from ..io import check_output_name
-from ..paths import check_name
+from ..paths import check_name, slug
 from .provenance import config_hash
 
 
@@ -40,6 +41,44 @@ class RunSpec:
     quiet: bool = False
 
 
+@dataclass(frozen=True)
+class ResolvedRun:
+    """A RunSpec after ``resolve``: what the harness, the task and the summary read. ``hashed`` is
+    run.json's ``resolved`` (exactly what the config hash covers: its keys and their order are part
+    of every committed run folder's hash, so they never change); ``config_hash`` is its hash."""
+
+    spec: RunSpec
+    config: Any  # tasks.config.TaskConfig
+    task_class: type  # the registered Task subclass
+    methods: list[str]
+    options: dict  # the task's options after the preset and --set
+    dataset: str  # the fact-set spec
+    output: Path  # the run folder
+    hashed: dict
+    config_hash: str
+
+    @property
+    def task(self) -> str:
+        return self.config.task
+
+    @property
+    def kind(self) -> str:
+        """What the methods are: ``localizer`` or ``dkn``."""
+        return self.config.method_kind
+
+    @property
+    def model(self) -> str:
+        return self.spec.model
+
+    @property
+    def seed(self) -> int:
+        return self.spec.seed
+
+    @property
+    def limit(self) -> int | None:
+        return self.spec.limit
+
+
 LOCALIZER_OPTIONS = ("localizer", "random_match")
 MAX_SEED = 2**32
 
@@ -50,15 +89,19 @@ def method_registry(kind: str):
     return registry(kind)
 
 
-def _slug(text: str) -> str:
-    """One safe path component from free text (a model path or Hub id): never '', '.' or '..'."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "x"
-
-
 RUNS_ROOT = Path("runs")
 
 
-def resolve(spec: RunSpec):
+def _localizer_options(config, overrides) -> list[tuple[str, str]]:
+    """(value, option) of every option naming a localizer in the YAML, its presets and --set: a
+    user's file.py:Class among them is loaded before --set is checked against the parameters."""
+    given = {key.strip(): value for key, _, value in (item.partition("=") for item in overrides)}
+    sources = [config.options, *config.presets.values(), given]
+    return [(source[key].strip(), key) for source in sources for key in LOCALIZER_OPTIONS
+            if isinstance(source.get(key), str) and ":" in source[key]]
+
+
+def resolve(spec: RunSpec) -> ResolvedRun:
     """Validate everything that can be validated before loading a model."""
     from ..tasks import get_task, task_class
 
@@ -67,22 +110,23 @@ def resolve(spec: RunSpec):
     methods = spec.methods or ([config.default_method] if config.default_method else [])
     if not methods:
         raise ConfigError(f"{config.path.name}: task {config.task!r} needs --method")
-    registry = method_registry(config.method_kind)
+    from ..tasks.methods import resolve_method, run_methods
+
+    # each method as its canonical label: a variant's parameters checked, a user's file.py:Class
+    # loaded (before the options, so --set reaches its parameters) and named by its registry name
+    what = f"{config.method_kind} method (task {config.task!r} benchmarks {config.method_kind} methods)"
+    methods = [resolve_method(config.method_kind, m, config.path, what) for m in methods]
     repeated = sorted({m for m in methods if methods.count(m) > 1})
     if repeated:
         raise ConfigError(f"--method lists {', '.join(repeated)} more than once; give each method once")
-    for method in methods:
-        if method not in registry:
-            raise UnknownNameError(f"{config.method_kind} method (task {config.task!r} benchmarks "
-                                   f"{config.method_kind} methods)", method, registry.names())
+    for value, key in _localizer_options(config, spec.overrides):
+        resolve_method("localizer", value, config.path, f"localizer in option {key}", key)
     options = config.resolve_options(spec.preset, spec.overrides)
-    localizers = method_registry("localizer")
     for key in LOCALIZER_OPTIONS:  # options that name a localizer: checked like --method
-        if key in options and options[key] not in localizers:
-            raise UnknownNameError(f"localizer in --set {key}", options[key], localizers.names())
+        if key in options:
+            options[key] = resolve_method("localizer", options[key], config.path, f"localizer in --set {key}", key)
     # build every method the run will build from these options: a value outside what its class
     # declares (atp direction=sideways, tau2=-1) is refused here, naming the option
-    from ..tasks.methods import run_methods
 
     given = {item.partition("=")[0].strip() for item in spec.overrides}
     run_methods(config.method_kind, methods, options, spec.seed,
@@ -113,8 +157,9 @@ def resolve(spec: RunSpec):
         check_output_name(str(spec.output))
         output = Path(spec.output)
     else:
-        output = RUNS_ROOT / check_name("task", config.task, str(config.path)) / _slug(spec.model) / (
-            f"{_slug('+'.join(methods))}-seed{spec.seed}-{digest[:8]}")
+        output = RUNS_ROOT / check_name("task", config.task, str(config.path)) / slug(spec.model) / (
+            f"{slug('+'.join(methods))}-seed{spec.seed}-{digest[:8]}")
         if not output.resolve().is_relative_to(RUNS_ROOT.resolve()):  # a name is never a path
             raise ConfigError(f"the run folder {output} would lie outside {RUNS_ROOT}/; give --output")
-    return config, cls, methods, options, dataset, resolved, digest, output
+    return ResolvedRun(spec=spec, config=config, task_class=cls, methods=methods, options=options,
+                       dataset=dataset, output=output, hashed=resolved, config_hash=digest)

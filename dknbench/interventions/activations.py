@@ -154,27 +154,34 @@ def record_activations(adapter, layers: Iterable[int] | None = None, positions: 
         yield records
 
 
-@contextmanager
 def suppress_per_row(adapter, row_sets: list, positions: str = "target", first_rows: bool = False):
-    """Suppress a *different* neuron set in each batch row (row i: ``row_sets[i]``).
+    """Suppress a *different* neuron set in each batch row (row i: ``row_sets[i]``): see
+    ``scale_per_row`` with factor 0."""
+    return scale_per_row(adapter, row_sets, [0.0] * len(row_sets), positions, first_rows)
+
+
+@contextmanager
+def scale_per_row(adapter, row_sets: list, factors: list, positions: str = "target", first_rows: bool = False):
+    """Multiply a *different* neuron set in each batch row by its own factor (row i: ``row_sets[i]``
+    times ``factors[i]``; 0 suppresses, 2 enhances as ``enhance_activations``).
 
     Lets many suppression experiments share one forward pass: the batch must have exactly
     ``len(row_sets)`` rows while inside, or, with ``first_rows``, at most that many, the first ones
     (a staircase that adds rows as it climbs: a layer sees the rows that entered below it).
     """
     masks: dict[int, torch.Tensor] = {}
-    for row, neurons in enumerate(row_sets):
+    for row, (neurons, factor) in enumerate(zip(row_sets, factors, strict=True)):
         for layer, indices in group_by_layer(neurons).items():
             if layer not in masks:
                 masks[layer] = torch.ones(len(row_sets), adapter.n_neurons)
-            masks[layer][row, indices] = 0.0
+            masks[layer][row, indices] = float(factor)
     hooks = {}
     for layer, mask in masks.items():
         def hook(module, args, mask=mask):
             hidden = args[0]
             rows_here = hidden.shape[0]
             if rows_here != mask.shape[0] and not (first_rows and rows_here < mask.shape[0]):
-                raise RuntimeError(f"suppress_per_row: {mask.shape[0]} neuron sets for a batch of {rows_here}")
+                raise RuntimeError(f"scale_per_row: {mask.shape[0]} neuron sets for a batch of {rows_here}")
             m = mask[:rows_here].to(hidden.device, hidden.dtype)
             out = hidden.clone()
             if positions == "all":
@@ -187,3 +194,23 @@ def suppress_per_row(adapter, row_sets: list, positions: str = "target", first_r
         hooks[layer] = hook
     with neuron_pre_hooks(adapter, hooks):
         yield
+
+
+class _Stopped(Exception):
+    """Raised by ``run_until``'s hook once the last block whose activations are read has run."""
+
+
+def run_until(adapter, layer: int, forward: Callable[[], object]) -> None:
+    """Run ``forward()`` only as far as block ``layer``: a read of activations at layers <= ``layer``
+    (``record_activations``) needs nothing above it, neither the upper blocks nor the LM head.
+    The blocks that run compute exactly what they compute in the full forward."""
+    def stop(module, args, output):
+        raise _Stopped
+
+    handle = adapter.blocks[layer].register_forward_hook(stop)
+    try:
+        forward()
+    except _Stopped:
+        pass
+    finally:
+        handle.remove()

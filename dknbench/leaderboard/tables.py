@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..models.loading import canonical_model_name
+from ..results.schema import RANKED_DIRECTIONS, higher_is_better
 from ..results.store import Run
 from ..stats import CI_T, cohens_d, mean_ci, paired_t, welch_t
 
@@ -39,7 +40,6 @@ CONFIDENCE = 0.95
 ALPHA = 0.05
 TEST = "paired t-test on the facts both methods have (Welch's t-test where a run kept no fact ids)"
 NEUTRAL_OPTIONS = frozenset({"engine"})  # IG execution path: the engine tests show equal results
-DIRECTIONS = ("higher_is_better", "lower_is_better")
 
 
 def public_name(value):
@@ -147,7 +147,7 @@ class Row:
 
     @property
     def higher_is_better(self) -> bool | None:
-        return {"higher_is_better": True, "lower_is_better": False}.get(self.direction)
+        return higher_is_better(self.direction)
 
     @property
     def stars(self) -> str:
@@ -312,7 +312,7 @@ def _test(row: Row, rival: Row, runs_by_dir: dict[str, Run], config_runs: list[R
 def _compare(rows: list[Row], runs_by_dir: dict[str, Run], config_runs: list[Run]) -> None:
     """Within one configuration and metric/group: test each method against the best of the others,
     and mark the winner best only when its test against the runner-up is significant."""
-    if rows[0].direction not in DIRECTIONS:
+    if rows[0].direction not in RANKED_DIRECTIONS:
         return
     sign = 1.0 if rows[0].direction == "higher_is_better" else -1.0
     scored = sorted((r for r in rows if _finite(r.value)), key=lambda r: -sign * r.value)

@@ -48,7 +48,6 @@ DIRECTIONS = ("restore", "corrupt")
 @LOCALIZERS.register("atp", description="attribution patching (Nanda 2023; AtP*): (a_clean - a_corrupt) x dProb/da, on "
                      "the subject-noised run (direction=restore) or the clean run (direction=corrupt)", kind="localizer")
 class AttributionPatching(Localizer):
-    name = "atp"
     needs_subject = True
     hyperparameters = {
         "seed": Param(low=0, integer=True, help="seeds the subject noise"),

@@ -19,13 +19,13 @@ import numpy as np
 from ..hyperparams import Param, check_params, get_params
 from ..registry import Registry
 
-LOCALIZERS = Registry("localizer")
-
 Neuron = tuple[int, int]
 
 
 class Localizer:
-    """Base class: subclasses implement ``scores``; hyper-parameters are constructor kwargs."""
+    """Base class: subclasses implement ``scores``; hyper-parameters are constructor kwargs.
+    ``@LOCALIZERS.register("name")`` on a subclass in a module of this package registers it and
+    sets its ``name``."""
 
     name = "base"
     uses_gradients = True
@@ -54,6 +54,10 @@ class Localizer:
     def select(self, scores: np.ndarray, tau: float | None = None) -> list[Neuron]:
         """Neurons with score > tau * max score (Dai et al.'s adaptive threshold)."""
         return select_above(scores, self.tau if tau is None else tau)
+
+
+# every module of dknbench.localization is imported on the first lookup (dknbench/registry.py)
+LOCALIZERS = Registry("localizer", base=Localizer, package=__package__, name_attribute="name")
 
 
 def select_above(scores: np.ndarray, tau: float) -> list[Neuron]:

@@ -33,7 +33,6 @@ class _TargetSlot(torch.nn.Module):
 @LOCALIZERS.register("captum-ig", description="integrated gradients by Captum's LayerIntegratedGradients (independent "
                      "check of ig; optional extra dknbench[captum])", kind="localizer")
 class CaptumIntegratedGradients(Localizer):
-    name = "captum-ig"
     hyperparameters = {"steps": Param(low=2, integer=True, help="Captum's Riemann rules need >= 2"),
                        "method": Param(choices=METHODS, help="Captum's integration rule")}
 

@@ -49,7 +49,6 @@ def cas_neurons(per_query_scores: Sequence[np.ndarray], beta1: float = BETA1, be
 class ConsistencyAwareScore(Localizer):
     """Per query: the ``base`` localizer's attribution scores; per fact: ``fact_kns`` (CAS)."""
 
-    name = "cas"
     # cas_beta1/cas_beta2/cas_threshold: the names of the same CAS settings in the task options
     # (knowledge-editing's CAS rule reads them too), so one --set reaches both
     option_names = {"beta1": "cas_beta1", "beta2": "cas_beta2"}

@@ -116,7 +116,6 @@ def clean_activations_all(engine, encoded) -> torch.Tensor:
                      "the subject-noised run (mean over noise_samples draws; at the target or max over "
                      "positions), for the top-200 atp neurons (AtP*-style)", kind="localizer")
 class CausalTracing(AttributionPatching):
-    name = "causal-tracing"
     hyperparameters = {
         "top_k": Param(low=1, integer=True, help="neurons proposed by atp and measured exactly"),
         "noise_samples": Param(low=1, integer=True, help="noise draws averaged (ROME: 10)"),

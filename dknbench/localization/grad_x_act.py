@@ -16,7 +16,6 @@ from .patching import target_gradients
 @LOCALIZERS.register("grad-x-act", description="activation x dProb/dactivation at the target (one IG step at alpha=1), "
                      "one forward + backward for all layers", kind="localizer")
 class GradientTimesActivation(Localizer):
-    name = "grad-x-act"
 
     def params(self) -> dict:
         return {}  # no steps: the scores do not depend on them

@@ -12,7 +12,6 @@ from .base import LOCALIZERS, Localizer
 @LOCALIZERS.register("ig", description="Dai et al. integrated gradients: zero baseline, m-step Riemann sum, tau*max threshold",
                      kind="localizer")
 class IntegratedGradients(Localizer):
-    name = "ig"
 
     def scores(self, engine, encoded, subject: str | None = None) -> np.ndarray:
         adapter = engine.lm.adapter
@@ -88,7 +87,6 @@ class _WordBaselineIG(Localizer):
 @LOCALIZERS.register("amig", description="Chen et al. AMIG: per-word <eos>/[MASK] baselines, IG summed over words, per-layer normalisation (002 Eq. 2-5)",
                      kind="localizer")
 class AMIG(_WordBaselineIG):
-    name = "amig"
     option_names = {"norm": "amig_norm"}  # the task option (tasks/*.yaml) that sets ``norm``
 
     def baseline_token(self, engine) -> str:
@@ -99,7 +97,6 @@ class AMIG(_WordBaselineIG):
 @LOCALIZERS.register("sig", description="sequential-IG flavour (003 A.4): per-word pad-token baselines, no normalisation",
                      kind="localizer")
 class SequentialIG(_WordBaselineIG):
-    name = "sig"
 
     def __init__(self, tau: float = 0.2, steps: int = 20, norm: str = "none"):
         super().__init__(tau=tau, steps=steps, norm=norm)

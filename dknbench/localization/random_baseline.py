@@ -19,7 +19,6 @@ class RandomLocalizer(Localizer):
     localizer named in ``match`` (default ``amig``) on the same query.
     """
 
-    name = "random"
     uses_gradients = False
     option_names = {"match": "random_match"}  # the task option naming the reference localizer
     hyperparameters = {"seed": Param(low=0, integer=True, help="seeds the draw"),

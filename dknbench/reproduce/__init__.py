@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, DKNBenchError, NothingUsable
 from ..io import load_yaml
-from .verdicts import validate_test
+from .verdicts import check_keys, validate_test
 
 CLAIMS_FILE = Path(__file__).resolve().parents[1] / "claims.yaml"
 STATUSES = ("supports", "contradicts", "unavailable")
@@ -56,9 +56,7 @@ def load_claims(path: str | Path | None = None) -> dict:
 def validate_compare(spec, where: str) -> None:
     if not isinstance(spec, dict):
         raise ConfigError(f"{where}: compare must be a mapping")
-    unknown = set(spec) - COMPARE_KEYS
-    if unknown:
-        raise ConfigError(f"{where}: compare has unknown key(s) {', '.join(sorted(unknown))}")
+    check_keys(spec, COMPARE_KEYS, where, "compare")
     if "metric" not in spec:
         raise ConfigError(f"{where}: compare needs 'metric'")
     has_best, has_greater = "best" in spec, "greater" in spec
@@ -70,8 +68,8 @@ def validate_compare(spec, where: str) -> None:
         raise ConfigError(f"{where}: 'greater' needs 'than'")
     for side in ("greater", "than"):
         value = spec.get(side)
-        if isinstance(value, dict) and set(value) - SIDE_KEYS:
-            raise ConfigError(f"{where}: {side} has unknown key(s) {', '.join(sorted(set(value) - SIDE_KEYS))}")
+        if isinstance(value, dict):
+            check_keys(value, SIDE_KEYS, where, side)
 
 
 def _finite(value) -> bool:
@@ -91,12 +89,19 @@ def metric_value(metrics: list[dict], method: str, metric: str, group) -> float 
     return None
 
 
-def _higher_is_better(metrics, metric, spec) -> bool:
+def _higher_is_better(summary: dict, metric: str, spec) -> bool:
+    """Which way a claim's ``best`` / ``greater`` reads ``metric``: the claim's own ``lower``, else
+    the task's declared direction (summary.json's ``metric_directions``; for a summary written
+    before those, the records' ``higher_is_better``). Only ``lower_is_better`` turns it round: a
+    descriptive metric (``none``) compares plainly."""
     if "lower" in spec:
         return not bool(spec["lower"])
-    for record in metrics:
+    directions = summary.get("metric_directions")
+    if isinstance(directions, dict) and metric in directions:
+        return directions[metric] != "lower_is_better"
+    for record in summary.get("metrics") or []:
         if record.get("metric") == metric:
-            return bool(record.get("higher_is_better", True))
+            return record.get("higher_is_better") is not False
     return True
 
 
@@ -129,7 +134,7 @@ def evaluate_claim(claim: dict, summary: dict | None) -> dict:
         if values[spec["best"]] is None or len(have) < 2:
             return {**result, "status": "unavailable",
                     "detail": f"need {spec['best']} and another method with a value of {spec['metric']}; have: {shown or 'none'}"}
-        pick = max if _higher_is_better(metrics, spec["metric"], spec) else min
+        pick = max if _higher_is_better(summary, spec["metric"], spec) else min
         winner = pick(have, key=have.get)
         supported = have[winner] == have[spec["best"]]
         return {**result, "status": "supports" if supported else "contradicts",
@@ -139,7 +144,7 @@ def evaluate_claim(claim: dict, summary: dict | None) -> dict:
     if a is None or b is None:
         missing = [label for label, value in ((label_a, a), (label_b, b)) if value is None]
         return {**result, "status": "unavailable", "detail": f"no value for {', '.join(missing)}"}
-    higher = _higher_is_better(metrics, spec["metric"], spec)
+    higher = _higher_is_better(summary, spec["metric"], spec)
     supported = a > b if higher else a < b
     relation = ">" if a > b else ("<" if a < b else "=")
     return {**result, "status": "supports" if supported else "contradicts",
@@ -211,7 +216,7 @@ def run_paper(paper: str, model: str = "smollm2-135m", preset: str | None = "cpu
     from ..harness import RunSpec
     from ..harness import run as harness_run
     from ..harness.progress import progress
-    from ..harness.spec import method_registry
+    from ..tasks.methods import is_known
     from ..io import read_json
     from ..tasks import discover_tasks
 
@@ -243,9 +248,9 @@ def run_paper(paper: str, model: str = "smollm2-135m", preset: str | None = "cpu
             _say(f"reproduce {paper} [{number}/{len(tasks)}] {task}: not available", quiet)
             report()
             continue
-        registry = method_registry(available[task].method_kind)
-        usable = [m for m in methods if m in registry]
-        outcome = TaskOutcome(task, "ran", usable, [m for m in methods if m not in registry],
+        kind = available[task].method_kind  # a plan may name a variant: atp[direction=corrupt]
+        usable = [m for m in methods if is_known(kind, m)]
+        outcome = TaskOutcome(task, "ran", usable, [m for m in methods if not is_known(kind, m)],
                               output=str(output / task))
         task_preset = preset if preset in (available[task].presets or {}) else None
         _say(f"reproduce {paper} [{number}/{len(tasks)}] {task}: running {', '.join(usable)}", quiet)

@@ -73,12 +73,17 @@ class Verdict:
     extra: dict = field(default_factory=dict)
 
 
+def check_keys(spec: dict, allowed, where: str, what: str) -> None:
+    """A claims-file mapping (``what`` at ``where``) holds only ``allowed`` keys."""
+    unknown = set(spec) - set(allowed)
+    if unknown:
+        raise ConfigError(f"{where}: {what} has unknown key(s) {', '.join(sorted(unknown))}")
+
+
 def validate_test(spec, where: str) -> None:
     if not isinstance(spec, dict):
         raise ConfigError(f"{where}: test must be a mapping")
-    unknown = set(spec) - TEST_KEYS
-    if unknown:
-        raise ConfigError(f"{where}: test has unknown key(s) {', '.join(sorted(unknown))}")
+    check_keys(spec, TEST_KEYS, where, "test")
     kind = spec.get("kind")
     if kind not in KINDS:
         raise ConfigError(f"{where}: test kind {kind!r}; allowed: {', '.join(KINDS)}")
@@ -112,9 +117,7 @@ def validate_test(spec, where: str) -> None:
             continue
         if not isinstance(values, dict) or "field" not in values:
             raise ConfigError(f"{where}: test.{side} must be a mapping with 'field'")
-        unknown = set(values) - VALUE_KEYS
-        if unknown:
-            raise ConfigError(f"{where}: test.{side} has unknown key(s) {', '.join(sorted(unknown))}")
+        check_keys(values, VALUE_KEYS, where, f"test.{side}")
         if values.get("source") not in (None, "rows", "per_fact"):
             raise ConfigError(f"{where}: test.{side}.source must be rows or per_fact, got {values['source']!r}")
         if values.get("source") == "per_fact" and kind == "paired_t":

@@ -16,6 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from ..errors import DKNBenchError
 
+# A metric's direction has one home: its task YAML's ``metrics: {name: direction}``. The harness
+# writes it into every record (``with_directions``) and into summary.json's ``metric_directions``;
+# tasks never state it in code.
+METRIC_DIRECTIONS = ("higher_is_better", "lower_is_better", "none")  # none: descriptive, not ranked
+RANKED_DIRECTIONS = ("higher_is_better", "lower_is_better")
 METRIC_FIELDS = ("method", "metric", "group", "value", "n", "ci_low", "ci_high", "higher_is_better")
 # undefined: present only when the number does not exist, with the reason;
 # ci_method: how the CI was computed (stats.CI_*), present where a task names it
@@ -39,9 +44,9 @@ STRING_COLUMNS = ["task", "metric", "group", "method", "model", "model_fingerpri
 
 
 def metric_record(method: str, metric: str, value, n: int, group: str = "", ci=(None, None),
-                  higher_is_better: bool = True, undefined: str | None = None,
-                  ci_method: str | None = None) -> dict:
-    """One metric record of summary.json (docs/ARCHITECTURE.md). ``undefined`` names why the
+                  undefined: str | None = None, ci_method: str | None = None) -> dict:
+    """One metric record of summary.json (docs/ARCHITECTURE.md). Its ``higher_is_better`` is
+    None here: the harness sets it from the task YAML's direction (``with_directions``). ``undefined`` names why the
     number does not exist (e.g. a ratio whose denominator's 95 % CI contains 0): the record then
     carries ``"undefined": reason`` and null value and CI, so no reader can mistake it for a
     measurement; a NaN value without a reason stays a plain null. ``ci_method`` names how the CI
@@ -55,7 +60,7 @@ def metric_record(method: str, metric: str, value, n: int, group: str = "", ci=(
     record = {"method": method, "metric": metric, "group": str(group), "value": clean, "n": int(n),
               "ci_low": None if ci[0] is None else float(ci[0]),
               "ci_high": None if ci[1] is None else float(ci[1]),
-              "higher_is_better": bool(higher_is_better)}
+              "higher_is_better": None}
     if undefined is not None:
         record["undefined"] = str(undefined)
     if ci_method is not None and record["ci_low"] is not None:
@@ -72,13 +77,24 @@ def ci_methods() -> tuple[str, ...]:
     return (CI_T, CI_T_CLIPPED, CI_WELCH_T, CI_BOOTSTRAP)
 
 
-def estimate_record(method: str, metric: str, estimate, group: str = "",
-                    higher_is_better: bool = True) -> dict:
+def estimate_record(method: str, metric: str, estimate, group: str = "") -> dict:
     """A metric record from a ``metrics.Estimate`` (value, CI and how it was computed, n, or the
     reason it is undefined)."""
     return metric_record(method, metric, estimate.value, estimate.n, group=group,
-                         ci=(estimate.low, estimate.high), higher_is_better=higher_is_better,
-                         undefined=estimate.undefined, ci_method=getattr(estimate, "ci_method", None))
+                         ci=(estimate.low, estimate.high), undefined=estimate.undefined, ci_method=getattr(estimate, "ci_method", None))
+
+
+def higher_is_better(direction: str | None) -> bool | None:
+    """A record's ``higher_is_better`` for a declared direction: None for ``none`` (descriptive)
+    and for a metric its task does not declare."""
+    return {"higher_is_better": True, "lower_is_better": False}.get(direction or "")
+
+
+def with_directions(records: list[dict], directions: dict[str, str]) -> list[dict]:
+    """``records`` with each one's ``higher_is_better`` from its task's declared directions
+    (``metrics:`` in the task YAML)."""
+    return [{**record, "higher_is_better": higher_is_better(directions.get(record["metric"]))}
+            for record in records]
 
 
 def summary_record(path: Path, **fields) -> dict:

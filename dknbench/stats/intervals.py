@@ -123,6 +123,16 @@ def bootstrap_ci(values, stat: Callable = np.mean, confidence: float = 0.95,
     return Interval(estimate, *_percentile_bootstrap((x,), stat, confidence, n_resamples, seed, False))
 
 
+def _paired_samples(samples, caller: str) -> tuple[np.ndarray, ...]:
+    """The per-fact aligned samples as arrays: at least one, all of one length."""
+    arrays = tuple(as_sample(s, f"samples[{i}]") for i, s in enumerate(samples))
+    if not arrays:
+        raise ValueError(f"{caller} needs at least one sample")
+    if len({a.size for a in arrays}) != 1:
+        raise ValueError(f"paired samples must have one length, got {[a.size for a in arrays]}")
+    return arrays
+
+
 def paired_bootstrap_ci(samples, stat: Callable, confidence: float = 0.95, n_resamples: int = 9999,
                         seed: int | None = 0) -> Interval:
     """Percentile bootstrap interval of ``stat(*samples)`` where the samples are aligned per fact
@@ -130,11 +140,7 @@ def paired_bootstrap_ci(samples, stat: Callable, confidence: float = 0.95, n_res
     array), e.g. a ratio of two means over the same facts. ``stat`` takes the arrays and returns
     a float. Fewer than 2 facts -> NaN bounds."""
     _check_bootstrap(confidence, n_resamples)
-    arrays = tuple(as_sample(s, f"samples[{i}]") for i, s in enumerate(samples))
-    if not arrays:
-        raise ValueError("paired_bootstrap_ci needs at least one sample")
-    if len({a.size for a in arrays}) != 1:
-        raise ValueError(f"paired samples must have one length, got {[a.size for a in arrays]}")
+    arrays = _paired_samples(samples, "paired_bootstrap_ci")
     if arrays[0].size == 0:
         return Interval(NAN, NAN, NAN)
     estimate = float(stat(*arrays))
@@ -154,11 +160,7 @@ def paired_bootstrap_cis(samples, stat: Callable, confidence: float = 0.95, n_re
     denominator, so that a rule on the denominator and the ratio's CI use one method). The
     intervals equal those of ``paired_bootstrap_ci`` on each component alone with the same seed."""
     _check_bootstrap(confidence, n_resamples)
-    arrays = tuple(as_sample(s, f"samples[{i}]") for i, s in enumerate(samples))
-    if not arrays:
-        raise ValueError("paired_bootstrap_cis needs at least one sample")
-    if len({a.size for a in arrays}) != 1:
-        raise ValueError(f"paired samples must have one length, got {[a.size for a in arrays]}")
+    arrays = _paired_samples(samples, "paired_bootstrap_cis")
     if arrays[0].size == 0:
         raise ValueError("paired_bootstrap_cis needs at least one fact")
     estimates = [float(v) for v in np.atleast_1d(stat(*arrays))]

@@ -2,8 +2,8 @@
 
 from .base import TASK_CLASSES, RunContext, SkipFact, Summary, Task, metric_record
 from .config import TaskConfig, load_task_config
-from .registry import discover_tasks, get_task, import_task_classes, task_class, task_origin, task_parts
+from .registry import discover_tasks, get_task, task_class, task_origin, task_parts
 
 __all__ = ["TASK_CLASSES", "RunContext", "SkipFact", "Summary", "Task", "metric_record",
-           "TaskConfig", "load_task_config", "discover_tasks", "get_task", "import_task_classes",
+           "TaskConfig", "load_task_config", "discover_tasks", "get_task",
            "task_class", "task_origin", "task_parts"]

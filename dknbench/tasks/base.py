@@ -7,22 +7,17 @@ the RunContext, so a new experiment is a YAML file plus a small class.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import Skipped
 from ..registry import Registry
 from ..results.schema import estimate_record, metric_record  # noqa: F401  (tasks build records with these)
 
-TASK_CLASSES = Registry("task class")
-
-
-class SkipFact(Exception):
+class SkipFact(Skipped):
     """This fact cannot be used (no usable query, no KNs, ...): counted by reason, not a crash."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass
@@ -35,33 +30,58 @@ class Summary:
     per_fact: dict[str, dict[str, list[float] | dict[str, float]]] = field(default_factory=dict)
 
 
-class Task:
-    """Base class; subclasses register with ``@TASK_CLASSES.register("name")``."""
+class Task(ABC):
+    """A task's Python half; a subclass registers with ``@TASK_CLASSES.register("name")``.
+
+    The harness calls, in order (docs/ARCHITECTURE.md, "Task lifecycle"): ``requirements`` (which
+    facts are worth running), ``prepare`` once per process, ``run_fact`` per unfinished fact,
+    ``after_facts`` once on the driver, and ``summarize`` in ``finish``. A subclass must write
+    ``run_fact`` and ``summarize``; the other three have working defaults. Everything shared
+    (model, scorer, locators, options, seed, facts, run folder) comes from ``self.ctx``, a
+    ``RunContext``; ``self.options`` is ``ctx.options``.
+    """
 
     def __init__(self, ctx: "RunContext"):
         self.ctx = ctx
         self.options = ctx.options
 
     def prepare(self) -> None:
-        """Work done once before the facts (e.g. building locators)."""
+        """Work done once per process before its facts (e.g. building locators or loading a
+        side resource). Default: nothing."""
 
     def requirements(self) -> list:
         """What a fact needs before ``run_fact`` is worth calling (``tasks.requirements``: encodable
         queries, known to the model, facts per relation). The harness selects, in the seeded
         order, the first ``--limit`` facts that meet them and counts the others as passed over.
-        Read options here, not the run's facts (the selection is made before they exist)."""
+        Read options here, not the run's facts (the selection is made before they exist).
+        Default: no requirement."""
         return []
 
+    @abstractmethod
     def run_fact(self, fact, index: int) -> list[dict]:
-        raise NotImplementedError
+        """The result rows of one fact (``fact``: a ``data.schema.Fact``; ``index``: its position
+        in the run's facts, which seeds its draws). Typically one row per method, each a dict with
+        at least ``method`` and ``fact_id`` and only JSON-able values (they are written to
+        ``facts/<index>.json`` and read back by ``summarize``). Raise ``SkipFact(reason)`` when the
+        fact cannot be used: it is counted by reason, not a crash. Must not depend on the order in
+        which facts run (Ray runs them in any order); another fact's finished rows come from
+        ``ctx.finished_rows(index)``."""
 
     def after_facts(self, rows: list[dict]) -> None:
         """Work that needs every fact's rows (e.g. fine-tuning on the union of DKNs). The harness
         calls it once, on the driver, after every fact is finished, whatever the executor; it
-        writes its own outputs under ``ctx.output`` atomically and must be resumable."""
+        writes its own outputs under ``ctx.output`` atomically and must be resumable.
+        Default: nothing."""
 
+    @abstractmethod
     def summarize(self, rows: list[dict], output: Path) -> Summary:
-        raise NotImplementedError
+        """Every fact's rows (all facts, all methods, in fact order) -> a ``Summary``: metric
+        records built with ``metric_record`` / ``estimate_record`` (their names are the task
+        YAML's ``metrics:``, which also gives each one's direction), tables, comparisons,
+        ``per_fact`` values, and the names of the figures written into ``output`` (those the YAML
+        declares under ``figures:``). Runs without a model (``ctx.lm`` is None) and runs again on
+        the same rows when a finished run is rerun, so it reads only the rows, the options and
+        ``ctx.run_info``, and writes its figures atomically."""
 
 
 class TaskOptions(dict):
@@ -132,3 +152,7 @@ class RunContext:
                 batch_size=self.batch_size, max_memory=self.max_memory, engine_path=self.options.get("engine", "auto"),
                 refine_p=self.options.get("refine_p", 0.5), reference=reference)
         return self._locators[key]
+
+
+# every module of dknbench.tasks is imported on the first lookup (dknbench/registry.py)
+TASK_CLASSES = Registry("task class", base=Task, package=__package__)

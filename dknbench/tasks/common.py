@@ -17,6 +17,21 @@ def neurons_from_json(rows) -> list[tuple[int, int]]:
     return [(int(l), int(i)) for l, i in rows]
 
 
+def rows_by_method(rows: list[dict], methods) -> dict[str, list[dict]]:
+    """Each method's rows, in the order of ``rows`` (fact order), keyed in the order of ``methods``;
+    a method without rows gets ``[]`` and rows of a method not listed are left out."""
+    grouped: dict[str, list[dict]] = {method: [] for method in methods}
+    for row in rows:
+        if row["method"] in grouped:
+            grouped[row["method"]].append(row)
+    return grouped
+
+
+def methods_with_rows(rows: list[dict], methods) -> dict[str, list[dict]]:
+    """:func:`rows_by_method` without the methods that have no rows (nothing to summarize)."""
+    return {method: mine for method, mine in rows_by_method(rows, methods).items() if mine}
+
+
 def irrelevant_fact(facts, fact, seed: int, index: int, usable=None):
     """A fact of another relation, drawn with a per-fact seed (002 §3.2's irrelevant fact).
 

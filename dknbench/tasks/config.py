@@ -17,8 +17,10 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
+from ..hyperparams import coerce  # noqa: F401  (typed --set values; tasks import it from here too)
 from ..io import compose_yaml, load_yaml
 from ..paths import SAFE_NAME, SAFE_NAME_TEXT
+from ..results.schema import METRIC_DIRECTIONS  # noqa: F401  (the one home; tests import it from here)
 
 # field -> (allowed python types, required)
 SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
@@ -40,7 +42,6 @@ SCHEMA: dict[str, tuple[tuple[type, ...], bool]] = {
 }
 METHOD_KINDS = ("localizer", "dkn")
 REFERENCE_FIELDS = {"source", "model", "method", "metric", "group", "value", "note"}
-METRIC_DIRECTIONS = ("higher_is_better", "lower_is_better", "none")  # none: descriptive, not ranked
 
 # Allowed values of the options a *task* reads, by name: (low, high, sentinels). Checked on the
 # resolved options (YAML default, preset, --set) before a run writes anything, so a typo such as
@@ -159,33 +160,6 @@ class TaskConfig:
                 else f"{self.path.name}: option {key}")
             check_option(key, value, where)
         return options
-
-
-def coerce(raw: str, default: Any, where: str) -> Any:
-    """Parse ``raw`` as the type of ``default`` (YAML scalars for None/lists)."""
-    try:
-        if isinstance(default, bool):
-            lowered = raw.lower()
-            if lowered in ("true", "1", "yes", "on"):
-                return True
-            if lowered in ("false", "0", "no", "off"):
-                return False
-            raise ValueError
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
-            return float(raw)
-        if isinstance(default, str):
-            return raw
-        value = load_yaml(raw)
-        if isinstance(default, list) and isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if default is not None and not isinstance(value, type(default)):
-            raise ValueError
-        return value
-    except (ValueError, yaml.YAMLError):
-        kind = type(default).__name__ if default is not None else "a YAML value"
-        raise ConfigError(f"{where}: {raw!r} is not a valid {kind}") from None
 
 
 def _line_of(node: yaml.Node, key: str) -> int:

@@ -41,10 +41,11 @@ from ..errors import ConfigError
 from ..interventions import enhance_activations, suppress_activations
 from ..localization.base import refine_across_queries, select_above
 from ..metrics import success_rate_report
-from ..paths import shared_data_dir
+from ..paths import shared_data_dir, slug
 from ..scoring import SkipQuery
 from .base import TASK_CLASSES, SkipFact, Summary, Task, estimate_record, metric_record
-from .common import irrelevant_fact, mean_prob, neurons_from_json, neurons_json, usable_queries
+from .common import (irrelevant_fact, mean_prob, methods_with_rows, neurons_from_json, neurons_json,
+                     usable_queries)
 from .requirements import Requirement
 
 VARIANTS = ("LIKN", "Mono-KN", "Seq-KN")
@@ -226,23 +227,19 @@ class CrossLingualEditingTask(Task):
         languages = parse_languages(self.options["languages"])
         table, kn_table = [], []
         n_layers = int(self.ctx.run_info.get("n_layers") or 0)
-        for method in self.ctx.methods:
-            mine = [r for r in rows if r["method"] == method]
-            if not mine:
-                continue
+        for method, mine in methods_with_rows(rows, self.ctx.methods).items():
             usable = [r for r in mine if r["n_likn"] > 0]
             empty_rate = 1 - len(usable) / len(mine)
-            summary.metrics.append(metric_record(method, "likn_empty_rate", empty_rate, len(mine),
-                                                 higher_is_better=False))
+            summary.metrics.append(metric_record(method, "likn_empty_rate", empty_rate, len(mine)))
             summary.metrics.append(metric_record(method, "mean_likn", float(np.mean([r["n_likn"] for r in mine])),
-                                                 len(mine), higher_is_better=False))
+                                                 len(mine)))
             kn_row = {"method": method, "facts": len(mine), "LIKN empty": empty_rate,
                       "mean #LIKN": float(np.mean([r["n_likn"] for r in mine]))}
             for lang in languages:
                 counts = [r["n_kns"].get(lang, 0) for r in mine]
                 kn_row[f"mean #KN {lang}"] = float(np.mean(counts))
                 summary.metrics.append(metric_record(method, "mean_kns", float(np.mean(counts)), len(mine),
-                                                     group=lang, higher_is_better=False))
+                                                     group=lang))
             kn_table.append(kn_row)
             by_variant = {}
             for lang in languages:
@@ -273,7 +270,7 @@ class CrossLingualEditingTask(Task):
                 neurons = {f"{lang}-KN": [n for r in mine for n in neurons_from_json(r["kns"].get(lang, []))]
                            for lang in languages}
                 neurons["LIKN"] = [n for r in mine for n in neurons_from_json(r["likn"])]
-                name = layer_distribution(neurons, n_layers, output / f"kn_layers_{method}.png",
+                name = layer_distribution(neurons, n_layers, output / f"kn_layers_{slug(method)}.png",
                                           title=f"KNs per language and LIKN over layers ({method})")
                 if name:  # None: no neuron to show, no file
                     summary.figures.append(name)

@@ -6,54 +6,108 @@ import numpy as np
 
 import torch
 
-from ..interventions.activations import suppress_per_row, target_positions
+from ..interventions.activations import scale_per_row, target_positions
 from ..scoring import prefix_cache, tail_logits
 from .base import SkipFact
 from .common import usable_queries
 
 
 class SuppressionScorer:
-    """Prob of a fact's answer (mean over its queries) with some neurons suppressed; memoised.
+    """Prob of a fact's answer (mean over its queries) with some neurons suppressed, or scaled by
+    another factor (enhanced x2); memoised.
 
-    Implements the scorer protocol of dknbench.dkn (``base_prob``, ``prob_suppressing``).
+    Implements the scorer protocol of dknbench.dkn (``base_prob``, ``prob_suppressing``), and serves
+    every activation intervention of a set of neurons on a fixed list of queries (kn-localization's
+    enhance/suppress, perturbation-robustness's values interventions): ``per_query`` gives each
+    query's Prob and whether the answer's first token is the model's top token at the target.
 
     Causal LMs at the target position run only the tokens from the target on, over the prefix's
     key/value cache; with ``lowest_layer`` (the default where the IG fast path's staircase holds)
-    each suppression set also starts at its lowest suppressed layer: the blocks below it compute
-    what the clean run computed, so its row enters the staircase (``localization.engine``) with
-    the clean run's hidden state there. Equal to the plain path up to float summation order.
+    each set also starts at its lowest intervened layer: the blocks below it compute what the clean
+    run computed, so its row enters the staircase (``localization.engine``) with the clean run's
+    hidden state there. Equal to the plain path up to float summation order.
     """
 
     LOWEST_LAYER = True  # the default of ``lowest_layer`` (tests compare both paths end to end)
 
-    def __init__(self, scorer, adapter, queries, answer, positions="target", lowest_layer: bool | None = None):
+    def __init__(self, scorer, adapter, queries, answer, positions="target", lowest_layer: bool | None = None,
+                 encoded=None):
         self.scorer, self.adapter, self.positions = scorer, adapter, positions
         lm = scorer.lm
         lowest_layer = self.LOWEST_LAYER if lowest_layer is None else lowest_layer
         self.lowest_layer = (lowest_layer and positions == "target" and not lm.is_masked_lm
                              and adapter.supports_kv_cache and adapter.fast_path)
-        self.encoded = [scorer.encode(q, answer) for q in queries]
-        self._memo: dict[frozenset, float] = {}
+        self.encoded = list(encoded) if encoded is not None else [scorer.encode(q, answer) for q in queries]
+        self._memo: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # (factor, set) -> (probs, top-1 ok)
         self._caches = None  # per query: prefix KV cache (+ clean block outputs), built on first use
-        self.base_prob = self.prob_suppressing([])
+        self._full_states = None  # per query: clean block outputs at every position (weight edits)
+        self.base_prob = self.prob_suppressing([]) if self.encoded else float("nan")
 
     def prob_suppressing(self, neurons) -> float:
         return self.prob_suppressing_many([neurons])[0]
 
     def prob_suppressing_many(self, neuron_sets) -> list[float]:
-        """Batched: every (set, query) pair is one batch row with its own suppression mask."""
-        keys = [frozenset((int(l), int(i)) for l, i in neurons) for neurons in neuron_sets]
+        return self.prob_scaling_many(neuron_sets, 0.0)
+
+    def prob_scaling_many(self, neuron_sets, factor: float) -> list[float]:
+        """Mean Prob over the queries with each set's activations multiplied by ``factor``."""
+        return [float(np.mean(probs)) for probs, _ in self.per_query(neuron_sets, factor)]
+
+    def per_query(self, neuron_sets, factor: float = 0.0) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per set: (Prob of each query's answer, whether its first token is the top-1 token at the
+        target) with the set's activations multiplied by ``factor``. Batched: every (set, query)
+        pair is one batch row with its own scale mask."""
+        keys = [(float(factor) if len(neurons) else 0.0, frozenset((int(l), int(i)) for l, i in neurons))
+                for neurons in neuron_sets]  # no neuron: no intervention, whatever the factor
         todo = list(dict.fromkeys(k for k in keys if k not in self._memo))
         if self._caches is None and todo:
             self._caches = [self._context(e) for e in self.encoded]
         for start in range(0, len(todo), self.CHUNK):
             chunk = todo[start : start + self.CHUNK]
-            probs = np.stack([self._probs(chunk, e, c) for e, c in zip(self.encoded, self._caches)], axis=1)
-            for key, row in zip(chunk, probs):
-                self._memo[key] = float(np.mean(row))
+            read = [self._probs(chunk, e, c) for e, c in zip(self.encoded, self._caches)]
+            probs = np.stack([r[0] for r in read], axis=1)
+            correct = np.stack([r[1] for r in read], axis=1)
+            for key, p, ok in zip(chunk, probs, correct):
+                self._memo[key] = (p, ok)
         return [self._memo[k] for k in keys]
 
-    CHUNK = 64  # suppression sets per forward pass
+    CHUNK = 64  # intervened sets per forward pass
+
+    def per_query_edited(self, edit, lowest: int) -> tuple[np.ndarray, np.ndarray]:
+        """(Prob, top-1 ok) of each query inside ``edit()`` (a context manager that changes the
+        weights from block ``lowest`` up, e.g. ``suppress_weights``: every position changes above
+        it). See ``edited_logits``."""
+        read = [self._read(logits, at, e, len(logits)) for e, logits, at in self.edited_logits(edit, lowest)]
+        return np.concatenate([r[0] for r in read]), np.concatenate([r[1] for r in read])
+
+    @torch.no_grad()
+    def edited_logits(self, edit, lowest: int) -> list:
+        """[(encoded query, its logits [1, seq, vocab], its target's index)] per query inside
+        ``edit()``. With ``lowest_layer``, each query starts at block ``lowest`` from the clean
+        run's block outputs at every position (knowledge-editing's ΔPPL start), recorded once
+        before any edit; otherwise plain forwards (batches of the scorer's batch size)."""
+        if not (self.lowest_layer and lowest > 0):
+            out, size = [], self.scorer.batch_size
+            with edit():
+                for start in range(0, len(self.encoded), size):
+                    chunk = self.encoded[start: start + size]
+                    ids, mask, targets = self.scorer.collate(chunk)
+                    logits = self.scorer.logits(ids, mask, targets)
+                    out += [(e, logits[row: row + 1], e.target) for row, e in enumerate(chunk)]
+            return out
+        from ..localization.engine import clean_context, staircase
+
+        if self._full_states is None:  # clean block outputs at every position, before any edit
+            self._full_states = [clean_context(self.scorer.lm, type(e)(e.input_ids, 0, [], e.prompt),
+                                               range(self.adapter.n_layers))[2] for e in self.encoded]
+        head = self.scorer.lm.model.get_output_embeddings()
+        out = []
+        with edit():
+            for e, states in zip(self.encoded, self._full_states):
+                hidden = staircase(self.scorer.lm, {lowest - 1: states[lowest - 1][None]}, e.input_ids,
+                                   0, len(e.input_ids), None)
+                out.append((e, head(hidden), e.target))
+        return out
 
     def _context(self, encoded):
         """(prefix KV cache or None, clean block outputs from the target on or None)."""
@@ -67,39 +121,48 @@ class SuppressionScorer:
             return cache, block_out
         return prefix_cache(lm, encoded), None
 
+    def _read(self, logits, at, encoded, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """(Prob of the answer, top-1 at the target is its first token) per row, from logits whose
+        target is at index ``at``."""
+        probs = self.scorer.answer_log_probs(logits, [encoded] * rows).exp().double().cpu().numpy()
+        top = logits[:, at].argmax(-1).cpu().numpy()
+        return probs, top == encoded.answer_ids[0]
+
     @torch.no_grad()
-    def _probs(self, chunk, encoded, context) -> np.ndarray:
-        """Prob of one query's answer under each suppression set of ``chunk``; with a prefix cache
-        only the tokens from the target on are run (equal results, ~prompt-length times cheaper)."""
+    def _probs(self, chunk, encoded, context) -> tuple[np.ndarray, np.ndarray]:
+        """``_read`` of one query under each (factor, set) of ``chunk``; with a prefix cache only
+        the tokens from the target on are run (equal results, ~prompt-length times cheaper)."""
         batch = len(chunk)
+        sets, factors = [sorted(s) for _, s in chunk], [f for f, _ in chunk]
         cache, block_out = context
         shifted = type(encoded)(encoded.input_ids, 0, encoded.answer_ids, encoded.prompt)
         if block_out is not None:
-            return self._probs_from_lowest(chunk, encoded, cache, block_out, shifted)
+            return self._probs_from_lowest(sets, factors, encoded, cache, block_out, shifted)
         zeros = torch.zeros(batch, dtype=torch.long, device=self.scorer.lm.device)
         if cache is None:
             ids, mask, targets = self.scorer.collate([encoded] * batch)
-            with suppress_per_row(self.adapter, chunk, positions=self.positions):
+            with scale_per_row(self.adapter, sets, factors, positions=self.positions):
                 logits = self.scorer.logits(ids, mask, targets)
-            return self.scorer.answer_log_probs(logits, [encoded] * batch).exp().double().cpu().numpy()
-        with target_positions(zeros), suppress_per_row(self.adapter, chunk, positions="target"):
+            return self._read(logits, encoded.target, encoded, batch)
+        with target_positions(zeros), scale_per_row(self.adapter, sets, factors, positions="target"):
             logits = tail_logits(self.scorer.lm, encoded, cache, batch)
-        return self.scorer.answer_log_probs(logits, [shifted] * batch).exp().double().cpu().numpy()
+        return self._read(logits, 0, shifted, batch)
 
-    def _probs_from_lowest(self, chunk, encoded, cache, block_out, shifted) -> np.ndarray:
-        """Each set's row enters above the clean block below its lowest suppressed layer (the empty
+    def _probs_from_lowest(self, sets, factors, encoded, cache, block_out, shifted):
+        """Each set's row enters above the clean block below its lowest intervened layer (the empty
         set: at the top); sets touching layer 0 run every block over the prefix cache."""
         from ..localization.engine import staircase
 
         lm, top = self.scorer.lm, self.adapter.n_layers
-        lowest = [min((l for l, _ in s), default=top) for s in chunk]
-        out = np.zeros(len(chunk))
+        lowest = [min((l for l, _ in s), default=top) for s in sets]
+        probs, correct = np.zeros(len(sets)), np.zeros(len(sets), dtype=bool)
         bottom = [i for i, low in enumerate(lowest) if low == 0]
         if bottom:
             zeros = torch.zeros(len(bottom), dtype=torch.long, device=lm.device)
-            with target_positions(zeros), suppress_per_row(self.adapter, [chunk[i] for i in bottom]):
+            with target_positions(zeros), scale_per_row(self.adapter, [sets[i] for i in bottom],
+                                                        [factors[i] for i in bottom]):
                 logits = tail_logits(lm, encoded, cache, len(bottom))
-            out[bottom] = self.scorer.answer_log_probs(logits, [shifted] * len(bottom)).exp().double().cpu().numpy()
+            probs[bottom], correct[bottom] = self._read(logits, 0, shifted, len(bottom))
         above = sorted((i for i, low in enumerate(lowest) if low > 0), key=lambda i: lowest[i])
         if above:
             entering: dict[int, torch.Tensor] = {}
@@ -108,12 +171,12 @@ class SuppressionScorer:
             entering = {l: block_out[l][None].expand(len(rows), -1, -1) for l, rows in entering.items()}
             t, length = encoded.target, len(encoded.input_ids)
             one = torch.zeros(1, dtype=torch.long, device=lm.device)
-            with target_positions(one), suppress_per_row(self.adapter, [chunk[i] for i in above],
-                                                         first_rows=True):
+            with target_positions(one), scale_per_row(self.adapter, [sets[i] for i in above],
+                                                      [factors[i] for i in above], first_rows=True):
                 hidden = staircase(lm, entering, encoded.input_ids[t:], t, length, cache)
             logits = lm.model.get_output_embeddings()(hidden[:, : len(encoded.answer_ids)])
-            out[above] = self.scorer.answer_log_probs(logits, [shifted] * len(above)).exp().double().cpu().numpy()
-        return out
+            probs[above], correct[above] = self._read(logits, 0, shifted, len(above))
+        return probs, correct
 
 
 @torch.no_grad()

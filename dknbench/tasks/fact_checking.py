@@ -33,13 +33,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import ConfigError
+from ..errors import ConfigError, Skipped
 from ..interventions import record_activations, target_positions
+from ..interventions.activations import run_until
 from ..metrics import precision_recall_f1
 from ..results.figures import grouped_bars
 from ..scoring import SkipQuery
 from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
-from .common import mean_prob, neurons_from_json, neurons_json, usable_queries
+from .common import mean_prob, neurons_from_json, neurons_json, rows_by_method, usable_queries
 from .dkn_common import FactDKNs
 from .requirements import dkn_fact_requirements, facts_per_relation
 
@@ -111,8 +112,8 @@ def evaluate(rows: list[dict]) -> dict:
     use "tune" rows only. Each setting is scored on every row that has its score: wo_DKN (the
     model's own judgement) on all facts, with_DKN only where the relation has DKN neurons."""
     out = {}
-    for method in sorted({r["method"] for r in rows}):
-        mine = [r for r in rows if r["method"] == method and r["role"] in ("tune", "eval")]
+    for method, mine in rows_by_method(rows, sorted({r["method"] for r in rows})).items():
+        mine = [r for r in mine if r["role"] in ("tune", "eval")]
         result = {"thresholds": {}, "relations": {}, "overall": {}, "n_eval": {}}
         for setting, score in SETTINGS:
             scored = [r for r in mine if r.get(f"{score}_true") is not None]
@@ -141,6 +142,8 @@ def evaluate(rows: list[dict]) -> dict:
 def object_activations(lm, scorer, queries, answer, neurons) -> float:
     """Mean activation of ``neurons`` at the object's (last) token of each filled query, averaged."""
     layers = sorted({l for l, _ in neurons})
+    if not layers:
+        return float("nan")  # the mean of no neuron
     values = []
     for query in queries:
         encoded = scorer.encode(query, answer)
@@ -153,7 +156,8 @@ def object_activations(lm, scorer, queries, answer, neurons) -> float:
             position = len(ids) - 1
         tensor = torch.tensor([ids], device=lm.device)
         with target_positions(torch.tensor([position])), record_activations(lm.adapter, layers) as acts:
-            lm.model(input_ids=tensor, attention_mask=torch.ones_like(tensor))
+            run_until(lm.adapter, layers[-1],
+                      lambda: lm.model(input_ids=tensor, attention_mask=torch.ones_like(tensor)))
         values.append(float(np.mean([acts[l][0, i].item() for l, i in neurons])))
     return float(np.mean(values))
 
@@ -181,7 +185,7 @@ class FactCheckingTask(Task):
         else:
             try:
                 rows = self.fit_dkns(self.ctx.facts[index])
-            except (SkipFact, SkipQuery):
+            except Skipped:  # SkipFact or SkipQuery
                 rows = []
         self._dkn_rows[index] = rows
         return rows
@@ -256,6 +260,8 @@ class FactCheckingTask(Task):
     def summarize(self, rows, output: Path) -> Summary:
         summary = Summary()
         results = evaluate(rows)
+        eval_rows = {method: [r for r in mine if r["role"] == "eval"]
+                     for method, mine in rows_by_method(rows, results).items()}
         table, per_relation, bars = [], [], {}
         for method, result in results.items():
             for setting in ("wo_DKN", "with_DKN"):
@@ -283,11 +289,9 @@ class FactCheckingTask(Task):
                     summary.metrics.append(metric_record(f"{method}:{setting}", "F1", prf.f1,
                                                          result["n_eval"][setting][relation] * 2, group=relation))
             summary.per_fact[method] = {
-                "activation_margin": [r["activation_true"] - r["activation_wrong"] for r in rows
-                                      if r["method"] == method and r["role"] == "eval"
-                                      and r.get("activation_true") is not None],
-                "prob_margin": [r["prob_true"] - r["prob_wrong"] for r in rows
-                                if r["method"] == method and r["role"] == "eval" and "prob_true" in r]}
+                "activation_margin": [r["activation_true"] - r["activation_wrong"] for r in eval_rows[method]
+                                      if r.get("activation_true") is not None],
+                "prob_margin": [r["prob_true"] - r["prob_wrong"] for r in eval_rows[method] if "prob_true" in r]}
         summary.tables["fact_checking"] = table
         summary.tables["fact_checking_by_relation"] = per_relation
         summary.tables["roles"] = [{"role": role, "rows": len([r for r in rows if r.get("role") == role])}

@@ -27,7 +27,7 @@ from ..metrics.degeneracy import gcr_undefined_reason
 from ..results.figures import curves_by_group, layer_distribution, scores_against_threshold
 from ..stats import compare_paired, mean_ci, mean_of_means_ci
 from .base import TASK_CLASSES, Summary, Task, metric_record
-from .common import neurons_from_json, neurons_json
+from .common import neurons_from_json, neurons_json, rows_by_method
 from .dkn_common import FactDKNs
 from .requirements import dkn_fact_requirements
 
@@ -49,6 +49,16 @@ def suppression_curve(bdcs, scorer, max_subsets: int, rng: random.Random) -> lis
         drops = [delta_prob(base, p) for p in probs]
         curve.append(float(np.mean(drops)))
     return curve
+
+
+def gcr_groups(rows, field: str, cards) -> dict[str, dict]:
+    """``{"GCR@<c>": {fact_id: value}}`` of one method's facts with a DKN (``rows``: cardinality >= 2,
+    no outlier) per cardinality ``c`` in ``cards``, and ``GCR@n>=3`` pooling every c other than 2
+    (one unit); ``field`` is ``gcr`` or ``floor_gcr``. The groups every paired GCR test uses."""
+    out = {f"GCR@{c}": {r["fact_id"]: r[field] for r in rows if str(r["cardinality"]) == c
+                        and r[field] is not None} for c in cards}
+    out[f"GCR@{POOLED}"] = {f: v for c in cards if c != "2" for f, v in out[f"GCR@{c}"].items()}
+    return out
 
 
 def random_partition(bdcs, rng: random.Random) -> list[list]:
@@ -176,9 +186,9 @@ class GCRTask(Task):
         cards = sorted({str(r["cardinality"]) for r in with_dkn} | {str(n) for n in range(2, 9)},
                        key=_cardinality_key)
         table, curves, layer_neurons, per_fact, cells_of, funnel_rows = [], {}, {}, {}, {}, []
-        for method in methods:
-            mine_all = [r for r in rows if r["method"] == method]
-            mine = [r for r in with_dkn if r["method"] == method]
+        kept_of = rows_by_method(with_dkn, methods)
+        for method, mine_all in rows_by_method(rows, methods).items():
+            mine = kept_of[method]
             defined = [r for r in mine if r["gcr"] is not None]
             undefined = [r for r in mine if r["gcr"] is None]
             cells = {c: [r["gcr"] for r in defined if str(r["cardinality"]) == c] for c in cards}
@@ -225,8 +235,7 @@ class GCRTask(Task):
             summary.metrics.append(metric_record(
                 method, "GCR_random_partition", floor_average, sum(map(len, floors.values())), ci=floor_ci,
                 undefined=None if floor_average is not None else (no_dkn if not mine else "zero_sigma on every fact")))
-            summary.metrics.append(metric_record(method, "GCR_undefined", len(undefined), len(mine),
-                                                 higher_is_better=False))
+            summary.metrics.append(metric_record(method, "GCR_undefined", len(undefined), len(mine)))
             summary.metrics.append(metric_record(
                 method, "dkn_rate", len(mine) / len(mine_all) if mine_all else None, len(mine_all)))
             summary.metrics.append(metric_record(
@@ -254,7 +263,7 @@ class GCRTask(Task):
 
     def _filter_figure(self, rows, path: Path) -> str:
         """Every candidate's functional score against τ2, per method (always written)."""
-        by_method = {m: [r for r in rows if r["method"] == m] for m in self.ctx.methods}
+        by_method = rows_by_method(rows, self.ctx.methods)
         scores = {m: [list(r.get("functional_scores") or []) for r in mine]
                   for m, mine in by_method.items() if self._tau2(mine) is not None or not mine}
         relative = self.options["filter_mode"] == "relative"
@@ -268,16 +277,10 @@ class GCRTask(Task):
         random floor, within each cardinality and over the pooled n >= 3 facts (one unit each).
         Paired on the facts both sides have a GCR for in that group (``stats.compare_paired``),
         so a comparison never sets one method's facts against another's."""
-        def groups(rows, field):
-            out = {f"GCR@{c}": {r["fact_id"]: r[field] for r in rows if str(r["cardinality"]) == c
-                                and r[field] is not None} for c in cards}
-            out[f"GCR@{POOLED}"] = {f: v for c in cards if c != "2" for f, v in out[f"GCR@{c}"].items()}
-            return out
-
         reference = "ntc" if "ntc" in methods else methods[0]
-        pairs = [(reference, groups(rows_of[reference], "gcr"), other, groups(rows_of[other], "gcr"))
-                 for other in methods if other != reference]
-        pairs += [(m, groups(rows_of[m], "gcr"), f"{m}:{FLOOR}", groups(rows_of[m], "floor_gcr")) for m in methods]
+        gcr_of = {m: gcr_groups(rows_of[m], "gcr", cards) for m in methods}
+        pairs = [(reference, gcr_of[reference], other, gcr_of[other]) for other in methods if other != reference]
+        pairs += [(m, gcr_of[m], f"{m}:{FLOOR}", gcr_groups(rows_of[m], "floor_gcr", cards)) for m in methods]
         out = []
         for a, ga, b, gb in pairs:
             for key in ga:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..stats import CI_T_CLIPPED, clipped_mean_ci, compare_groups, welch_t
 from .base import TASK_CLASSES, Summary, Task, metric_record
-from .common import neurons_json
+from .common import methods_with_rows, neurons_json
 from .query_common import K_I, K_II, SPLITS, fact_query_kns, knowledge_type, split_threshold
 from .requirements import encodable_queries
 
@@ -97,11 +97,11 @@ class KNConsistencyTask(Task):
     def summarize(self, rows, output: Path) -> Summary:
         summary = Summary()
         static = self.options["static_threshold"]
-        methods = [m for m in self.ctx.methods if any(r["method"] == m for r in rows)]
-        cs2 = {m: {r["fact_id"]: r["cs2"] for r in rows if r["method"] == m} for m in methods}
+        by_method = methods_with_rows(rows, self.ctx.methods)
+        methods = list(by_method)
+        cs2 = {m: {r["fact_id"]: r["cs2"] for r in mine} for m, mine in by_method.items()}
         table, thresholds = [], {s: {} for s in SPLITS}
-        for method in methods:
-            mine = [r for r in rows if r["method"] == method]
+        for method, mine in by_method.items():
             defined = [r for r in mine if r["cs2"] == r["cs2"] and r["cs2"] is not None]
             # by fact id, so that a reader compares methods on the facts both have (leaderboard)
             summary.per_fact[method] = {name: {r["fact_id"]: r[name.lower()] for r in defined}
@@ -112,17 +112,16 @@ class KNConsistencyTask(Task):
                               ci=(share.low, share.high) if len(defined) >= 2 else (None, None),
                               ci_method=CI_T_CLIPPED)
                 for name, share in shares.items()] + [
-                metric_record(method, "no_kn_facts", len(mine) - len(defined), len(mine), higher_is_better=False),
+                metric_record(method, "no_kn_facts", len(mine) - len(defined), len(mine)),
             ]
             for split in SPLITS:
                 thr = split_threshold(list(cs2[method].values()), split, static)
                 thresholds[split][method] = thr
                 res = class_table(cs2[method], thr)
                 group = split
-                for key, name, better in (("R:I", "R_I", True), ("S:I", "S_I", True), ("R:II", "R_II", False),
-                                          ("S:II", "S_II", True), ("t", "welch_t", True)):
-                    summary.metrics.append(metric_record(method, name, res[key], res["n"], group=group,
-                                                         higher_is_better=better))
+                for key, name in (("R:I", "R_I"), ("S:I", "S_I"), ("R:II", "R_II"), ("S:II", "S_II"),
+                                  ("t", "welch_t")):
+                    summary.metrics.append(metric_record(method, name, res[key], res["n"], group=group))
                 summary.metrics.append(metric_record(method, "threshold", thr, res["n"], group=group))
                 if len(res["_one"]) >= 2 and len(res["_two"]) >= 2:
                     summary.comparisons.append(compare_groups(res["_one"], res["_two"], f"{method}:K_I",
@@ -132,8 +131,7 @@ class KNConsistencyTask(Task):
         for split in SPLITS:
             if len(methods) >= 2:
                 share, n = shared_kii(cs2, thresholds[split])
-                summary.metrics.append(metric_record("+".join(methods), "cap_II", share, n, group=split,
-                                                     higher_is_better=False))
+                summary.metrics.append(metric_record("+".join(methods), "cap_II", share, n, group=split))
                 for row in table:
                     if row["T"] == LABELS[split]:
                         row["∩:II"] = share

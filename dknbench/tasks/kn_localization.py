@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..interventions import enhance_activations, suppress_activations
 from ..metrics import intended_change, kept_pairs, success_rate_report
 from ..stats import CI_T_CLIPPED, clipped_mean_ci, compare_paired
 from .base import TASK_CLASSES, SkipFact, Summary, Task, estimate_record, metric_record
-from .common import irrelevant_fact, mean_prob, neurons_json, usable_queries
+from .common import irrelevant_fact, methods_with_rows, neurons_json, rows_by_method, usable_queries
+from .dkn_common import SuppressionScorer
 from .requirements import encodable_queries, known_to_model
 
 COLUMNS = ("rel_before", "rel_enhanced", "rel_suppressed", "irr_before", "irr_enhanced", "irr_suppressed")
@@ -51,7 +51,7 @@ def rel_minus_irr_per_fact(row) -> dict[str, float]:
 def common_facts(rows, methods, outlier_limit) -> list[str]:
     """The fact ids (in run order) that every method has a row for and that ``kept_pairs`` keeps
     for every method: one fact set, so that every method's ranked numbers are paired on it."""
-    by_method = {m: {r["fact_id"]: r for r in rows if r["method"] == m} for m in methods}
+    by_method = {m: {r["fact_id"]: r for r in mine} for m, mine in rows_by_method(rows, methods).items()}
     order = list(dict.fromkeys(r["fact_id"] for r in rows))
     common = []
     for fact_id in order:
@@ -79,20 +79,20 @@ class KNLocalizationTask(Task):
         other_queries = usable_queries(scorer, other, 1)[0]
         adapter = self.ctx.lm.adapter
         positions = self.options["positions"]
+        # every enhance/suppress of this fact on the relevant and the irrelevant queries, from each
+        # set's lowest layer over the clean run (equal to the hooked full forwards, tests/test_exact_cuts.py)
+        relevant = SuppressionScorer(scorer, adapter, queries, fact.object, positions)
+        irrelevant = SuppressionScorer(scorer, adapter, other_queries, other.object, positions)
 
-        def probs():
-            return (mean_prob(scorer, queries, fact.object),
-                    mean_prob(scorer, other_queries, other.object))
-
-        rel_before, irr_before = probs()
+        rel_before, irr_before = relevant.base_prob, irrelevant.base_prob
+        located = {m: self.ctx.locator(m).localize(fact, self.options["max_queries"]).kns for m in self.ctx.methods}
+        every = list(located.values())  # every method's sets in one batched forward per query and factor
+        effects = {factor: (relevant.prob_scaling_many(every, factor), irrelevant.prob_scaling_many(every, factor))
+                   for factor in (2.0, 0.0)}
         rows = []
-        for method in self.ctx.methods:
-            located = self.ctx.locator(method).localize(fact, self.options["max_queries"])
-            kns = located.kns
-            with enhance_activations(adapter, kns, positions=positions):
-                rel_enh, irr_enh = probs()
-            with suppress_activations(adapter, kns, positions=positions):
-                rel_sup, irr_sup = probs()
+        for i, (method, kns) in enumerate(located.items()):
+            rel_enh, irr_enh = effects[2.0][0][i], effects[2.0][1][i]
+            rel_sup, irr_sup = effects[0.0][0][i], effects[0.0][1][i]
             rows.append({"fact_id": fact.id, "relation": fact.relation, "method": method,
                          "irrelevant_fact_id": other.id, "n_queries": len(queries),
                          "kns": neurons_json(kns), "n_kns": len(kns),
@@ -104,10 +104,10 @@ class KNLocalizationTask(Task):
     def summarize(self, rows, output: Path) -> Summary:
         summary = Summary()
         limit = self.options["outlier_limit"]
-        methods = [m for m in self.ctx.methods if any(r["method"] == m for r in rows)]
+        by_method = methods_with_rows(rows, self.ctx.methods)
+        methods = list(by_method)
         common = common_facts(rows, methods, limit)
-        for method in methods:
-            mine = [r for r in rows if r["method"] == method]
+        for method, mine in by_method.items():
             by_fact = {r["fact_id"]: r for r in mine}
             paired = [by_fact[f] for f in common]
             # ranked: every method on the same facts, so one n for all
@@ -119,10 +119,10 @@ class KNLocalizationTask(Task):
             for name in ("SR", "rel_minus_irr"):
                 summary.metrics.append(estimate_record(method, name + PER_METHOD, own[name]))
             summary.metrics.append(metric_record(method, "facts_lost_to_outliers", len(mine) - own["SR"].n,
-                                                 len(mine), higher_is_better=False))
+                                                 len(mine)))
             n_kns = clipped_mean_ci([r["n_kns"] for r in mine], low=0.0)
             summary.metrics.append(metric_record(method, "mean_kns", n_kns.estimate, len(mine),
-                                                 ci=(n_kns.low, n_kns.high), higher_is_better=False,
+                                                 ci=(n_kns.low, n_kns.high),
                                                  ci_method=CI_T_CLIPPED))
             per_fact = [rel_minus_irr_per_fact(r) for r in paired]
             summary.per_fact[method] = {key: {f: values[key] for f, values in zip(common, per_fact)}

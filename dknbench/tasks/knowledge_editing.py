@@ -35,7 +35,7 @@ from ..paths import shared_data_dir
 from ..results.figures import grouped_bars
 from ..scoring import SkipQuery
 from .base import TASK_CLASSES, Summary, Task, metric_record
-from .common import neurons_json
+from .common import methods_with_rows, neurons_json
 from .query_common import (fact_cas_kns, fact_query_kns, first_answer_id, mean_or_none, require_queries,
                            split_by_type, top_token_ids)
 from .requirements import encodable_queries
@@ -246,6 +246,8 @@ class KnowledgeEditingTask(Task):
                             continue
                         delta = update_delta(lm, old_ids[i], new_ids[i], lam1, lam2) if op == "update" else None
                         with edit_write_vectors(adapter, neurons, op, delta):
+                            # the top-1 reads stay one batched full forward: starting each query at the
+                            # edit's lowest layer measured no gain (benchmarks/README.md, cut 3)
                             after = top_token_ids(scorer, queries + loc_queries)
                             ppl_after = (perplexity(lm, texts, self.options["ppl_max_tokens"], clean,
                                                     lowest_layer(neurons)) if texts else None)
@@ -274,10 +276,7 @@ class KnowledgeEditingTask(Task):
         for r in rows:
             for w in r.get("warnings") or []:
                 warn_counts[w] = warn_counts.get(w, 0) + 1
-        for method in self.ctx.methods:
-            mine = [r for r in rows if r["method"] == method]
-            if not mine:
-                continue
+        for method, mine in methods_with_rows(rows, self.ctx.methods).items():
             thr, by_type = split_by_type(mine, self.options)
             per_fact: dict[str, list] = {}
             for op in OPERATIONS:
@@ -289,10 +288,9 @@ class KnowledgeEditingTask(Task):
                                     if e["op"] == op and e["set"] == set_name and e["empty"])
                         vals = {k: mean_or_none([e[k] for e in edits]) for k in ("rel", "gen", "loc", "avg", "dppl")}
                         group = f"{kind}/{set_name}/{op}"
-                        for k, name, better in (("rel", "Rel", True), ("gen", "Gen", True), ("loc", "Loc", True),
-                                                ("avg", "Avg", True), ("dppl", "dPPL", False)):
-                            summary.metrics.append(metric_record(method, name, vals[k], len(edits), group=group,
-                                                                 higher_is_better=better))
+                        for k, name in (("rel", "Rel"), ("gen", "Gen"), ("loc", "Loc"), ("avg", "Avg"),
+                                        ("dppl", "dPPL")):
+                            summary.metrics.append(metric_record(method, name, vals[k], len(edits), group=group))
                         if op == "erasure":  # conditioned on what the model knew before (n = those edits)
                             for k, name in (("rel_known", "Rel_known"), ("gen_known", "Gen_known")):
                                 known = [e[k] for e in edits if e.get(k) is not None]

@@ -1,10 +1,8 @@
 """knowledge-synapses (003 §3.2, Eq. 4–6, Fig. 5–6): does attention select a query's KNs?
 
-Attention is read from the model's eager attention (``output_attentions=True``); it is edited by a
-custom attention function registered in transformers' ``AttentionInterface`` ("dknbench_ks", with
-the eager mask) that calls the model's own ``eager_attention_forward`` and rescales chosen columns
-of the attention probabilities before recomputing the output — no forked model class. The model's
-``_attn_implementation`` is switched only inside ``scale_attention`` and restored on exit.
+Attention is read and edited through ``interventions.attention`` (``attention_maps``: the eager
+attention probabilities; ``scale_attention``: chosen columns rescaled inside a context, restored on
+exit).
 
 - Predominance P (Eq. 4): A_i = attention averaged over layers and heads; t_i = the token whose
   column has the largest total mass (choice: 003 writes argmax_r Σ_c, but softmax rows all sum to
@@ -18,86 +16,20 @@ of the attention probabilities before recomputing the output — no forked model
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
-from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..interventions import record_activations, target_positions
+from ..interventions import attention_maps, record_activations, scale_attention, target_positions
+from ..interventions.activations import run_until
 from ..metrics import intended_change
 from ..results.figures import grouped_bars
 from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
-from .common import irrelevant_fact, usable_queries
+from .common import irrelevant_fact, methods_with_rows, usable_queries
 from .query_common import fact_query_kns, split_by_type
 from .requirements import encodable_queries
-
-IMPL = "dknbench_ks"
-_EDITS: ContextVar[dict | None] = ContextVar("dknbench_attention_edits", default=None)
-_REGISTERED = False
-
-
-def _scaled_attention(module, query, key, value, attention_mask, **kwargs):
-    eager = sys.modules[type(module).__module__].eager_attention_forward
-    out, weights = eager(module, query, key, value, attention_mask, **kwargs)
-    edits = _EDITS.get()
-    layer = getattr(module, "layer_idx", None)
-    if not edits or layer not in edits:
-        return out, weights
-    scaled = weights.clone()
-    for head, column, factor in edits[layer]:
-        if column < scaled.shape[-1]:
-            scaled[:, head, :, column] *= factor
-    groups = getattr(module, "num_key_value_groups", 1)
-    states = value.repeat_interleave(groups, dim=1) if groups > 1 else value
-    return torch.matmul(scaled.to(states.dtype), states).transpose(1, 2).contiguous(), scaled
-
-
-def _register():
-    global _REGISTERED
-    if not _REGISTERED:
-        from transformers import AttentionInterface
-        from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
-
-        AttentionInterface.register(IMPL, _scaled_attention)
-        AttentionMaskInterface.register(IMPL, ALL_MASK_ATTENTION_FUNCTIONS["eager"])
-        _REGISTERED = True
-
-
-@contextmanager
-def scale_attention(model, synapses, factor: float):
-    """Multiply the attention probabilities of every (column, layer, head) in ``synapses`` by
-    ``factor`` (all rows). An empty set leaves the model on its own eager path."""
-    edits: dict[int, list] = {}
-    for column, layer, head in synapses:
-        edits.setdefault(int(layer), []).append((int(head), int(column), float(factor)))
-    if not edits:
-        yield
-        return
-    _register()
-    previous = model.config._attn_implementation
-    model.config._attn_implementation = IMPL
-    token = _EDITS.set(edits)
-    try:
-        yield
-    finally:
-        _EDITS.reset(token)
-        model.config._attn_implementation = previous
-
-
-@torch.no_grad()
-def attention_maps(lm, scorer, query: str) -> torch.Tensor:
-    """[L, H, R, C] eager attention probabilities of one query (prompt tokens)."""
-    enc = scorer.encode(query, "x")
-    ids, mask, targets = scorer.collate([enc])
-    n = len(scorer.tokenizer(enc.prompt)["input_ids"])
-    with target_positions(targets):
-        out = lm.model(input_ids=ids[:, :n], attention_mask=mask[:, :n], output_attentions=True)
-    return torch.stack([a[0] for a in out.attentions]).float()
-
 
 def knowledge_synapses(attn: torch.Tensor, alpha: float = 0.3) -> list[tuple[int, int, int]]:
     """Eq. 5–6: (column, layer, head) with column mass Σ_r A > α · mean over (l,h) of Σ_{r,c} A."""
@@ -124,8 +56,10 @@ def kn_mean_activation(lm, scorer, query, answer, kns) -> float:
     enc = scorer.encode(query, answer)
     ids, mask, targets = scorer.collate([enc])
     layers = sorted({l for l, _ in kns})
+    if not layers:
+        return float("nan")  # the mean of no neuron
     with record_activations(lm.adapter, layers) as rec, target_positions(targets), torch.no_grad():
-        lm.model(input_ids=ids, attention_mask=mask)
+        run_until(lm.adapter, layers[-1], lambda: lm.model(input_ids=ids, attention_mask=mask))
     return float(np.mean([float(rec[l][0, i]) for l, i in kns]))
 
 
@@ -175,10 +109,7 @@ class KnowledgeSynapsesTask(Task):
         summary = Summary()
         limit = self.options["outlier_limit"]
         table, bars = [], {}
-        for method in self.ctx.methods:
-            mine = [r for r in rows if r["method"] == method]
-            if not mine:
-                continue
+        for method, mine in methods_with_rows(rows, self.ctx.methods).items():
             for kind, facts in split_by_type(mine, self.options)[1].items():
                 pvals = [r["predominance"] for r in facts]
                 summary.metrics.append(metric_record(method, "P", np.mean(pvals) if pvals else None, len(pvals), group=kind))

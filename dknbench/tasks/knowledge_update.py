@@ -39,7 +39,7 @@ from ..io import read_json, write_json
 from ..scoring import SkipQuery
 from ..stats import compare_groups
 from .base import TASK_CLASSES, Summary, Task, metric_record
-from .common import neurons_from_json, neurons_json
+from .common import neurons_from_json, neurons_json, rows_by_method
 from .dkn_common import FactDKNs
 from .requirements import dkn_fact_requirements
 from ..interventions.finetune import (TrainConfig, changed_neurons, neuron_vectors, overlap, parameter_change,
@@ -239,8 +239,7 @@ class KnowledgeUpdateTask(Task):
         adapter = self.ctx.lm.adapter
         kn_union = sorted({tuple(n) for r in rows for n in r["kns"]})
         out = {}
-        for method in self.ctx.methods:
-            mine = [r for r in rows if r["method"] == method]
+        for method, mine in rows_by_method(rows, self.ctx.methods).items():
             d = sorted({tuple(n) for r in mine for n in r["dkn"]})
             rng = random.Random(f"{self.ctx.seed}/knowledge-update/{method}")
             sets = {"D": d, "N": None, "Rnd": None}
@@ -438,7 +437,7 @@ class KnowledgeUpdateTask(Task):
                                                      0 if neurons is None else len(neurons), group=name,
                                                      undefined=degenerate if neurons is not None else None))
             summary.metrics.append(metric_record(method, "facts_without_dkn", info["facts_without_dkn"],
-                                                 info["facts"], higher_is_better=False))
+                                                 info["facts"]))
         summary.tables["overlap_with_delta_n"] = overlap_rows
         delta_file = output / "delta_p.npy"
         if delta_file.is_file():

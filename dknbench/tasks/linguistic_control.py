@@ -29,10 +29,11 @@ from pathlib import Path
 import numpy as np
 
 from ..interventions import enhance_activations, suppress_activations
+from ..paths import slug
 from ..scoring import SkipQuery
 from ..stats import compare_groups
 from .base import TASK_CLASSES, Summary, Task, metric_record
-from .common import neurons_json
+from .common import neurons_json, rows_by_method
 
 KINDS = ("factual", "agreement")
 
@@ -117,11 +118,11 @@ class LinguisticControlTask(Task):
         summary = Summary()
         table = []
         bars: dict[str, dict[str, float]] = {}
-        for method in self.ctx.methods:
+        for method, all_mine in rows_by_method(rows, self.ctx.methods).items():
             flip_share = {}
             for kind in KINDS:
-                mine = [r for r in rows if r["method"] == method and r["kind"] == kind and not r.get("skipped")]
-                skipped = sum(1 for r in rows if r["method"] == method and r["kind"] == kind and r.get("skipped"))
+                mine = [r for r in all_mine if r["kind"] == kind and not r.get("skipped")]
+                skipped = sum(1 for r in all_mine if r["kind"] == kind and r.get("skipped"))
                 if not mine:
                     table.append({"method": method, "kind": kind, "items": 0, "skipped items": skipped})
                     continue
@@ -147,7 +148,7 @@ class LinguisticControlTask(Task):
                     metric_record(method, "flip_rate", flip, total(sup, "right_before"), group=kind),
                     metric_record(method, "fix_rate", fix, total(enh, "wrong_before"), group=kind),
                     metric_record(method, "prob_drop", float(np.nanmean(drops)), len(mine), group=kind),
-                    metric_record(method, "mean_kns", n_kns, len(mine), group=kind, higher_is_better=False)]
+                    metric_record(method, "mean_kns", n_kns, len(mine), group=kind)]
                 summary.per_fact.setdefault(method, {})[f"flip_share/{kind}"] = flip_share[kind]
                 summary.per_fact[method][f"prob_drop/{kind}"] = drops
                 bars[f"{method}\n{kind}"] = {"flip rate (suppress)": np.nan if flip is None else flip,
@@ -176,12 +177,12 @@ class LinguisticControlTask(Task):
             return []
         names = [grouped_bars(bars, output / "choice_flips.png", ylabel="share",
                               title="Suppressing / enhancing localized neurons: facts vs number agreement")]
-        for method in self.ctx.methods:
-            neurons = {kind: [n for r in rows if r["method"] == method and r["kind"] == kind and not r.get("skipped")
+        for method, mine in rows_by_method(rows, self.ctx.methods).items():
+            neurons = {kind: [n for r in mine if r["kind"] == kind and not r.get("skipped")
                               for n in neurons_from_json(r["kns"])] for kind in KINDS}
             found = [n[0] for ns in neurons.values() for n in ns]
             n_layers = int(self.ctx.run_info.get("n_layers") or 0) or 1 + max(found, default=0)
-            names.append(layer_distribution(neurons, n_layers, output / f"kn_layers_{method}.png",
+            names.append(layer_distribution(neurons, n_layers, output / f"kn_layers_{slug(method)}.png",
                                             title=f"KNs of facts vs of number agreement over layers ({method})"))
         return [name for name in names if name]  # None: nothing to plot, no file
 

@@ -30,7 +30,6 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from data_builders.perturbed import KINDS, perturb_seeded
 
@@ -42,8 +41,8 @@ from ..results.figures import grouped_bars
 from ..scoring import SkipQuery
 from ..stats import compare_groups, mean_ci
 from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
-from .common import neurons_json
-from .dkn_common import FactDKNs
+from .common import neurons_json, rows_by_method
+from .dkn_common import FactDKNs, SuppressionScorer
 from .requirements import dkn_fact_requirements
 
 SETS = ("empty", "D", "N", "Rnd")
@@ -100,21 +99,6 @@ def intervention(adapter, neurons, operation: str, kind: str, positions: str):
             else enhance_weights(adapter, neurons, factor=2.0))
 
 
-@torch.no_grad()
-def probs_and_correct(scorer, encoded) -> tuple[np.ndarray, np.ndarray]:
-    """Prob(answer) and whether the top-1 token at the target is the answer's first token."""
-    probs, correct = [], []
-    for start in range(0, len(encoded), scorer.batch_size):
-        chunk = encoded[start: start + scorer.batch_size]
-        ids, mask, targets = scorer.collate(chunk)
-        logits = scorer.logits(ids, mask, targets)
-        probs.append(scorer.answer_log_probs(logits, chunk).exp().double().cpu().numpy())
-        rows = torch.arange(len(chunk), device=logits.device)
-        top = logits[rows, targets].argmax(-1).tolist()
-        correct.append(np.array([t == e.answer_ids[0] for t, e in zip(top, chunk)]))
-    return np.concatenate(probs), np.concatenate(correct)
-
-
 def perturbed_pairs(scorer, fact, queries, kinds, before_slot, seed):
     """[(Q, Q*, kind, position, enc(Q), enc(Q*))] for the queries whose Q* the scorer can use."""
     pairs = []
@@ -131,31 +115,47 @@ def perturbed_pairs(scorer, fact, queries, kinds, before_slot, seed):
     return pairs
 
 
-def fact_measures(lm, scorer, pairs, sets: dict, kinds: list[str], positions: str) -> dict:
-    """metric -> setting ("<values|weights>/<set>") -> value for one fact."""
-    enc_q = [p[4] for p in pairs]
-    enc_s = [p[5] for p in pairs]
-    clean_q, _ = probs_and_correct(scorer, enc_q)
-    _, clean_star_ok = probs_and_correct(scorer, enc_s)
+def fact_measures(lm, scorer, pairs, sets: dict, kinds: list[str], positions: str,
+                  answer: str | None = None) -> dict:
+    """metric -> setting ("<values|weights>/<set>") -> value for one fact.
+
+    Every (Prob, top-1) reading of Q and Q* goes through ``SuppressionScorer``: values
+    interventions start at each set's lowest layer over the clean run (at the target), weight edits
+    at their lowest layer over the clean run at every position; Acc on the right/wrong Q* subsets
+    is read from the same rows (equal to the plain hooked forwards, tests/test_exact_cuts.py)."""
+    cut_q = SuppressionScorer(scorer, lm.adapter, None, answer, positions, encoded=[p[4] for p in pairs])
+    cut_s = SuppressionScorer(scorer, lm.adapter, None, answer, positions, encoded=[p[5] for p in pairs])
+    (clean_q, _), = cut_q.per_query([[]])
+    (_, clean_star_ok), = cut_s.per_query([[]])
     out = {m: {} for m in METRICS}
-    wrong = [e for e, ok in zip(enc_s, clean_star_ok) if not ok]
-    right = [e for e, ok in zip(enc_s, clean_star_ok) if ok]
+    right, wrong = clean_star_ok, ~clean_star_ok
+
+    def read(cut, neurons, operation, kind):
+        if not neurons:
+            return cut.per_query([[]])[0]
+        if kind == "values":
+            return cut.per_query([neurons], 0.0 if operation == "suppress" else 2.0)[0]
+        return cut.per_query_edited(lambda: intervention(lm.adapter, neurons, operation, kind, positions),
+                                    min(int(l) for l, _ in neurons))
+
+    if "values" in kinds:  # every set's values interventions in one batched forward per query and operation
+        every = [sets[name] for name in SETS]
+        cut_q.per_query(every, 0.0), cut_s.per_query(every, 0.0)
+        if wrong.any():
+            cut_s.per_query(every, 2.0)
     for kind in kinds:
         for name in SETS:
             neurons = sets[name]
             key = f"{kind}/{name}"
-            with intervention(lm.adapter, neurons, "suppress", kind, positions):
-                p_q, _ = probs_and_correct(scorer, enc_q)
-                p_s, _ = probs_and_correct(scorer, enc_s)
-                _, ok_right = probs_and_correct(scorer, right) if right else (None, np.zeros(0))
+            p_q, _ = read(cut_q, neurons, "suppress", kind)
+            p_s, ok_s = read(cut_s, neurons, "suppress", kind)
             with np.errstate(divide="ignore", invalid="ignore"):
                 out["delta_prob"][key] = float(np.mean((p_q - p_s) / p_q))
                 out["delta_prob_clean"][key] = float(np.mean((clean_q - p_s) / clean_q))
-            out["delta_acc_suppress"][key] = float(np.mean(ok_right) - 1.0) if right else None
-            if wrong:
-                with intervention(lm.adapter, neurons, "enhance", kind, positions):
-                    _, ok_wrong = probs_and_correct(scorer, wrong)
-                out["delta_acc_enhance"][key] = float(np.mean(ok_wrong))
+            out["delta_acc_suppress"][key] = float(np.mean(ok_s[right]) - 1.0) if right.any() else None
+            if wrong.any():
+                _, ok_e = read(cut_s, neurons, "enhance", kind)
+                out["delta_acc_enhance"][key] = float(np.mean(ok_e[wrong]))
             else:
                 out["delta_acc_enhance"][key] = None
     return out
@@ -196,7 +196,7 @@ class PerturbationRobustnessTask(Task):
                                            random.Random(f"{self.ctx.seed}/{fact.id}/{method}/sets"))
             sets = {"empty": [], "D": d, "N": n_set, "Rnd": rnd}
             measures = fact_measures(self.ctx.lm, scorer, pairs, sets, self.kinds,
-                                     self.options["positions"])
+                                     self.options["positions"], fact.object)
             rows.append({**base, "has_dkn": True, "D": neurons_json(d), "N": neurons_json(n_set),
                          "Rnd": neurons_json(rnd), "set_size": len(d), **measures})
         return rows
@@ -209,14 +209,13 @@ class PerturbationRobustnessTask(Task):
         summary = Summary()
         kinds = interventions_of(self.options["intervention"])
         table, significance, bars = [], [], {}
-        for method in self.ctx.methods:
-            with_dkn = [r for r in rows if r["method"] == method and r.get("has_dkn")]
+        for method, all_mine in rows_by_method(rows, self.ctx.methods).items():
+            with_dkn = [r for r in all_mine if r.get("has_dkn")]
             mine = [r for r in with_dkn if not self.is_outlier_fact(r)]
             summary.metrics.append(metric_record(method, "outliers_excluded", len(with_dkn) - len(mine),
-                                                 len(with_dkn), higher_is_better=False))
+                                                 len(with_dkn)))
             summary.metrics.append(metric_record(
-                method, "dkn_rate", len(mine) / max(1, len([r for r in rows if r["method"] == method])),
-                len([r for r in rows if r["method"] == method])))
+                method, "dkn_rate", len(mine) / max(1, len(all_mine)), len(all_mine)))
             per_fact = summary.per_fact.setdefault(method, {})
             for kind in kinds:
                 for name in SETS:
@@ -232,8 +231,7 @@ class PerturbationRobustnessTask(Task):
                         row[f"n_{metric}"] = len(values)
                         summary.metrics.append(metric_record(
                             method, metric, mean, len(values), group=key,
-                            ci=(ci.low, ci.high) if ci else (None, None),
-                            higher_is_better=True))
+                            ci=(ci.low, ci.high) if ci else (None, None)))
                         if metric in ("delta_prob", "delta_acc_enhance", "delta_acc_suppress") and mean is not None:
                             bars.setdefault(f"{metric}\n{kind}", {})[LABELS[name]] = values  # mean ± CI
                     table.append(row)

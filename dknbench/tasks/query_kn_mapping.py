@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..interventions import enhance_activations, suppress_activations
 from ..metrics import intended_change
 from ..results.figures import grouped_bars
 from ..stats import compare_groups
 from .base import TASK_CLASSES, Summary, Task, metric_record
+from .common import methods_with_rows
+from .dkn_common import SuppressionScorer
 from .query_common import fact_query_kns, neighbour_sets, split_by_type
 from .requirements import encodable_queries
 
@@ -28,16 +29,26 @@ SETS = ("Self", "Union", "Intersection", "Refine")
 
 def set_effects(scorer, adapter, query, answer, neurons, positions="target") -> dict:
     """ΔProb for suppression and enhancement of ``neurons`` on one query (+ the probabilities)."""
-    before = float(scorer.probs([query], [answer])[0])
-    if not neurons:
-        return {"before": before, "sup": 0.0, "enh": 0.0, "avg": 0.0, "n": 0}
-    with suppress_activations(adapter, neurons, positions=positions):
-        sup = float(scorer.probs([query], [answer])[0])
-    with enhance_activations(adapter, neurons, positions=positions):
-        enh = float(scorer.probs([query], [answer])[0])
-    d_sup, d_enh = intended_change(before, sup, "suppress"), intended_change(before, enh, "enhance")
-    return {"before": before, "sup": float(d_sup), "enh": float(d_enh),
-            "avg": float((d_sup + d_enh) / 2), "n": len(neurons)}
+    return query_set_effects(scorer, adapter, query, answer, {"set": neurons}, positions)["set"]
+
+
+def query_set_effects(scorer, adapter, query, answer, named_sets: dict, positions="target") -> dict:
+    """``set_effects`` of each named neuron set on one query: every suppression (x0) and every
+    enhancement (x2) in one batched forward each, from each set's lowest layer over the clean run
+    (``SuppressionScorer``; equal to hooked full forwards, tests/test_exact_cuts.py)."""
+    cut = SuppressionScorer(scorer, adapter, [query], answer, positions)
+    before = cut.base_prob
+    sets = [list(n) for n in named_sets.values()]
+    sup, enh = cut.prob_scaling_many(sets, 0.0), cut.prob_scaling_many(sets, 2.0)
+    out = {}
+    for name, neurons, s, e in zip(named_sets, sets, sup, enh):
+        if not neurons:
+            out[name] = {"before": before, "sup": 0.0, "enh": 0.0, "avg": 0.0, "n": 0}
+            continue
+        d_sup, d_enh = intended_change(before, s, "suppress"), intended_change(before, e, "enhance")
+        out[name] = {"before": before, "sup": float(d_sup), "enh": float(d_enh),
+                     "avg": float((d_sup + d_enh) / 2), "n": len(neurons)}
+    return out
 
 
 @TASK_CLASSES.register("query-kn-mapping")
@@ -53,9 +64,9 @@ class QueryKNMappingTask(Task):
             per_query = []
             for i, query in enumerate(located.queries):
                 sets = {"Self": located.query_kns[i], **neighbour_sets(located.query_kns, i)}
-                per_query.append({name: set_effects(scorer, adapter, query, fact.object,
-                                                    [tuple(n) for n in sets[name]], self.options["positions"])
-                                  for name in SETS})
+                per_query.append(query_set_effects(scorer, adapter, query, fact.object,
+                                                   {name: [tuple(n) for n in sets[name]] for name in SETS},
+                                                   self.options["positions"]))
             rows.append({"fact_id": fact.id, "relation": fact.relation, "method": method,
                          "n_queries": len(located.queries), "cs1": cs1, "cs2": cs2,
                          "effects": per_query, "skipped_queries": dict(located.skipped)})
@@ -65,10 +76,7 @@ class QueryKNMappingTask(Task):
         summary = Summary()
         limit = self.options["outlier_limit"]
         table, bars = [], {}
-        for method in self.ctx.methods:
-            mine = [r for r in rows if r["method"] == method]
-            if not mine:
-                continue
+        for method, mine in methods_with_rows(rows, self.ctx.methods).items():
             thr, by_type = split_by_type(mine, self.options)
             per_fact = {}
             for kind, facts in by_type.items():

@@ -8,26 +8,15 @@ tasks.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import pkgutil
-import sys
 from pathlib import Path
 
-from ..errors import ConfigError, UnknownNameError
+from ..errors import ConfigError, UnknownNameError, closest
 from ..paths import tasks_dir
 from .base import TASK_CLASSES, Task
 from .config import TaskConfig, load_task_config
+from .user_code import load_class
 
 _INDEX: dict[tuple, dict[str, TaskConfig]] = {}  # one scan per set of files and their mtimes
-
-
-def import_task_classes() -> None:
-    """Import every module of this package so task classes register themselves."""
-    # the folder is scanned by path: importing the package back from here would be a cycle
-    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
-        if info.name not in ("base", "config", "registry"):
-            importlib.import_module(f"{__package__}.{info.name}")
 
 
 def _task_files(include_paths) -> list[Path]:
@@ -114,45 +103,16 @@ def requirement_reasons(cls, config: TaskConfig) -> list[str]:
 
 def _load_class(config: TaskConfig, ref: str):
     """``file.py:Class`` (relative to the YAML's folder) or ``package.module:Class``."""
-    module_ref, _, attr = ref.rpartition(":")
-    if module_ref.endswith(".py"):
-        file = (config.path.parent / module_ref).resolve()
-        if not file.is_file():
-            raise ConfigError(f"{config.path}: class {ref!r}: {module_ref} not found next to {config.path.name}")
-        name = f"dknbench_user_tasks.{file.stem}_{abs(hash(str(file))):x}"
-        if name not in sys.modules:
-            spec = importlib.util.spec_from_file_location(name, file)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            try:
-                spec.loader.exec_module(module)
-            except (Exception, SystemExit) as error:  # sys.exit(0) in the file must not end dknbench silently
-                del sys.modules[name]
-                what = f"SystemExit({error.code!r}): the file calls sys.exit() when imported" if isinstance(
-                    error, SystemExit) else f"{type(error).__name__}: {error}"
-                raise ConfigError(f"{file}: importing it failed: {what}") from None
-        module = sys.modules[name]
-    else:
-        try:
-            module = importlib.import_module(module_ref)
-        except ImportError as error:
-            raise ConfigError(f"{config.path}: class {ref!r}: cannot import {module_ref!r} ({error})") from None
-        except SystemExit as error:
-            raise ConfigError(f"{config.path}: class {ref!r}: importing {module_ref!r} called "
-                              f"sys.exit({error.code!r})") from None
-    cls = getattr(module, attr, None)
-    if not (isinstance(cls, type) and issubclass(cls, Task)):
-        raise ConfigError(f"{config.path}: class {ref!r}: {attr!r} is not a dknbench Task subclass "
-                          f"in {module_ref}")
-    return cls
+    return load_class(config.path, ref, Task)
 
 
 def task_class(config: TaskConfig):
     if ":" in config.cls:
         return _load_class(config, config.cls)
-    import_task_classes()
     if config.cls not in TASK_CLASSES:
-        raise ConfigError(f"{config.path}: class {config.cls!r} is not a registered task class; "
+        close = closest(config.cls, TASK_CLASSES.names())
+        raise ConfigError(f"{config.path}: class {config.cls!r} is not a registered task class"
+                          f"{f' (did you mean {close!r}?)' if close else ''}; "
                           f"available: {', '.join(TASK_CLASSES.names())}, or file.py:Class, "
                           "or package.module:Class")
     return TASK_CLASSES.get(config.cls)
