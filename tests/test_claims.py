@@ -92,13 +92,37 @@ def test_welch_binomial_and_one_sample_equal_scipy():
     assert share.estimate == pytest.approx(14 / 23)
     assert share.p == pytest.approx(stats.binomtest(14, 23, 0.5, alternative="greater").pvalue)
     # one-sample t on a per-fact difference of two fields (minus), rows of a fact averaged
-    true, wrong = rng.normal(1.0, 0.5, 10), rng.normal(0.8, 0.5, 10)
+    true, wrong = rng.normal(1.0, 0.5, 24), rng.normal(0.8, 0.5, 24)
     fc = [{"fact_id": f"f{i // 2}", "method": "ntc", "role": "eval", "activation_true": float(a),
            "activation_wrong": float(b)} for i, (a, b) in enumerate(zip(true, wrong))]
     fc.append({"fact_id": "tuned", "method": "ntc", "role": "tune", "activation_true": 9.0, "activation_wrong": 0.0})
-    margin = (true - wrong).reshape(5, 2).mean(axis=1)
+    margin = (true - wrong).reshape(12, 2).mean(axis=1)
     one = evaluate(BY_ID["amig-factcheck-dkn-helps"], _run(fc))
-    assert one.n == 5 and one.p == pytest.approx(stats.ttest_1samp(margin, 0, alternative="greater").pvalue)
+    assert one.n == 12 and one.p == pytest.approx(stats.ttest_1samp(margin, 0, alternative="greater").pvalue)
+
+
+def test_fewer_facts_than_min_n_give_undefined_never_a_verdict():
+    """A run in progress is read as it stands: at n = 9 (< MIN_N = 10) even a decisive t-test
+    gives undefined with the reason, while the statistic is still shown."""
+    from dknbench.reproduce.verdicts import MIN_N
+
+    assert MIN_N == 10
+    ids = [f"f{i}" for i in range(12)]
+    d, n = np.linspace(1.0, 2.0, 12), np.zeros(12)  # D far above N: p is tiny
+    claim = BY_ID["dkn-robust-d-over-n"]
+    assert evaluate(claim, _run(_perturbation_rows(d, n, ids))).verdict == "supported"
+    few = evaluate(claim, _run(_perturbation_rows(d[:9], n[:9], ids[:9])))
+    assert few.verdict == "undefined" and few.n == 9 and few.p < 1e-6
+    assert "too few facts: n = 9 < 10" in few.reason and "in progress" in few.reason
+    # a claim may ask for more
+    strict = {**claim, "test": {**claim["test"], "min_n": 20}}
+    assert evaluate(strict, _run(_perturbation_rows(d, n, ids))).verdict == "undefined"
+    # Welch: each group needs min_n
+    rows = [{"fact_id": f"f{i}", "method": "ig", "cs2": v} for i, v in enumerate([*np.linspace(0.4, 0.6, 20), 0.01, 0.02, 0.04])]
+    welch = evaluate(BY_ID["ql-ki-kii-differ"], _run(rows, {"static_threshold": 0.1}))
+    assert welch.verdict == "undefined" and "n = 3 < 10" in welch.reason
+    with pytest.raises(ConfigError, match="min_n"):
+        validate_test({**claim["test"], "min_n": 1}, "claim x")
 
 
 def test_exploded_edits_typed_facts_and_curves():

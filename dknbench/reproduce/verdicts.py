@@ -37,6 +37,12 @@ Verdicts: **supported** (the test rejects at alpha in the paper's direction), **
 (it does not), **undefined** (the run is missing, or too few facts, or the statistic is NaN, with
 the reason, or the claim's own ``undefined`` reason) and **not testable here** (the claim's
 ``not_testable`` reason).
+
+Too few facts: a test with fewer than ``min_n`` units (default ``MIN_N`` = 10 facts; for Welch,
+each group; for a record, its n) gives **undefined**, never a verdict. A run in progress is read
+as it stands, and at n = 2 a t-test that fails to reject says nothing about the claim; below 10
+units the t-test's normal approximation of the mean is also not one to lean on. A claim may set
+its own ``min_n`` in its test (e.g. higher where the paper's effect is small).
 """
 
 from __future__ import annotations
@@ -53,7 +59,9 @@ from ..errors import ConfigError
 VERDICTS = ("supported", "not supported", "undefined", "not testable here")
 KINDS = ("paired_t", "welch_t", "one_sample_t", "binomial", "comparison", "record")
 VALUE_KEYS = {"method", "field", "explode", "where", "type", "abs_limit", "split", "reduce", "minus", "source"}
-TEST_KEYS = {"kind", "a", "b", "bar", "alternative", "alpha", "method_a", "method_b", "metric", "welch", "share"}
+TEST_KEYS = {"kind", "a", "b", "bar", "alternative", "alpha", "method_a", "method_b", "metric", "welch", "share",
+             "min_n"}
+MIN_N = 10  # fewer test units than this give "undefined", never a verdict (see the module docstring)
 RECORD_KEYS = {"method", "metric", "group"}
 REDUCERS = ("mean", "last", "max_but_last", "mean_but_last")
 TYPES = ("K_I", "K_II")
@@ -92,6 +100,9 @@ def validate_test(spec, where: str) -> None:
     alpha = spec.get("alpha", 0.05)
     if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise ConfigError(f"{where}: alpha must be in (0, 1), got {alpha!r}")
+    min_n = spec.get("min_n", MIN_N)
+    if not isinstance(min_n, int) or isinstance(min_n, bool) or min_n < 2:
+        raise ConfigError(f"{where}: min_n must be an integer >= 2, got {min_n!r}")
     if kind == "comparison":
         missing = {"method_a", "method_b", "metric"} - set(spec)
         if missing:
@@ -317,8 +328,10 @@ def welch_t(a, b, alternative="greater", alpha=0.05) -> Verdict:
         return Verdict("undefined", reason=f"n = {a.size} and {b.size} facts (need >= 2 each)", n=int(a.size + b.size))
     res = stats.ttest_ind(a, b, equal_var=False, alternative=alternative)
     ci = res.confidence_interval(1 - alpha)
-    return _decide(f"Welch t({res.df:.1f}) = {res.statistic:.3g}", float(a.mean() - b.mean()), ci,
-                   a.size + b.size, res.pvalue, alpha, f"difference of means (n = {a.size} vs {b.size})")
+    verdict = _decide(f"Welch t({res.df:.1f}) = {res.statistic:.3g}", float(a.mean() - b.mean()), ci,
+                      a.size + b.size, res.pvalue, alpha, f"difference of means (n = {a.size} vs {b.size})")
+    verdict.extra["units"] = int(min(a.size, b.size))  # min_n holds for each group
+    return verdict
 
 
 def one_sample_t(a, bar, alternative="greater", alpha=0.05) -> Verdict:
@@ -375,7 +388,8 @@ def comparison_verdict(summary: dict | None, spec: dict) -> Verdict:
     p = float(stats.t.sf(t, df) if spec.get("alternative", "greater") == "greater" else stats.t.cdf(t, df))
     alpha = spec.get("alpha", 0.05)
     return Verdict("supported" if p < alpha else "not supported", f"t = {t:.3g} (task's {'Welch' if spec.get('welch') else 'Student'} test), p = {p:.3g}",
-                   None, None, n, p, reason=f"the task's comparison, n = {c.get('n_a')} vs {c.get('n_b')}")
+                   None, None, n, p, reason=f"the task's comparison, n = {c.get('n_a')} vs {c.get('n_b')}",
+                   extra={"units": min(int(c.get("n_a", 0)), int(c.get("n_b", 0)))})
 
 
 def _record(summary: dict, spec: dict) -> dict | None:
@@ -430,7 +444,21 @@ def _label(spec: dict) -> str:
 
 
 def evaluate(claim: dict, run: RunData | None) -> Verdict:
-    """Exactly one of VERDICTS for ``claim`` on ``run`` (the claim's task's run folder)."""
+    """Exactly one of VERDICTS for ``claim`` on ``run`` (the claim's task's run folder); a verdict
+    on fewer than the test's ``min_n`` units becomes undefined (the statistic is still shown)."""
+    verdict = _evaluate(claim, run)
+    spec = claim.get("test") or {}
+    min_n = spec.get("min_n", MIN_N)
+    units = verdict.extra.get("units", verdict.n)
+    if verdict.verdict in ("supported", "not supported") and units is not None and units < min_n:
+        return Verdict("undefined", verdict.statistic, verdict.estimate, verdict.ci, verdict.n, verdict.p,
+                       reason=f"too few facts: n = {units} < {min_n} (a verdict needs >= {min_n})" + (
+                           f"; the run is in progress ({run.n_fact_files} facts so far)"
+                           if run is not None and run.summary is None else ""), extra=verdict.extra)
+    return verdict
+
+
+def _evaluate(claim: dict, run: RunData | None) -> Verdict:
     if claim.get("not_testable"):
         return Verdict("not testable here", reason=str(claim["not_testable"]))
     if claim.get("undefined"):  # a claim the papers leave without a testable margin
