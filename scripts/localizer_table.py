@@ -30,11 +30,14 @@ from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 TASK = "kn-localization"
 FLOOR = "random"
+ALPHA = 0.05  # level of the paired tests against the top localizer (Holm-adjusted)
 PAIRED = ["SR", "rel_minus_irr", "rel_minus_irr_enh", "rel_minus_irr_sup"]
 PER_METHOD = "rel_minus_irr_outliers_per_method"
 SHOWN_OPTIONS = ("steps", "max_queries", "random_match", "known_only", "known_min_prob", "outlier_limit")
@@ -98,6 +101,7 @@ class Table(NamedTuple):
     fact_ids: list[str]  # the facts every method has, in the first run's order
     metrics: list[dict]
     comparisons: list[dict]
+    per_fact: dict  # method -> {"rel_minus_irr": {fact id: value}, ...} on the ranked facts
 
     @property
     def main(self) -> Run:
@@ -162,7 +166,7 @@ def build(name: str, runs: list[Run]) -> Table:
         raise BadInput(f"{main.folder}: no fact has rows for every method of the table ({', '.join(methods)})")
     ctx = SimpleNamespace(methods=methods, seed=main.settings["seed"], options=main.settings["options"])
     result = KNLocalizationTask(ctx).summarize(rows, main.folder)
-    return Table(name, runs, methods, fact_ids, result.metrics, result.comparisons)
+    return Table(name, runs, methods, fact_ids, result.metrics, result.comparisons, result.per_fact)
 
 
 def cell(record: dict | None) -> str:
@@ -213,7 +217,7 @@ def table_lines(table: Table, cost_files: list[str]) -> list[str]:
     cost = costs(cost_files, set(table.fact_ids))
     floor = {c["method_a"]: c for c in table.comparisons if c["metric"] == "rel_minus_irr" and c["method_b"] == FLOOR}
     header = PAIRED + ["vs random: paired t p (n)", "rel_minus_irr, outlier rule per method (n)",
-                       "facts lost to it", "mean_kns", "CPU s/fact [95 % CI] (n)"]
+                       "facts lost to it", "mean_kns"] + (["CPU s/fact [95 % CI] (n)"] if cost_files else [])
     lines.append("| localizer | " + " | ".join(header) + " |")
     lines.append("|---" * (len(header) + 1) + "|")
     reasons = []
@@ -228,7 +232,7 @@ def table_lines(table: Table, cost_files: list[str]) -> list[str]:
         lost = table.record(method, "facts_lost_to_outliers")
         cells = [cell(table.record(method, m)) for m in PAIRED] + [
             test_text, own_text, "—" if lost is None else f"{lost['value']:.0f}",
-            cell(table.record(method, "mean_kns")), spent_text]
+            cell(table.record(method, "mean_kns"))] + ([spent_text] if cost_files else [])
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
         sr = table.record(method, "SR")
         if sr and sr.get("undefined"):
@@ -250,10 +254,25 @@ def ranks(table: Table) -> dict[str, int]:
     return {m: 1 + sum(1 for other in order if value[other] > value[m]) for m in order}
 
 
-def overlaps(a: dict, b: dict) -> bool | None:
-    if None in (a.get("ci_low"), a.get("ci_high"), b.get("ci_low"), b.get("ci_high")):
-        return None
-    return a["ci_low"] <= b["ci_high"] and b["ci_low"] <= a["ci_high"]
+def versus_top(table: Table, order: list[str]) -> list[tuple[str, dict, float]]:
+    """Each localizer after the top one against it, by the paired t-test on the ranked facts
+    (two-sided, as nothing says which should win), Holm-adjusted over the comparisons:
+    (method, compare_paired record, Holm p)."""
+    from statsmodels.stats.multitest import multipletests
+
+    from dknbench.stats.ttest import compare_paired
+
+    top = table.per_fact[order[0]]["rel_minus_irr"]
+    tests = [(m, compare_paired(table.per_fact[m]["rel_minus_irr"], top, m, order[0], "rel_minus_irr"))
+             for m in order[1:]]
+    raw = [t["paired_p"] for _, t in tests]
+    finite = [i for i, p in enumerate(raw) if p is not None and np.isfinite(p)]
+    holm = [float("nan")] * len(raw)
+    if finite:
+        adjusted = multipletests([raw[i] for i in finite], method="holm")[1]
+        for i, value in zip(finite, adjusted):
+            holm[i] = float(value)
+    return [(m, t, h) for (m, t), h in zip(tests, holm)]
 
 
 def comparison_lines(tables: list[Table]) -> list[str]:
@@ -278,12 +297,14 @@ def comparison_lines(tables: list[Table]) -> list[str]:
             lines.append(f"- {t.name}: no localizer with a defined rel_minus_irr")
             continue
         top = t.record(order[0], "rel_minus_irr")
-        tied = [m for m in order[1:] if overlaps(top, t.record(m, "rel_minus_irr"))]
-        apart = [m for m in order[1:] if overlaps(top, t.record(m, "rel_minus_irr")) is False]
+        tests = versus_top(t, order)
+        below = [f"{m} (p = {h:.2g})" for m, _, h in tests if h < ALPHA]
+        level = [f"{m} (p = {h:.2g})" for m, _, h in tests if not h < ALPHA]
         lines.append(f"- {t.name} (known_only={json.dumps(t.main.settings['options'].get('known_only'))}, "
-                     f"n = {top['n']} paired facts): top {order[0]} {cell(top)}; paired rel_minus_irr 95 % CIs "
-                     f"overlapping it: {', '.join(tied) or 'none'}; not overlapping: {', '.join(apart) or 'none'} "
-                     f"(CI overlap among localizers; {FLOOR} is the floor, tested by the paired p)")
+                     f"n = {top['n']} paired facts): top {order[0]} {cell(top)}. Paired t-test of each "
+                     f"localizer's rel_minus_irr against it on those facts, two-sided, Holm-adjusted p: "
+                     f"below it at {ALPHA:g}: {', '.join(below) or 'none'}; not distinguishable from it: "
+                     f"{', '.join(level) or 'none'} ({FLOOR} is the floor, tested by the table's paired p)")
     if len(tables) > 1:
         tops = [", ".join(m for m, r in rank[n].items() if r == 1) or "none" for n in names]
         same = len(set(tops)) == 1

@@ -79,7 +79,7 @@ def test_each_gate_is_one_paired_table_with_the_extra_method_and_the_in_progress
     assert f"{runs['off']} (grad-x-act, atp, random): in progress, 3 of 4 facts finished" in text
     assert f"{runs['off_variant']} ({VARIANT}): finished, 4 facts with rows of 4" in text
     assert "paired: 3 facts every localizer of the table has" in text
-    assert all(r[-1] == "—" for r in on + off)  # no --cost given
+    assert "CPU s/fact" not in text and all(len(r) == 10 for r in on + off)  # no --cost: no cost column
     # one n for every method's ranked columns: the table's records, from the task's own summary
     for name, folders in (("known-facts", [runs["on"]]), ("all-facts", [runs["off"], runs["off_variant"]])):
         table = module.build(name, [module.read_run(f) for f in folders])
@@ -139,3 +139,30 @@ def test_the_cost_column_reads_the_first_line_of_each_table_fact(runs, tmp_path,
     expected = mean_ci([float(i + 1) for i in range(len(facts))])
     assert cost["atp"] == f"{expected.estimate:.3g} [{expected.low:.3g}, {expected.high:.3g}] ({len(facts)})"
     assert cost["grad-x-act"] == "—" and cost["random"] == "—"
+
+
+def test_each_localizer_is_tested_against_the_top_one_paired_and_holm_adjusted(runs):
+    """The comparison with the top localizer is scipy's paired t on the ranked facts, Holm-adjusted
+    by statsmodels over the comparisons, and the line names each localizer on its side of 0.05."""
+    from scipy import stats
+    from statsmodels.stats.multitest import multipletests
+
+    module = script()
+    table = module.build("all-facts", [module.read_run(runs["off"]), module.read_run(runs["off_variant"])])
+    order = [m for m in module.ranking(table) if m != module.FLOOR]
+    tested = module.versus_top(table, order)
+    assert [m for m, _, _ in tested] == order[1:]
+    top = table.per_fact[order[0]]["rel_minus_irr"]
+    raw = []
+    for method, record, _ in tested:
+        mine = table.per_fact[method]["rel_minus_irr"]
+        facts = sorted(set(mine) & set(top))
+        assert record["n_pairs"] == len(facts) == table.record(method, "rel_minus_irr")["n"]
+        raw.append(stats.ttest_rel([mine[f] for f in facts], [top[f] for f in facts]).pvalue)
+    finite = [p for p in raw if p == p]
+    expected = list(multipletests(finite, method="holm")[1]) if finite else []
+    assert [h for _, _, h in tested if h == h] == pytest.approx(expected, rel=1e-12)
+    lines = module.comparison_lines([table])
+    line = next(x for x in lines if x.startswith("- all-facts"))
+    for method, _, holm in tested:
+        assert f"{method} (p = {holm:.2g})" in line
