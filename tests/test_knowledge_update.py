@@ -60,6 +60,9 @@ def test_training_resumes_from_the_checkpoint(tmp_path):
     assert info["resumed_from"] == 2
     for (k, a), b in zip(full.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.allclose(a, b), k
+    # every optimizer step is timed once, and the steps timed before a stop are kept on resume
+    assert len(info["step_seconds"]["cpu"]) == len(info["step_seconds"]["wall"]) == info["steps"] > 0
+    assert all(t > 0 for t in info["step_seconds"]["wall"]) and all(t >= 0 for t in info["step_seconds"]["cpu"])
 
 
 def test_full_finetuning_and_bad_input():

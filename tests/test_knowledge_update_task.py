@@ -79,6 +79,19 @@ def test_end_to_end_tables_figure_and_restored_weights(family, tnl, tmp_path, mo
     assert [row["set"] for row in overlap] == ["D", "N", "Rnd"]
     assert overlap[0]["τ_ΔN ratio"] == (0.04 if family == "gpt2" else 0.05)
     assert overlap[0]["|ΔN|"] > 0
+    # 000 App. F.2: each trained setting's CPU seconds per step, the t-interval of its timed steps
+    timing = {r["group"]: r for r in summary["metrics"] if r["metric"] == "train_cpu_s_per_step"}
+    trained = {("Θ(All)" if k == "All" else f"Θ({k.split('-', 1)[1]})"): s for k, s in training["settings"].items()
+               if s.get("available")}
+    assert set(timing) == set(trained)
+    for group, record in timing.items():
+        from dknbench.stats.intervals import mean_ci
+
+        steps = trained[group]["step_seconds"]["cpu"]
+        expected = mean_ci(steps)
+        assert record["n"] == len(steps) == trained[group]["steps"]
+        assert (record["value"], record["ci_low"], record["ci_high"]) == pytest.approx(
+            (expected.estimate, expected.low, expected.high))
     assert "delta_p_heatmap.png" in summary["figures"] and (output / "delta_p_heatmap.png").stat().st_size > 1000
     assert not list((output / "training").glob("*/finetune_checkpoint.pt"))  # cleaned up when done
     # resuming: the last fact reruns, training.json exists -> no training at all

@@ -18,6 +18,7 @@ import math
 import os
 import pickle
 import random
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -103,7 +104,10 @@ def text_batches(tokenizer, texts: list[str], batch_size: int, rng: random.Rando
 def train_neurons(lm, texts: list[str], neurons, config: TrainConfig, run_dir: Path | None = None,
                   progress: bool = True) -> dict:
     """Fine-tune ``lm.model`` in place on ``texts`` (causal LM loss); only ``neurons`` train
-    (``None``: every parameter). Returns {"steps", "losses", "resumed_from"}."""
+    (``None``: every parameter). Returns {"steps", "losses", "resumed_from", "step_seconds"}:
+    ``step_seconds`` holds each optimizer step's CPU seconds (this process, all its threads) and
+    wall seconds, from its first micro-batch to the weights written back (000 App. F.2 compares
+    training time between settings; a resumed run keeps the steps timed before the stop)."""
     config.check()
     if lm.is_masked_lm:
         raise ConfigError("knowledge-update fine-tuning is implemented for causal LMs only")
@@ -134,6 +138,7 @@ def train_neurons(lm, texts: list[str], neurons, config: TrainConfig, run_dir: P
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     checkpoint = run_dir / "finetune_checkpoint.pt" if run_dir is not None else None
     start_epoch, step, losses, resumed = 0, 0, [], None
+    timed = {"cpu": [], "wall": []}
     if checkpoint is not None and checkpoint.is_file():
         state = load_checkpoint(checkpoint)
         if state["config"] != asdict(config) or sorted(state["params"]) != sorted(trainable):
@@ -144,6 +149,7 @@ def train_neurons(lm, texts: list[str], neurons, config: TrainConfig, run_dir: P
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, step, losses, resumed = state["epoch"], state["step"], state["losses"], state["epoch"]
+        timed = state.get("step_seconds") or timed
     max_length = (getattr(model.config, "max_position_embeddings", None)
                   or getattr(model.config, "n_positions", None))
     model.train()
@@ -154,6 +160,8 @@ def train_neurons(lm, texts: list[str], neurons, config: TrainConfig, run_dir: P
             rng = random.Random(f"{config.seed}/{epoch}")
             batches = list(text_batches(lm.tokenizer, texts, config.batch_size, rng, max_length))
             for i, (ids, mask, labels) in enumerate(batches):
+                if i % config.grad_accum == 0:  # a step starts
+                    cpu0, wall0 = time.process_time(), time.perf_counter()
                 out = model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device),
                             labels=labels.to(lm.device))
                 (out.loss / config.grad_accum).backward()
@@ -174,9 +182,12 @@ def train_neurons(lm, texts: list[str], neurons, config: TrainConfig, run_dir: P
                             if m is not None:
                                 param.copy_(torch.where(m, param, snapshots[name]))
                     step += 1
+                    timed["cpu"].append(time.process_time() - cpu0)
+                    timed["wall"].append(time.perf_counter() - wall0)
                     bar.update(1)
             if checkpoint is not None:
                 _atomic_save({"config": asdict(config), "epoch": epoch + 1, "step": step, "losses": losses,
+                              "step_seconds": timed,
                               "params": {n: p.detach().clone() for n, (p, _) in trainable.items()},
                               "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
                              checkpoint)
@@ -186,7 +197,7 @@ def train_neurons(lm, texts: list[str], neurons, config: TrainConfig, run_dir: P
         for name, param in model.named_parameters():
             param.requires_grad_(flags[name])
             param.grad = None
-    return {"steps": step, "losses": losses, "resumed_from": resumed}
+    return {"steps": step, "losses": losses, "resumed_from": resumed, "step_seconds": timed}
 
 
 def _read_rows(adapter, layer: int) -> torch.Tensor:

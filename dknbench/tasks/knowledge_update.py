@@ -38,6 +38,7 @@ from ..errors import ConfigError
 from ..io import read_json, write_json
 from ..scoring import SkipQuery
 from ..stats import compare_groups
+from ..stats.intervals import CI_T, mean_ci
 from .base import TASK_CLASSES, Summary, Task, metric_record
 from .common import neurons_from_json, neurons_json, rows_by_method
 from .dkn_common import FactDKNs
@@ -55,6 +56,13 @@ DELTA_P_QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 
 def label(setting: str) -> str:
     return f"Θ({setting})"
+
+
+def step_timing(result: dict) -> tuple | None:
+    """(t-interval of the mean CPU seconds per optimizer step, steps) of one fine-tuning setting,
+    or None for a result written before steps were timed (or with fewer than 2 timed steps)."""
+    cpu = ((result or {}).get("step_seconds") or {}).get("cpu") or []
+    return (mean_ci(cpu), len(cpu)) if len(cpu) >= 2 else None
 
 
 # --- data ------------------------------------------------------------------------------------------
@@ -319,6 +327,7 @@ class KnowledgeUpdateTask(Task):
                               "neurons": None if neurons is None else neurons_json(neurons),
                               "steps": run["steps"], "resumed_from": run["resumed_from"],
                               "final_loss": run["losses"][-1] if run["losses"] else None,
+                              "step_seconds": run.get("step_seconds"),
                               "eval": self.evaluate()}
                     if name == "All":
                         delta = parameter_change(before, lm.adapter)
@@ -398,7 +407,13 @@ class KnowledgeUpdateTask(Task):
                                   "Qau": "/", "Average": "/", "neurons": 0, "steps": None,
                                   "note": r.get("reason", "")})
                     continue
-                add_row(label(name), shown, r.get("eval"), {"neurons": r.get("n_neurons"), "steps": r.get("steps")})
+                timing = step_timing(r)
+                add_row(label(name), shown, r.get("eval"), {"neurons": r.get("n_neurons"), "steps": r.get("steps"),
+                                                            "CPU s/step": timing[0].estimate if timing else None})
+                if timing:  # 000 App. F.2: training time per setting, one CPU-seconds sample per step
+                    summary.metrics.append(metric_record(shown, "train_cpu_s_per_step", timing[0].estimate,
+                                                         timing[1], group=label(name),
+                                                         ci=(timing[0].low, timing[0].high), ci_method=CI_T))
         summary.tables["knowledge_update_accuracy"] = table
         summary.per_fact = per_fact
         # 000 Table 8: Θ(D) against the others, per query type, on per-query 0/1 correctness
