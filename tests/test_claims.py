@@ -171,8 +171,24 @@ def test_a_tasks_per_fact_sample_reads_as_independent_units():
     verdict = evaluate(BY_ID["dkn-finetune-qau-drop"], _run([], summary=summary))
     expected = stats.ttest_ind(new, au, equal_var=False, alternative="greater")
     assert verdict.n == 18 and verdict.p == pytest.approx(expected.pvalue)
-    with pytest.raises(ConfigError, match="no fact ids to pair"):
-        validate_test({"kind": "paired_t", "a": {"field": "x", "source": "per_fact"}, "b": {"field": "y"}}, "c")
+    listed = {"kind": "paired_t", "a": {"field": "acc_qnew", "method": "ntc:Θ(D)", "source": "per_fact"},
+              "b": {"field": "acc_qau", "method": "ntc:Θ(D)", "source": "per_fact"}}
+    unpaired = evaluate({"id": "x", "paper": "dkn", "task": "t", "test": listed}, _run([], summary=summary))
+    assert unpaired.verdict == "undefined" and "nothing to pair" in unpaired.reason
+
+
+def test_a_per_fact_mapping_pairs_by_fact_id():
+    """kn-localization keeps rel_minus_irr per fact id (the facts every localizer keeps): amig vs ig
+    is scipy's paired t on the facts both have."""
+    rng = np.random.default_rng(3)
+    ids = [f"f{i}" for i in range(15)]
+    ig = dict(zip(ids, rng.normal(2.0, 1.0, 15)))
+    amig = {f: v + 0.5 + rng.normal(0, 0.3) for f, v in ig.items() if f != "f7"}
+    summary = {"metrics": [], "per_fact": {"amig": {"rel_minus_irr": amig}, "ig": {"rel_minus_irr": ig}}}
+    verdict = evaluate(BY_ID["amig-relirr-over-ig"], _run([], summary=summary))
+    common = sorted(amig)
+    expected = stats.ttest_rel([amig[f] for f in common], [ig[f] for f in common], alternative="greater")
+    assert verdict.n == 14 and verdict.p == pytest.approx(expected.pvalue) and verdict.verdict == "supported"
 
 
 def test_bad_tests_are_refused():

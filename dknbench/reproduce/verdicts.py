@@ -25,7 +25,8 @@ that has not finished, so a partial run is read as it stands):
 ``field`` is a dotted path into the row (``delta_prob.values/D``); ``explode`` names a list column
 whose items become the rows (knowledge-editing's ``edits``, query-kn-mapping's ``effects``);
 ``where`` keeps rows whose dotted fields equal the given values; ``source: per_fact`` reads
-instead the sample ``summary.json["per_fact"][method][field]`` (independent units, no pairing); ``type`` K_I / K_II keeps the
+instead the sample ``summary.json["per_fact"][method][field]`` (a list: independent units, no
+pairing; a mapping fact id -> value: facts, paired by id); ``type`` K_I / K_II keeps the
 facts of that type by their CS2 and the run's threshold (003 §2.1; static from the run's options,
 Otsu from the summary's ``threshold`` record), and ``field: "@K_II"`` gives 1 when a fact is K_II
 and 0 when K_I; ``abs_limit`` drops values beyond it (the papers' 900 % outlier rule, applied to
@@ -131,8 +132,6 @@ def validate_test(spec, where: str) -> None:
         check_keys(values, VALUE_KEYS, where, f"test.{side}")
         if values.get("source") not in (None, "rows", "per_fact"):
             raise ConfigError(f"{where}: test.{side}.source must be rows or per_fact, got {values['source']!r}")
-        if values.get("source") == "per_fact" and kind == "paired_t":
-            raise ConfigError(f"{where}: a per_fact sample has no fact ids to pair; use welch_t")
         if values.get("reduce") not in (None, *REDUCERS):
             raise ConfigError(f"{where}: test.{side}.reduce must be one of {', '.join(REDUCERS)}, got {values['reduce']!r}")
         if values.get("type") not in (None, *TYPES):
@@ -231,10 +230,12 @@ def fact_values(run: RunData, spec: dict) -> tuple[dict[str, float], str]:
     """{fact_id: value} for one VALUES spec (rows of a fact averaged), and '' or why it is empty."""
     method = spec.get("method")
     if spec.get("source") == "per_fact":
-        # a sample the task kept in summary.json's per_fact (e.g. per-query 0/1 correctness after a
-        # fine-tuning run): independent units, numbered, for a Welch or one-sample test only
-        listed = ((run.summary or {}).get("per_fact") or {}).get(method, {}).get(spec["field"]) or []
-        values = {f"#{i}": float(v) for i, v in enumerate(listed) if _number(v) is not None}
+        # a sample the task kept in summary.json's per_fact: a list (e.g. per-query 0/1 correctness
+        # after a fine-tuning run) is independent units, numbered "#i", for a Welch or one-sample
+        # test only; a mapping fact id -> value (kn-localization's paired facts) pairs by fact id
+        kept = ((run.summary or {}).get("per_fact") or {}).get(method, {}).get(spec["field"]) or []
+        items = kept.items() if isinstance(kept, dict) else ((f"#{i}", v) for i, v in enumerate(kept))
+        values = {str(key): float(v) for key, v in items if _number(v) is not None}
         return values, "" if values else f"no per_fact sample {spec['field']} of {method} in summary.json"
     rows = [r for r in run.rows if method is None or r.get("method") == method]
     split = spec.get("split", "static")
@@ -484,6 +485,9 @@ def _evaluate(claim: dict, run: RunData | None) -> Verdict:
     if not b:
         return Verdict("undefined", n=0, reason=why_b)
     if spec["kind"] == "paired_t":
+        if any(key.startswith("#") for key in (*a, *b)):
+            return Verdict("undefined", n=0, reason="a per_fact list is numbered units, not facts: "
+                                                    "nothing to pair (use welch_t)")
         common = sorted(set(a) & set(b))
         return paired_t([a[f] for f in common], [b[f] for f in common], alternative, alpha)
     return welch_t(list(a.values()), list(b.values()), alternative, alpha)
