@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
+
+from dknbench.metrics import precision_recall_f1
 import torch
 
 from dknbench.data.schema import Fact
@@ -110,6 +113,34 @@ def test_precision_recall_f1_on_a_hand_made_confusion_case():
     assert prf.recall == pytest.approx(2 / 3)
     assert prf.f1 == pytest.approx(4 / 7)
     assert result["overall"]["with_DKN"].f1 == pytest.approx(4 / 7)
+    # per evaluated fact (its true and its wrong object): (TP, FP, FN) = (1,1,0), (0,0,1), (1,1,0)
+    tp, fp, fn = result["counts"]["with_DKN"]
+    assert tp.tolist() == [1, 0, 1] and fp.tolist() == [1, 0, 1] and fn.tolist() == [0, 1, 0]
+
+
+def test_overall_prf_intervals_resample_evaluated_facts():
+    """The P/R/F1 intervals are a seeded percentile bootstrap over evaluated facts: the estimate is
+    precision_recall_f1's, the same seed gives the same bounds, and recall's interval is close to
+    the binomial interval of the same share."""
+    from dknbench.tasks.fact_checking import prf_from_counts, prf_intervals
+
+    rng = np.random.default_rng(5)
+    truth_said = rng.random(40) < 0.8  # the checker says "correct" for the true object
+    wrong_said = rng.random(40) < 0.4  # ... and for the wrong one
+    counts = (truth_said.astype(float), wrong_said.astype(float), (~truth_said).astype(float))
+    labels = [v for _ in range(40) for v in (True, False)]
+    preds = [bool(v) for pair in zip(truth_said, wrong_said) for v in pair]
+    prf = precision_recall_f1(labels, preds)
+    intervals = prf_intervals(counts, seed=42)
+    assert [i.estimate for i in intervals] == pytest.approx([prf.precision, prf.recall, prf.f1])
+    assert all(i.low <= i.estimate <= i.high for i in intervals)
+    assert [tuple(i) for i in prf_intervals(counts, seed=42)] == [tuple(i) for i in intervals]
+    assert prf_from_counts(*counts) == pytest.approx([prf.precision, prf.recall, prf.f1])
+    # the recall interval is close to the binomial one on the true objects (a share of 40 facts)
+    from scipy import stats
+
+    wilson = stats.binomtest(int(truth_said.sum()), 40).proportion_ci(0.95, method="wilson")
+    assert abs(intervals[1].low - wilson.low) < 0.08 and abs(intervals[1].high - wilson.high) < 0.08
 
 
 def test_lambda_is_never_tuned_on_the_evaluation_half():

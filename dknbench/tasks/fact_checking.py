@@ -39,6 +39,7 @@ from ..interventions.activations import run_until
 from ..metrics import precision_recall_f1
 from ..results.figures import grouped_bars
 from ..scoring import SkipQuery
+from ..stats.intervals import CI_BOOTSTRAP, paired_bootstrap_cis
 from .base import TASK_CLASSES, SkipFact, Summary, Task, metric_record
 from .common import mean_prob, neurons_from_json, neurons_json, rows_by_method, usable_queries
 from .dkn_common import FactDKNs
@@ -106,18 +107,36 @@ def examples(rows, score: str):
 SETTINGS = (("with_DKN", "activation"), ("wo_DKN", "prob"))
 
 
+def prf_from_counts(tp, fp, fn) -> np.ndarray:
+    """(P, R, F1) from summed counts, 0 where a denominator is 0 (as precision_recall_f1)."""
+    tp, fp, fn = float(np.sum(tp)), float(np.sum(fp)), float(np.sum(fn))
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    return np.array([p, r, f1])
+
+
+def prf_intervals(counts, seed: int) -> list:
+    """95 % intervals of the overall P, R and F1: a seeded percentile bootstrap that resamples the
+    evaluated facts (each with its true and wrong object; the tuned thresholds stay fixed), all
+    three from the same resamples. P/R/F1 are ratios of sums, so no t-interval applies."""
+    return paired_bootstrap_cis(counts, prf_from_counts, n_resamples=2000, seed=seed)
+
+
 def evaluate(rows: list[dict]) -> dict:
     """method -> {"thresholds": {relation: {with_DKN: λ, wo_DKN: θ}}, "relations": {relation:
-    {setting: PRF}}, "overall": {setting: PRF}, "n_eval": {setting: {relation: n}}}. Thresholds
-    use "tune" rows only. Each setting is scored on every row that has its score: wo_DKN (the
-    model's own judgement) on all facts, with_DKN only where the relation has DKN neurons."""
+    {setting: PRF}}, "overall": {setting: PRF}, "n_eval": {setting: {relation: n}},
+    "counts": {setting: (tp, fp, fn) arrays, one entry per evaluated fact}}. Thresholds use "tune"
+    rows only. Each setting is scored on every row that has its score: wo_DKN (the model's own
+    judgement) on all facts, with_DKN only where the relation has DKN neurons. ``counts`` lets the
+    overall P/R/F1 be resampled by fact (each fact holds its true and its wrong object)."""
     out = {}
     for method, mine in rows_by_method(rows, sorted({r["method"] for r in rows})).items():
         mine = [r for r in mine if r["role"] in ("tune", "eval")]
-        result = {"thresholds": {}, "relations": {}, "overall": {}, "n_eval": {}}
+        result = {"thresholds": {}, "relations": {}, "overall": {}, "n_eval": {}, "counts": {}}
         for setting, score in SETTINGS:
             scored = [r for r in mine if r.get(f"{score}_true") is not None]
-            labels_all, preds_all, counts = [], [], {}
+            labels_all, preds_all, counts, per_fact = [], [], {}, []
             for relation in sorted({r["relation"] for r in scored}):
                 tune = [r for r in scored if r["relation"] == relation and r["role"] == "tune"]
                 ev = [r for r in scored if r["relation"] == relation and r["role"] == "eval"]
@@ -131,9 +150,12 @@ def evaluate(rows: list[dict]) -> dict:
                 labels_all += labels
                 preds_all += preds
                 counts[relation] = len(ev)
+                for said_true, said_wrong in zip(preds[0::2], preds[1::2]):  # (true, wrong) per fact
+                    per_fact.append((int(said_true), int(said_wrong), int(not said_true)))
             if counts:
                 result["overall"][setting] = precision_recall_f1(labels_all, preds_all)
                 result["n_eval"][setting] = counts
+                result["counts"][setting] = tuple(np.array(c, dtype=float) for c in zip(*per_fact))
         out[method] = result
     return out
 
@@ -273,8 +295,11 @@ class FactCheckingTask(Task):
                        "relations": len(result["relations"]), "examples": n}
                 table.append(row)
                 bars.setdefault(setting, {})
-                for metric in ("P", "R", "F1"):
-                    summary.metrics.append(metric_record(f"{method}:{setting}", metric, row[metric], n))
+                intervals = prf_intervals(result["counts"][setting], self.ctx.seed)
+                for metric, interval in zip(("P", "R", "F1"), intervals):
+                    summary.metrics.append(metric_record(f"{method}:{setting}", metric, row[metric], n,
+                                                         ci=(interval.low, interval.high),
+                                                         ci_method=CI_BOOTSTRAP))  # resampling evaluated facts
                     bars[setting][metric] = row[metric]
             base, ours = result["overall"].get("wo_DKN"), result["overall"].get("with_DKN")
             if base and ours and base.f1 > 0:
