@@ -262,3 +262,42 @@ def test_report_only_on_a_tiny_model_run_is_byte_identical(tmp_path: Path, capsy
     # a folder that does not exist is a one-line error, exit 2
     assert main(["reproduce", "--paper", "dkn", "--report-only", "--output", str(tmp_path / "nope")]) == 2
     assert "no such folder of run folders" in capsys.readouterr().err
+
+
+def test_another_models_reproduction_adds_a_verdict_column(tmp_path: Path):
+    """Issue 31.4: a reproduction under <root>/<model>/<paper>/ gets its own report there and one
+    verdict column in the root's summary; refreshing it rewrites the root's README, not one of its own."""
+    import shutil
+
+    from dknbench.cli import main
+
+    root = tmp_path / "results"
+    code = main(["run", "--task", "gcr", "--method", "ntc,kmeans", "--model", "tiny-gpt2", "--limit", "3",
+                 "--set", "steps=2", "--set", "known_only=false", "--output", str(root / "dkn" / "gcr"), "--quiet"])
+    assert code == 0
+    assert main(["reproduce", "--paper", "dkn", "--report-only", "--output", str(root / "dkn")]) == 0
+    alone = (root / "README.md").read_text()
+    assert "verdict, " not in alone.split(SUMMARY_END)[0]  # no other model yet: one verdict column
+    shutil.copytree(root / "dkn" / "gcr", root / "tiny-other" / "dkn" / "gcr")
+    assert main(["reproduce", "--paper", "dkn", "--report-only", "--output", str(root / "tiny-other" / "dkn")]) == 0
+    assert (root / "tiny-other" / "dkn.md").is_file() and not (root / "tiny-other" / "README.md").exists()
+    summary = (root / "README.md").read_text().split(SUMMARY_END)[0]
+    assert summary == summary_markdown(root, CLAIMS).split(SUMMARY_END)[0]
+    header = next(line for line in summary.splitlines() if line.startswith("| paper |"))
+    assert header.endswith("| verdict | verdict, tiny-other |")
+    rows = [line for line in summary.splitlines() if line.startswith("| [dkn]")]
+    assert len(rows) == sum(c["paper"] == "dkn" for c in CLAIMS["claims"])
+    for line, claim in zip(rows, (c for c in CLAIMS["claims"] if c["paper"] == "dkn")):
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        mine = evaluate(claim, load_run_data_for(root / "dkn", claim))
+        other = cells[-1]
+        # the copy holds the same rows, so the other column repeats our verdict (or says no run)
+        assert other == ("no run" if mine.reason.startswith("no run of task") and mine.verdict == "undefined"
+                         else mine.verdict + ("" if mine.n is None else f" (n = {mine.n})")), claim["id"]
+    assert "  - tiny-other ([tiny-other/dkn.md](tiny-other/dkn.md)): " in summary
+
+
+def load_run_data_for(paper_dir: Path, claim: dict):
+    from dknbench.reproduce.verdicts import load_run_data
+
+    return load_run_data(paper_dir / claim["task"])

@@ -135,27 +135,72 @@ def paper_markdown(paper: str, paper_dir: Path, claims: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def model_folders(results_root: Path, claims: dict) -> list[str]:
+    """The other models' reproductions beside the embedded model's: subfolders ``<model>/`` of
+    ``results_root`` that hold a ``<paper>/`` folder of some paper (``dknbench reproduce --paper P
+    --model M --output results_root/M/P``), sorted by name."""
+    papers = set(claims["papers"])
+    return sorted(d.name for d in results_root.iterdir()
+                  if d.is_dir() and d.name not in papers and any((d / p).is_dir() for p in papers))
+
+
+def _short(v: Verdict) -> str:
+    """A verdict in a per-model column: the word and n (the reason is in that model's report)."""
+    if v.verdict == "undefined" and (v.reason or "").startswith("no run of task"):
+        return "no run"
+    return v.verdict + ("" if v.n is None else f" (n = {v.n})")
+
+
 def summary_markdown(results_root: Path, claims: dict) -> str:
-    """One table of every claim of every paper, grouped by paper, from ``results_root/<paper>/``."""
+    """One table of every claim of every paper, grouped by paper, from ``results_root/<paper>/``
+    (the embedded model), with one more verdict column per model that has its own reproduction
+    under ``results_root/<model>/<paper>/`` (issue 31.4)."""
+    from ..models.embedded import DEFAULT_MODEL
+
+    others = model_folders(results_root, claims)
+    extra_head = "".join(f" verdict, {m} |" for m in others)
     out = [SUMMARY_START, "", "# Claims of the papers and our verdicts", "",
            "Every numbered finding of 000, 002 and 003 and the central claims of 004 that the "
            "`linguistic-control` task tests (`dknbench/claims.yaml`), judged on the committed runs in "
-           "this folder; each paper's report (linked) gives the statistic, CI, n, reading and run records.", "",
-           "| paper | claim | section | our statistic (n) | paper's number | verdict |",
-           "| --- | --- | --- | --- | --- | --- |"]
+           "this folder; each paper's report (linked) gives the statistic, CI, n, reading and run records.", ""]
+    if others:
+        out += [f"The statistic and the first verdict are the embedded model's ({DEFAULT_MODEL}, `<paper>/`); "
+                "each further verdict column is another model's reproduction of the same tasks "
+                "(`<model>/<paper>/`, its report `<model>/<paper>.md`).", ""]
+    out += [f"| paper | claim | section | our statistic (n) | paper's number | verdict |{extra_head}",
+            "| --- | --- | --- | --- | --- | --- |" + " --- |" * len(others)]
     totals = []
     for paper, plan in claims["papers"].items():
         runs = paper_runs(results_root / paper, plan["tasks"])
         rows = verdict_rows(paper, claims, runs)
+        theirs = {m: dict((c["id"], v) for c, v in verdict_rows(
+            paper, claims, paper_runs(results_root / m / paper, plan["tasks"]))) for m in others}
         totals.append(f"- [{paper}]({paper}.md) ({plan['paper']}): "
                       + ", ".join(f"{sum(v.verdict == name for _, v in rows)} {name}" for name in VERDICTS))
+        for m in others:
+            if (results_root / m / paper).is_dir():
+                mine = list(theirs[m].values())
+                totals.append(f"  - {m} ([{m}/{paper}.md]({m}/{paper}.md)): "
+                              + ", ".join(f"{sum(v.verdict == name for v in mine)} {name}" for name in VERDICTS))
         for claim, v in rows:
             ours = statistic_text(v) + ("" if v.n is None else f" (n = {v.n})")
+            extra = "".join(f" {_cell(_short(theirs[m][claim['id']]))} |" for m in others)
             out.append(f"| [{paper}]({paper}.md) {plan['paper']} | {_cell(claim['text'])} | "
                        f"{_cell(claim.get('section', ''))} | {_cell(ours)} | {_cell(claim.get('paper_value', '–'))} | "
-                       f"{_cell(verdict_text(v))} |")
+                       f"{_cell(verdict_text(v))} |{extra}")
     out += ["", "Verdicts per paper:", "", *totals, "", SUMMARY_END]
     return "\n".join(out) + "\n"
+
+
+def results_root_of(paper_dir: Path) -> Path | None:
+    """Where the claims summary of ``paper_dir``'s run lives: its parent (the committed layout
+    ``docs/results/<paper>/``), or its grandparent when the parent is a model folder of such a
+    root (``docs/results/<model>/<paper>/``); None when neither holds the summary."""
+    for root in (paper_dir.parent, paper_dir.parent.parent):
+        readme = root / "README.md"
+        if readme.is_file() and SUMMARY_START in readme.read_text(encoding="utf-8"):
+            return root
+    return None
 
 
 def with_summary(readme_text: str, block: str) -> str:
@@ -178,7 +223,9 @@ def write_reports(paper: str, paper_dir: str | Path, claims: dict) -> tuple[Path
     report.write_text(paper_markdown(paper, paper_dir, claims), encoding="utf-8")
     if paper_dir.name != paper:
         return report, None
-    readme = paper_dir.parent / "README.md"
+    # a model folder's reproduction refreshes the summary of the root it sits in (its column)
+    root = results_root_of(paper_dir) or paper_dir.parent
+    readme = root / "README.md"
     old = readme.read_text(encoding="utf-8") if readme.is_file() else ""
-    readme.write_text(with_summary(old, summary_markdown(paper_dir.parent, claims)), encoding="utf-8")
+    readme.write_text(with_summary(old, summary_markdown(root, claims)), encoding="utf-8")
     return report, readme
