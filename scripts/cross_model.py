@@ -39,6 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dknbench.reproduce.verdicts import MIN_N  # noqa: E402  fewer pairs give undefined, as for the claims
+
 DKN_METHODS = ("ntc", "amig-pairs", "dbscan", "hierarchical", "kmeans")
 LOCALIZERS = ("ig", "grad-x-act", "atp", "causal-tracing", "random")
 # atp's second direction (issue 30.4, "atp (both directions)"), a method variant: AtP*'s corrupt
@@ -188,14 +190,15 @@ class Paired:
 
     @property
     def holds(self) -> bool | None:
-        """a above b: the CI of the mean difference lies above 0 (None: fewer than 2 pairs)."""
-        if self.pairs < 2 or not _finite(self.low):
+        """a above b: the CI of the mean difference lies above 0 (None: fewer than MIN_N pairs,
+        the claims' rule: a verdict on fewer facts is no verdict)."""
+        if self.pairs < MIN_N or not _finite(self.low):
             return None
         return self.low > 0
 
     @property
     def why_undefined(self) -> str:
-        return f"{self.pairs} pair{'s' if self.pairs != 1 else ''} (need >= 2)"
+        return f"{self.pairs} pair{'s' if self.pairs != 1 else ''} (need >= {MIN_N})"
 
     def text(self) -> str:
         if self.pairs == 0:
@@ -463,7 +466,8 @@ def section(root: Path, models: list[str]) -> str:
     out += ["", "## What holds on every model and what on one", "",
             "Computed from the tables above: a finding *holds* on a model when the 95 % CI of its paired "
             "difference lies above 0 (for a ranking, when the leaderboard marks the localizer best), *fails* when "
-            "it does not, and is *undefined* with fewer than 2 pairs. Only models with the run a finding needs "
+            f"it does not, and is *undefined* with fewer than {MIN_N} pairs (the claims' rule). Only models with "
+            "the run a finding needs "
             "count. Models with a run: "
             + "; ".join(f"{task}: {', '.join(ms) or 'none'}" for task, ms in present.items()) + ".", ""]
     found = findings(models, gcr, kn)

@@ -200,3 +200,15 @@ def test_plan_run_skips_finished_folders(tmp_path, capsys):
     assert cm.main(["plan", "--run", "--root", str(tmp_path), "--models", model]) == 0
     out = capsys.readouterr().out
     assert out.count("finished (summary.json), skipped") == len(cm.RUNS) and "running" not in out
+
+
+def test_a_paired_difference_needs_the_claims_min_n_pairs():
+    """The cross-model findings use the claims' rule: fewer than MIN_N pairs is undefined."""
+    from dknbench.reproduce.verdicts import MIN_N
+
+    cm = load_script()
+    assert cm.MIN_N == MIN_N
+    clear = cm.Paired(mean=5.0, low=1.0, high=9.0, pairs=MIN_N - 1, p=0.001)
+    assert clear.holds is None and f"(need >= {MIN_N})" in clear.why_undefined
+    assert cm.Paired(mean=5.0, low=1.0, high=9.0, pairs=MIN_N, p=0.001).holds is True
+    assert cm.Paired(mean=5.0, low=-1.0, high=9.0, pairs=MIN_N, p=0.2).holds is False
