@@ -301,3 +301,20 @@ def load_run_data_for(paper_dir: Path, claim: dict):
     from dknbench.reproduce.verdicts import load_run_data
 
     return load_run_data(paper_dir / claim["task"])
+
+
+def test_a_training_phase_counts_its_timed_fine_tuning_steps(tmp_path: Path):
+    """knowledge-update's fine-tuning runs after the facts: the report adds the CPU and wall seconds
+    of its timed steps to the task's compute, and says how many of its runs were timed."""
+    import json
+
+    from dknbench.reproduce.verdicts import finetune_seconds
+
+    steps = {"cpu": [1.0, 2.0], "wall": [3.0, 4.0]}
+    training = {"incremental": {"steps": 2, "step_seconds": None},  # written before steps were timed
+                "settings": {"ntc-D": {"available": True, "steps": 2, "step_seconds": steps},
+                             "All": {"available": True, "steps": 2, "step_seconds": steps},
+                             "ntc-N": {"available": False, "reason": "no DKN"}}}
+    (tmp_path / "training.json").write_text(json.dumps(training))
+    assert finetune_seconds(tmp_path / "training.json") == {"wall": 14.0, "cpu": 6.0, "timed": 2, "phases": 3}
+    assert finetune_seconds(tmp_path / "missing.json") is None

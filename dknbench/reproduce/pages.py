@@ -107,14 +107,26 @@ def paper_markdown(paper: str, paper_dir: Path, claims: dict) -> str:
         part = f" ({run.timed_facts} of {run.n_fact_files} facts timed)" if 0 < run.timed_facts < run.n_fact_files else ""
         wall, cpu = (f"{_hours(run.wall_s)}{part}", f"{_hours(run.cpu_s)}{part}") if run.wall_s is not None \
             else ("not recorded", "not recorded")
+        tuned = run.finetune_s
+        if tuned and tuned["timed"]:  # the fine-tuning phase after the facts, where its steps were timed
+            total_wall += tuned["wall"]
+            total_cpu += tuned["cpu"]
+            timed = True
+            if tuned["timed"] < tuned["phases"]:
+                complete = False
+            which = f"{tuned['timed']} of {tuned['phases']} fine-tuning runs timed"
+            wall += f" + fine-tuning {_hours(tuned['wall'])} ({which})"
+            cpu += f" + fine-tuning {_hours(tuned['cpu'])} ({which})"
+        elif tuned:
+            complete = False
         options = ", ".join(f"{k}={run.options[k]}" for k in sorted(run.options))
         out.append(f"| {task} | {status} | {n} | {_cell(model)} | {wall} | {cpu} | "
                    f"{_cell(versions)} | {_cell(commit)} | {_cell(options)} |")
     prefix = "" if complete else "at least "
     wall, cpu = (f"{prefix}{_hours(total_wall)}", f"{prefix}{_hours(total_cpu)}") if timed else ("not recorded",) * 2
-    out += ["", f"Per-fact compute, all tasks: wall {wall}, CPU {cpu} "
-            "(the sum of each fact's recorded time; post-facts phases such as fine-tuning are not timed; "
-            "'not recorded' where a folder predates the recording).", "",
+    out += ["", f"Compute, all tasks: wall {wall}, CPU {cpu} "
+            "(the sum of each fact's recorded time and of the timed fine-tuning steps of a training phase; "
+            "other post-facts phases are not timed; 'not recorded' where a folder predates the recording).", "",
             "## Verdicts", "",
             ", ".join(f"{counts[v]} {v}" for v in VERDICTS) + f" ({len(rows)} claims).", "",
             "Tests are one-sided in the paper's direction at α = 0.05 unless the reading says otherwise; "

@@ -152,6 +152,9 @@ class RunData:
     wall_s: float | None
     cpu_s: float | None
     timed_facts: int = 0  # fact files that record their seconds (older ones do not)
+    # a post-facts fine-tuning phase (knowledge-update's training.json): {"wall", "cpu"} summed over
+    # the timed steps, "timed"/"phases": how many of its fine-tuning runs were timed; None: no phase
+    finetune_s: dict | None = None
 
     @property
     def options(self) -> dict:
@@ -182,7 +185,25 @@ def load_run_data(folder: str | Path) -> RunData | None:
     timed = [t for t in timed if isinstance(t, dict)]
     wall = float(sum(t.get("wall", 0.0) for t in timed)) if timed else None
     cpu = float(sum(t.get("cpu", 0.0) for t in timed)) if timed else None
-    return RunData(folder, rows, summary, run_info, len(records), wall, cpu, len(timed))
+    return RunData(folder, rows, summary, run_info, len(records), wall, cpu, len(timed),
+                   finetune_seconds(folder / "training.json"))
+
+
+def finetune_seconds(training_file: Path) -> dict | None:
+    """The timed fine-tuning steps of a knowledge-update run (its settings and the incremental
+    start), summed; None when the run has no training phase (yet)."""
+    from ..io import read_json
+
+    if not training_file.is_file():
+        return None
+    training = read_json(training_file)
+    phases = [training.get("incremental") or {}] + [s for s in (training.get("settings") or {}).values()
+                                                    if s.get("available")]
+    phases = [p for p in phases if p.get("steps")]  # a phase that ran at least one step
+    timed = [p["step_seconds"] for p in phases if isinstance(p.get("step_seconds"), dict)]
+    return {"wall": float(sum(sum(t.get("wall") or []) for t in timed)),
+            "cpu": float(sum(sum(t.get("cpu") or []) for t in timed)),
+            "timed": len(timed), "phases": len(phases)}
 
 
 def _decode(value):

@@ -301,7 +301,8 @@ class KnowledgeUpdateTask(Task):
                             run = self.train_fn(lm, texts_old, None, cfg, run_dir=work / "incremental",
                                                 progress=progress)
                             info = {"epochs": cfg.epochs, "steps": run["steps"],
-                                    "final_loss": run["losses"][-1] if run["losses"] else None}
+                                    "final_loss": run["losses"][-1] if run["losses"] else None,
+                                    "step_seconds": run.get("step_seconds")}
                         start = {k: v.detach().to("cpu", copy=True) for k, v in lm.model.state_dict().items()}
                         if pre is not None:
                             write_json(base_file, {"pretrained": pre, "incremental": self.evaluate(), **info})
@@ -352,7 +353,7 @@ class KnowledgeUpdateTask(Task):
             "facts": [f.id for f in self.ctx.facts], "methods": self.ctx.methods,
             "n_layers": lm.adapter.n_layers, "n_neurons": lm.adapter.n_neurons,
             "family": lm.adapter.family.name, "dropout_places": n_dropout,
-            "incremental": {k: base.get(k) for k in ("epochs", "steps", "final_loss")},
+            "incremental": {k: base.get(k) for k in ("epochs", "steps", "final_loss", "step_seconds")},
             "baselines": {"pre-trained": base.get("pretrained"), "incremental": base.get("incremental")},
             "sets": {m: {"facts": v["facts"], "facts_without_dkn": v["facts_without_dkn"],
                          "n_non_dkn_kns": v["n_non_dkn_kns"],
