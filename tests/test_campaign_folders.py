@@ -18,14 +18,20 @@ from dknbench.results.schema import FactFileSchema, RunFileSchema
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
 PAPERS = load_claims()["papers"]
-FOLDERS = sorted(p.parent for paper in PAPERS for p in (RESULTS / paper).glob("*/run.json"))
+# the embedded model's reproduction (<paper>/<task>/) and other models' (<model>/<paper>/<task>/, issue 31.4)
+FOLDERS = sorted(p.parent for paper in PAPERS
+                 for p in [*(RESULTS / paper).glob("*/run.json"), *RESULTS.glob(f"*/{paper}/*/run.json")])
 
 
 def test_the_campaign_has_committed_folders():
     assert FOLDERS, "no committed reproduction run folder under docs/results/<paper>/<task>/"
 
 
-@pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def _id(folder: Path) -> str:
+    return str(folder.relative_to(RESULTS))
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=_id)
 def test_a_committed_folder_resolves_to_the_same_configuration_today(folder):
     paper, task = folder.parent.name, folder.name
     assert task in PAPERS[paper]["tasks"], f"{folder}: {task} is not a task of paper {paper}"
@@ -40,7 +46,7 @@ def test_a_committed_folder_resolves_to_the_same_configuration_today(folder):
     assert run.settings["threads"] == 1  # a resume needs the same thread count: OMP_NUM_THREADS=1
 
 
-@pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("folder", FOLDERS, ids=_id)
 def test_a_committed_folders_fact_files_are_the_run_facts_in_order(folder):
     run = json.loads((folder / "run.json").read_text())
     files = sorted((folder / "facts").glob("*.json"))
