@@ -265,3 +265,16 @@ def write_run(root: Path, name: str, *, task: str = "gcr", method: str = "ntc", 
         summary["per_fact"] = per_fact
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return run_dir
+
+
+def without_timing(data):
+    """A training.json / summary.json (part) without the seconds a run measures about itself
+    (knowledge-update's step times): what two runs of one config must agree on."""
+    from dknbench.tasks.knowledge_update import TIMING_KEYS, TIMING_METRICS
+
+    if isinstance(data, dict):
+        return {k: without_timing(v) for k, v in data.items() if k not in TIMING_KEYS}
+    if isinstance(data, list):
+        return [without_timing(x) for x in data
+                if not (isinstance(x, dict) and x.get("metric") in TIMING_METRICS)]
+    return data

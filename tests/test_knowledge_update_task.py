@@ -116,3 +116,17 @@ def test_bad_dataset_and_options_are_one_line_errors(tmp_path, tiny_gpt2, capsys
                                  "queries": ["X is [Y]."]}) + "\n")
     assert run_task(tmp_path / "a", facts) != 0
     assert "TempNarrativeLAMA" in capsys.readouterr().err
+
+
+def test_without_timing_drops_only_the_measured_seconds():
+    """Two runs of one config agree on everything but the seconds they measure; the helper the
+    resume and Ray tests compare with removes exactly those."""
+    from conftest import without_timing
+
+    summary = {"metrics": [{"metric": "acc_qnew", "value": 0.5}, {"metric": "train_cpu_s_per_step", "value": 4.6}],
+               "tables": {"knowledge_update_accuracy": [{"setting": "Θ(D)", "Qnew": 50.0, "CPU s/step": 4.6}]},
+               "settings": {"ntc-D": {"steps": 2, "step_seconds": {"cpu": [1.0], "wall": [2.0]}}}}
+    assert without_timing(summary) == {
+        "metrics": [{"metric": "acc_qnew", "value": 0.5}],
+        "tables": {"knowledge_update_accuracy": [{"setting": "Θ(D)", "Qnew": 50.0}]},
+        "settings": {"ntc-D": {"steps": 2}}}
