@@ -156,9 +156,10 @@ def model_folders(results_root: Path, claims: dict) -> list[str]:
                   if d.is_dir() and d.name not in papers and any((d / p).is_dir() for p in papers))
 
 
-def _short(v: Verdict) -> str:
-    """A verdict in a per-model column: the word and n (the reason is in that model's report)."""
-    if v.verdict == "undefined" and (v.reason or "").startswith("no run of task"):
+def _short(v: Verdict, has_run: bool) -> str:
+    """A verdict in a per-model column: the word and n (the reason is in that model's report);
+    "no run" where the model has no run to test the claim on."""
+    if not has_run and v.verdict == "undefined":
         return "no run"
     return v.verdict + ("" if v.n is None else f" (n = {v.n})")
 
@@ -185,8 +186,8 @@ def summary_markdown(results_root: Path, claims: dict) -> str:
     for paper, plan in claims["papers"].items():
         runs = paper_runs(results_root / paper, plan["tasks"])
         rows = verdict_rows(paper, claims, runs)
-        theirs = {m: dict((c["id"], v) for c, v in verdict_rows(
-            paper, claims, paper_runs(results_root / m / paper, plan["tasks"]))) for m in others}
+        their_runs = {m: paper_runs(results_root / m / paper, plan["tasks"]) for m in others}
+        theirs = {m: dict((c["id"], v) for c, v in verdict_rows(paper, claims, their_runs[m])) for m in others}
         totals.append(f"- [{paper}]({paper}.md) ({plan['paper']}): "
                       + ", ".join(f"{sum(v.verdict == name for _, v in rows)} {name}" for name in VERDICTS))
         for m in others:
@@ -196,7 +197,9 @@ def summary_markdown(results_root: Path, claims: dict) -> str:
                               + ", ".join(f"{sum(v.verdict == name for v in mine)} {name}" for name in VERDICTS))
         for claim, v in rows:
             ours = statistic_text(v) + ("" if v.n is None else f" (n = {v.n})")
-            extra = "".join(f" {_cell(_short(theirs[m][claim['id']]))} |" for m in others)
+            # a claim with a test and no run of its task: evaluate's "no run" case
+            extra = "".join(f" {_cell(_short(theirs[m][claim['id']], not claim.get('test') or their_runs[m].get(claim['task']) is not None))} |"
+                            for m in others)
             out.append(f"| [{paper}]({paper}.md) {plan['paper']} | {_cell(claim['text'])} | "
                        f"{_cell(claim.get('section', ''))} | {_cell(ours)} | {_cell(claim.get('paper_value', '–'))} | "
                        f"{_cell(verdict_text(v))} |{extra}")
