@@ -425,3 +425,54 @@ def test_activation_reads_stop_after_the_highest_read_layer(tiny, family, monkey
             h.remove()
     assert cut == plain
     assert len(set(plain)) == 4
+
+
+# --- causal-tracing's restorations start at the restored neuron's layer ---------------------------
+def _restorations(lm):
+    """One noise draw of the Japan query and neurons on every layer, layer 0 and the top included,
+    in no layer order (the cut sorts them and must give each row back its own Prob)."""
+    from dknbench.localization import IGEngine
+    from dknbench.localization.patching import Corruption
+
+    scorer = AnswerScorer(lm)
+    encoded = scorer.encode("The capital of Japan is [Y].", "Tokyo")
+    engine = IGEngine(lm, scorer, batch_size=5)  # 5: chunks that mix layer 0 and upper layers
+    corruption = Corruption(lm, encoded, "Japan", seed=2)
+    clean = engine.target_activations(encoded)
+    n = lm.adapter.n_layers
+    neurons = [((7 * i) % n, (13 * i) % lm.adapter.n_neurons) for i in range(3 * n + 2)][::-1]
+    return engine, encoded, corruption, neurons, clean
+
+
+@pytest.mark.parametrize("family", ALL_FAMILIES)
+def test_causal_tracing_restorations_from_their_layer_equal_full_forwards(tiny, family):
+    from dknbench.localization.causal_tracing import restored_probs
+
+    lm = tiny(family)
+    engine, encoded, corruption, neurons, clean = _restorations(lm)
+    cut = restored_probs(engine, encoded, corruption, neurons, clean)
+    plain = restored_probs(engine, encoded, corruption, neurons, clean, lowest_layer=False)
+    if not (lm.adapter.fast_path and not lm.is_masked_lm):  # the cut is off: the same path, bit for bit
+        assert list(cut) == list(plain)
+        return
+    assert cut == pytest.approx(plain, rel=1e-6, abs=1e-12)
+    assert len({f"{p:.5e}" for p in plain}) > 3  # the restorations really move the answer's Prob
+
+
+@pytest.mark.parametrize("family", one_per_kind([f for f in ALL_CAUSAL if family_line(f).fast]))
+def test_causal_tracing_restorations_run_no_block_below_their_layer(tiny, family):
+    from dknbench.localization.causal_tracing import restored_probs
+
+    lm = tiny(family)
+    engine, encoded, corruption, _, clean = _restorations(lm)
+    top = lm.adapter.n_layers - 1
+    calls = {l: 0 for l in range(lm.adapter.n_layers)}
+    handles = [lm.adapter.blocks[l].register_forward_pre_hook(
+        lambda m, a, l=l: calls.__setitem__(l, calls[l] + 1)) for l in calls]
+    try:
+        restored_probs(engine, encoded, corruption, [(top, 1), (top, 2)], clean)
+    finally:
+        for h in handles:
+            h.remove()
+    # one corrupted run of every block (the rows' starting states), then the top block once
+    assert calls[top] == 2 and all(calls[l] == 1 for l in range(top))

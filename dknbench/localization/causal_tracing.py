@@ -74,13 +74,18 @@ def restore_per_row(adapter, neurons: list[tuple[int, int]], clean: torch.Tensor
 
 @torch.no_grad()
 def restored_probs(engine, encoded, corruption, neurons: list[tuple[int, int]], clean: torch.Tensor,
-                   position: int | None = None) -> np.ndarray:
+                   position: int | None = None, lowest_layer: bool = True) -> np.ndarray:
     """Prob of the corrupted run with each neuron in turn restored to ``clean`` ([n_layers,
-    n_neurons], the clean activations at ``position``; default: the target) (one row each)."""
+    n_neurons], the clean activations at ``position``; default: the target) (one row each).
+    ``lowest_layer``: at the target, where the staircase holds, each row starts at its neuron's
+    layer (``_restored_from_own_layer``; False: every row runs every block, for comparison)."""
     lm = engine.lm
     position = encoded.target if position is None else position
+    at_target = engine.path != "full" and not lm.is_masked_lm and encoded.target > 0 and position == encoded.target
+    if at_target and lowest_layer and lm.adapter.fast_path and lm.adapter.supports_kv_cache:
+        return _restored_from_own_layer(engine, encoded, corruption, neurons, clean)
     cache = None
-    if engine.path != "full" and not lm.is_masked_lm and encoded.target > 0 and position == encoded.target:
+    if at_target:
         with corruption.active():
             cache = prefix_cache(lm, encoded)
         engine.forward_passes += 1
@@ -103,6 +108,47 @@ def restored_probs(engine, encoded, corruption, neurons: list[tuple[int, int]], 
 
 
 @torch.no_grad()
+def _restored_from_own_layer(engine, encoded, corruption, neurons: list[tuple[int, int]],
+                             clean: torch.Tensor) -> np.ndarray:
+    """``restored_probs`` at the target, each row starting at its neuron's layer: the blocks below
+    it compute what the corrupted run computed, so the row enters the staircase
+    (``localization.engine``) with the corrupted run's hidden state there (as the suppressions'
+    lowest-layer start does with the clean run's). Rows of layer 0 run every block over the
+    corrupted prefix's cache. Equal to the plain path up to float summation order."""
+    from .engine import clean_context, staircase
+
+    lm = engine.lm
+    t, length = encoded.target, len(encoded.input_ids)
+    with corruption.active():  # the corrupted run's prefix cache and block outputs from the target on
+        cache, _, block_out = clean_context(lm, encoded, range(lm.adapter.n_layers))
+    engine.forward_passes += 1
+    head = lm.model.get_output_embeddings()
+    order = sorted(range(len(neurons)), key=lambda r: neurons[r][0])  # the staircase's row order
+    probs = np.zeros(len(neurons))
+    for start in range(0, len(order), engine.batch_size):
+        chunk = order[start : start + engine.batch_size]
+        bottom = [r for r in chunk if neurons[r][0] == 0]
+        above = [r for r in chunk if neurons[r][0] > 0]
+        if bottom:
+            with restore_per_row(lm.adapter, [neurons[r] for r in bottom], clean, 0), \
+                    corruption.active(offset=t):
+                logits = tail_logits(lm, encoded, cache, len(bottom))
+            probs[bottom] = engine._prob_from_logits(logits, encoded, 0).double().cpu().numpy()
+        if above:
+            entering: dict[int, list[int]] = {}
+            for r in above:  # a row restoring a neuron of layer l enters as block l-1's output
+                entering.setdefault(neurons[r][0] - 1, []).append(r)
+            states = {l: block_out[l][None].expand(len(rows), -1, -1) for l, rows in entering.items()}
+            # block k sees the rows of layers <= k, the first ones in this (layer) order
+            with restore_per_row(lm.adapter, [neurons[r] for r in above], clean, 0):
+                hidden = staircase(lm, states, encoded.input_ids[t:], t, length, cache)
+            logits = head(hidden[:, : len(encoded.answer_ids)])
+            probs[above] = engine._prob_from_logits(logits, encoded, 0).double().cpu().numpy()
+        engine.forward_passes += 1
+    return probs
+
+
+@torch.no_grad()
 def clean_activations_all(engine, encoded) -> torch.Tensor:
     """[n_layers, n_tokens, n_neurons]: the clean run's activations at every position."""
     adapter = engine.lm.adapter
@@ -116,6 +162,7 @@ def clean_activations_all(engine, encoded) -> torch.Tensor:
                      "the subject-noised run (mean over noise_samples draws; at the target or max over "
                      "positions), for the top-200 atp neurons (AtP*-style)", kind="localizer")
 class CausalTracing(AttributionPatching):
+    LOWEST_LAYER = True  # restorations start at their neuron's layer (benchmarks/trace_cut.py: plain vs cut)
     hyperparameters = {
         "top_k": Param(low=1, integer=True, help="neurons proposed by atp and measured exactly"),
         "noise_samples": Param(low=1, integer=True, help="noise draws averaged (ROME: 10)"),
@@ -164,7 +211,7 @@ class CausalTracing(AttributionPatching):
         scores[layers, indices] = effects
         return scores
 
-    @staticmethod
-    def _mean_restored(engine, encoded, draws, neurons, clean, position) -> np.ndarray:
-        total = sum(restored_probs(engine, encoded, c, neurons, clean, position) for c in draws)
+    def _mean_restored(self, engine, encoded, draws, neurons, clean, position) -> np.ndarray:
+        total = sum(restored_probs(engine, encoded, c, neurons, clean, position, self.LOWEST_LAYER)
+                    for c in draws)
         return total / len(draws)
