@@ -44,10 +44,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if "--code" in sys.argv:  # a side of --compare: import dknbench from that tree
-    sys.path.insert(0, sys.argv[sys.argv.index("--code") + 1])
-else:
-    sys.path.insert(0, str(ROOT))
+# the tree whose dknbench (and task YAMLs) are timed: a side of --compare imports its own
+CODE = Path(sys.argv[sys.argv.index("--code") + 1]).resolve() if "--code" in sys.argv else ROOT
+sys.path.insert(0, str(CODE))
 
 TASKS = ["kn-localization", "kn-consistency", "knowledge-editing", "knowledge-synapses",
          "query-kn-mapping", "linguistic-control", "cross-lingual-editing", "gcr", "fact-checking",
@@ -90,10 +89,14 @@ class Clock:
         self.wrap(runner, "run_facts", "facts")
         self.wrap(facts, "write_json", "io_json")  # the per-fact files (run_facts writes them)
         self.wrap(KNLocator, "query_scores", "query_scores")
-        from dknbench.tasks import TASK_CLASSES, import_task_classes
+        from dknbench import tasks as task_package
 
-        import_task_classes()
-        for entry in TASK_CLASSES.entries(load=True):  # the post-facts phases (fine-tuning, λ fit)
+        if hasattr(task_package, "import_task_classes"):  # a --compare tree before b00bda6
+            task_package.import_task_classes()
+            entries = task_package.TASK_CLASSES.entries(load=True)
+        else:  # the registry discovers its package on first lookup
+            entries = task_package.TASK_CLASSES.entries()
+        for entry in entries:  # the post-facts phases (fine-tuning, λ fit)
             if "after_facts" in vars(entry.load()):
                 self.wrap(entry.load(), "after_facts", "after_facts")
         from dknbench.tasks import knowledge_editing, knowledge_update
@@ -130,7 +133,7 @@ class Clock:
 def task_options(task: str) -> set:
     from dknbench.tasks.config import load_task_config
 
-    return set(load_task_config(ROOT / "tasks" / f"{task}.yaml").options)
+    return set(load_task_config(CODE / "tasks" / f"{task}.yaml").options)
 
 
 def timed_run(task: str, output: Path, cache: Path, limit: int, overrides: dict) -> dict:
@@ -167,7 +170,7 @@ def dataset_size(task: str) -> int:
     from dknbench.data.loading import load_facts
     from dknbench.tasks.config import load_task_config
 
-    return len(load_facts(load_task_config(ROOT / "tasks" / f"{task}.yaml").dataset))
+    return len(load_facts(load_task_config(CODE / "tasks" / f"{task}.yaml").dataset))
 
 
 PARTS = ("attribution", "interventions", "finetune", "dppl", "io")
@@ -218,7 +221,15 @@ def reproduce_rows(papers: list[str], limit: int, work: Path, cache_dir: Path, m
 
         done = run_paper(paper, model=model, preset="cpu", limit=limit, output=work / paper, runner=timed)
         statuses = {o.task: o.status for o in done.outcomes}
+        for o in done.outcomes:  # a task that failed is not a task that costs nothing: say so
+            if o.status == "failed":
+                print(f"  {paper} {o.task}: FAILED: {o.error}", file=sys.stderr, flush=True)
+                if not any(r["task"] == o.task for r in paper_rows):  # it failed before its timer started
+                    paper_rows.append({"paper": paper, "task": o.task, "status": "failed"})
         for row in paper_rows:
+            if statuses.get(row["task"]) == "failed":
+                row["status"] = "failed"
+                continue
             records = [json.loads(p.read_text()) for p in (work / paper / row["task"] / "facts").glob("*.json")]
             row.update(status=statuses.get(row["task"], "?"), selected=len(records), n_full=dataset_size(row["task"]),
                        computed=sum(1 for r in records if r.get("skipped") is None))
@@ -251,6 +262,9 @@ def print_reproduce(rows: list[dict], limit: int, label: str = "", cache: str = 
     for paper in papers:
         mine = [r for r in rows if r["paper"] == paper]
         for r in mine:
+            if r.get("status") == "failed":  # its error went to stderr; its time is not a task's cost
+                print(f"{paper:<6} {r['task']:<24} {'FAILED':>8}")
+                continue
             per = {p: r["split"][p] / limit for p in PARTS}
             h100 = projected_cpu_s(r, limit, N_PROJECTED) / 3600
             hall = projected_cpu_s(r, limit, r["n_full"]) / 3600
@@ -259,20 +273,22 @@ def print_reproduce(rows: list[dict], limit: int, label: str = "", cache: str = 
                   + " ".join(f"{per[p]:>8.1f}" for p in PARTS)
                   + f" {sum(per.values()):>8.1f} {r['once']:>8.1f} {r['hits']:>4}/{looks:<4} "
                   + (f"{h100:>7.2f} {hall:>7.2f}" if h100 == h100 else f"{'n/a':>7} {'n/a':>7}"))
-        known = [r for r in mine if r["computed"]]
+        timed = [r for r in mine if r.get("status") != "failed"]
+        known = [r for r in timed if r["computed"]]
         h100 = sum(projected_cpu_s(r, limit, N_PROJECTED) for r in known) / 3600
         hall = sum(projected_cpu_s(r, limit, r["n_full"]) for r in known) / 3600
         partial |= len(known) < len(mine)
         grand, grand_all = grand + h100, grand_all + hall
-        per = {p: sum(r["split"][p] for r in mine) / limit for p in PARTS}
+        per = {p: sum(r["split"][p] for r in timed) / limit for p in PARTS}
         print(f"{paper:<6} {'(paper)':<24} {'':>8} " + " ".join(f"{per[p]:>8.1f}" for p in PARTS)
-              + f" {sum(per.values()):>8.1f} {sum(r['once'] for r in mine):>8.1f} {'':>9} "
+              + f" {sum(per.values()):>8.1f} {sum(r['once'] for r in timed):>8.1f} {'':>9} "
               f"{h100:>7.2f} {hall:>7.2f}" + ("  at least" if len(known) < len(mine) else ""))
     print(f"{'all':<6} {'(' + ' + '.join(papers) + ')':<24} {'':>8} " + " ".join(f"{'':>8}" for _ in PARTS)
           + f" {'':>8} {'':>8} {'':>9} {grand:>7.2f} {grand_all:>7.2f}" + ("  at least" if partial else ""))
     print(f"h@{N_PROJECTED}: projected CPU-hours at {N_PROJECTED} facts per task (one-off + per-fact CPU / {limit} x "
           f"{N_PROJECTED}); h@all: at every fact of the task's dataset. Projections, not measurements; n/a: no "
-          "fact computed, no per-fact cost to project ('at least' on the totals)")
+          "fact computed, no per-fact cost to project ('at least' on the totals); FAILED: the task raised (stderr "
+          "says why)")
 
 
 def time_reproduce(papers: list[str], limit: int, json_out: str | None = None, model: str = "smollm2-135m",
@@ -285,7 +301,7 @@ def time_reproduce(papers: list[str], limit: int, json_out: str | None = None, m
     if json_out:
         Path(json_out).write_text(json.dumps(rows))
     print_reproduce(rows, limit)
-    return 0
+    return 1 if any(r.get("status") == "failed" for r in rows) else 0
 
 
 def compare_reproduce(papers: list[str], limit: int, before: Path, rounds: int, model: str = "smollm2-135m",
@@ -314,13 +330,16 @@ def compare_reproduce(papers: list[str], limit: int, before: Path, rounds: int, 
                                     "--code", str(trees[side]), "--json", str(out), "--model", model,
                                     *(["--tasks", *tasks] if tasks else []),
                                     "--cache-dir", str(cache)],
-                                   env=env, check=True, stdout=subprocess.DEVNULL)
+                                   env=env, stdout=subprocess.DEVNULL)  # exit 1: a task failed, in the table
+                    if not out.exists():
+                        raise SystemExit(f"suite.py: the {side} side of paper {paper} crashed (its stderr above)")
                     results[side] += json.loads(out.read_text())
                 for side in ("before", "after"):  # so far: an interrupted comparison still reports
                     print_reproduce(results[side], limit, f", {side}: {trees[side]}",
                                     f"a copy of {warm} at the start" if warm else "cold at the start")
                     print(flush=True)
-    return 0
+    failed = [r for side in results.values() for r in side if r.get("status") == "failed"]
+    return 1 if failed else 0
 
 
 def main(argv=None) -> int:
