@@ -180,3 +180,27 @@ def test_interrupted_reproduce_leaves_a_partial_report(tmp_path: Path, monkeypat
     # the known gate is a declared requirement: the selection found no fact, so no fact ran (no
     # per-fact progress line) and no attribution was paid for
     assert not re.search(rf"^{tasks[0]} \d+/\d+, elapsed", err, flags=re.M)
+
+
+def test_reproduce_tasks_runs_only_those_and_reports_the_rest_as_not_selected(tmp_path: Path, monkeypatch,
+                                                                             capsys):
+    from dknbench import harness
+    from dknbench.cli import main
+
+    calls = []
+    runner = _fake_runner()
+    monkeypatch.setattr(harness, "run", lambda spec: calls.append(spec.task) or runner(spec))
+    tasks = list(paper_plan("amig")["tasks"])
+    assert main(["reproduce", "--paper", "amig", "--tasks", f"{tasks[1]}", "--model", "tiny-gpt2",
+                 "--output", str(tmp_path / "one"), "--limit", "2"]) == 0
+    assert calls == [tasks[1]]
+    md = (tmp_path / "one" / "report.md").read_text()
+    assert md.count("**not selected (--tasks)**") == len(tasks) - 1
+    # a name that is not one of the paper's tasks: one line naming it and the paper's tasks, exit 2
+    capsys.readouterr()
+    assert main(["reproduce", "--paper", "amig", "--tasks", f"{tasks[0]},gcr", "--model", "tiny-gpt2",
+                 "--output", str(tmp_path / "two")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--tasks" in err[0] and "gcr is not a task of paper amig" in err[0]
+    assert f"its tasks: {', '.join(tasks)}" in err[0] and calls == [tasks[1]]
+    assert not (tmp_path / "two").exists()  # refused before anything was written

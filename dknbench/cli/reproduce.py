@@ -1,4 +1,4 @@
-"""`dknbench reproduce --paper dkn|amig|ql|kn-thesis --model M --preset cpu [--limit N] [--output DIR]`
+"""`dknbench reproduce --paper dkn|amig|ql|kn-thesis --model M --preset cpu [--limit N] [--output DIR] [--tasks T,...]`
 
 ``--report-only`` computes nothing: it rewrites ``DIR.md`` (and, for ``docs/results/<paper>``, the
 claims summary atop ``docs/results/README.md``) from the run folders ``DIR/<task>/``.
@@ -20,6 +20,8 @@ def register(subparsers) -> None:
     p.add_argument("--limit", type=int, default=None, help="at most N facts per task")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--output", default=None, help="report folder (default: reproduce/<paper>)")
+    p.add_argument("--tasks", default=None, help="comma-separated: run only these tasks of the paper "
+                                                  "(e.g. its cheapest ones on another model)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--report-only", action="store_true",
                    help="compute nothing: write OUTPUT.md (claims, verdicts, run records) from the run folders "
@@ -75,8 +77,9 @@ def main(args) -> int:
         print(f"report: {report}" + (f"; claims summary: {readme}" if readme else ""))
         return 0
     check_inputs(args)
+    only = None if args.tasks is None else [t.strip() for t in args.tasks.split(",") if t.strip()]
     done = run_paper(args.paper, model=args.model, preset=args.preset, limit=args.limit,
-                     output=args.output or f"reproduce/{args.paper}", seed=args.seed, quiet=args.quiet)
+                     output=args.output or f"reproduce/{args.paper}", seed=args.seed, quiet=args.quiet, only=only)
     path = done.report
     print(path.read_text(encoding="utf-8"))
     print(f"report: {path} and {path.with_suffix('.html')}")

@@ -210,9 +210,12 @@ def _say(message: str, quiet: bool) -> None:
 
 
 def run_paper(paper: str, model: str = "smollm2-135m", preset: str | None = "cpu", limit: int | None = None,
-              output: str | Path = "reproduce", seed: int = 42, quiet: bool = True, runner=None) -> Reproduction:
+              output: str | Path = "reproduce", seed: int = 42, quiet: bool = True, runner=None,
+              only: list[str] | None = None) -> Reproduction:
     """Run the paper's available tasks, writing report.md/report.html into ``output`` after each
-    task, so an interrupted run leaves a report of the tasks done so far (the rest marked)."""
+    task, so an interrupted run leaves a report of the tasks done so far (the rest marked).
+    ``only``: run just these tasks of the paper (e.g. its cheapest on another model); the others
+    are reported as not selected."""
     from ..harness import RunSpec
     from ..harness import run as harness_run
     from ..harness.progress import progress
@@ -224,7 +227,14 @@ def run_paper(paper: str, model: str = "smollm2-135m", preset: str | None = "cpu
     plan = paper_plan(paper, claims)
     output = Path(output)
     available = discover_tasks()
-    check_preset(preset, [available[t] for t in plan["tasks"] if t in available], paper)
+    if only is not None:
+        unknown = [t for t in only if t not in plan["tasks"]]
+        if unknown or not only:
+            raise ConfigError(f"--tasks {','.join(only) or '(empty)'}: {', '.join(unknown) or 'no task'} "
+                              f"{'is' if len(unknown) == 1 else 'are'} not a task of paper {paper}; "
+                              f"its tasks: {', '.join(plan['tasks'])}")
+    selected = [t for t in plan["tasks"] if only is None or t in only]
+    check_preset(preset, [available[t] for t in selected if t in available], paper)
     # what every task's run would refuse: refused once here, before the report folder exists
     if not str(model).strip():
         raise DKNBenchError("--model is empty; give an embedded model name, a local folder or a Hub id")
@@ -234,12 +244,14 @@ def run_paper(paper: str, model: str = "smollm2-135m", preset: str | None = "cpu
         raise DKNBenchError(f"--output {output} is a file; give a folder for the report")
     output.mkdir(parents=True, exist_ok=True)
     runner = runner or harness_run
-    tasks = list(plan["tasks"].items())
+    tasks = [(t, m) for t, m in plan["tasks"].items() if t in selected]
     outcomes: list[TaskOutcome] = []
+    left_out = [TaskOutcome(t, "not selected (--tasks)") for t in plan["tasks"] if t not in selected]
 
     def report() -> Path:
         pending = [TaskOutcome(task, "pending") for task, _ in tasks[len(outcomes):]]
-        return write_report(paper, plan, outcomes + pending, claims, output, model=model, preset=preset, limit=limit)
+        return write_report(paper, plan, outcomes + pending + left_out, claims, output, model=model, preset=preset,
+                            limit=limit)
 
     report()
     for number, (task, methods) in enumerate(progress(tasks, desc=f"reproduce {paper}", unit="task", quiet=quiet), 1):
