@@ -50,3 +50,34 @@ def test_trace_cut_prints_equal_kn_sets_on_a_tiny_model(tmp_path, isolated_cache
     # KN sets equal; scores equal up to float order (a random model's tiny effects amplify it; the
     # Probs themselves agree within 1e-6: tests/test_exact_cuts.py)
     assert row[5] == "True" and float(row[4]) <= 1e-3
+
+
+def test_dtype_agreement_self_check_agrees_exactly(tmp_path, isolated_cache):
+    from dknbench.cli import main
+
+    reference = tmp_path / "reference"
+    assert main(["run", "--task", "kn-localization", "--method", "ig,random", "--model", "tiny-llama", "--limit", "3",
+                 "--set", "known_only=false", "--set", "random_match=ig", "--set", "max_queries=1",
+                 "--output", str(reference), "--quiet"]) == 0
+    out = _run([str(ROOT / "benchmarks" / "dtype_agreement.py"), "--reference", str(reference), "--methods",
+                "ig,random", "--facts", "2", "--dtype", "float32", "--output", str(tmp_path / "rerun")], tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert "2 common facts" in next(line for line in lines if "common facts" in line)
+    for method in ("ig", "random"):
+        row = next(line.split() for line in lines if line.startswith(method + " "))
+        assert row[1] == "1.000" and row[5] == "2/2"  # every KN set identical
+    metric = [line.split() for line in lines if "rel_minus_irr" in line]
+    assert len(metric) == 2 and all(m[-1] == "yes" and m[1:4] == m[4:7] for m in metric)
+    # a gate-on reference would select other facts at another precision: refused
+    import json
+    import shutil
+
+    gated = tmp_path / "gated"
+    shutil.copytree(reference, gated)
+    info = json.loads((gated / "run.json").read_text())
+    info["resolved"]["options"]["known_only"] = True
+    (gated / "run.json").write_text(json.dumps(info))
+    out = _run([str(ROOT / "benchmarks" / "dtype_agreement.py"), "--reference", str(gated), "--methods", "ig",
+                "--dtype", "float32", "--output", str(tmp_path / "r2")], tmp_path)
+    assert out.returncode != 0 and "known_only=false" in out.stderr

@@ -99,3 +99,22 @@ def test_unknown_model_name_is_a_clear_error():
 
     with pytest.raises(DKNBenchError, match="cannot load model 'nope'.*smollm2-135m.*tiny-gpt2.*gpt2, bert-base-uncased"):
         load_model("nope")
+
+
+def test_half_precision_on_a_cpu_without_native_support_warns_in_one_line(monkeypatch, capsys):
+    from dknbench.models import loading
+
+    monkeypatch.setattr(loading, "cpu_flags", lambda: {"avx2", "fma"})  # x86 without bf16/fp16 products
+    loading.warn_slow_half_precision(torch.bfloat16, "cpu")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--dtype bfloat16" in err[0] and "avx512_bf16" in err[0] and "float32" in err[0]
+    for flags, dtype, device in (({"avx2", "avx512_bf16"}, torch.bfloat16, "cpu"),  # native support
+                                 ({"avx2"}, torch.float32, "cpu"),  # float32: nothing to say
+                                 ({"avx2"}, torch.bfloat16, "cuda"),  # a GPU
+                                 (None, torch.bfloat16, "cpu")):  # flags unknown (not Linux)
+        monkeypatch.setattr(loading, "cpu_flags", lambda flags=flags: flags)
+        loading.warn_slow_half_precision(dtype, device)
+        assert capsys.readouterr().err == ""
+    monkeypatch.setattr(loading, "cpu_flags", lambda: {"avx2", "avx512_bf16"})
+    loading.warn_slow_half_precision(torch.float16, "cpu")  # bf16 support says nothing of fp16
+    assert "--dtype float16" in capsys.readouterr().err

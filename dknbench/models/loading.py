@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,6 +107,7 @@ def load_model(name: str = DEFAULT_MODEL, device: str = "cpu", dtype: str | None
     torch_dtype = DTYPES.get(dtype or "float32")
     if torch_dtype is None:
         raise DKNBenchError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
+    warn_slow_half_precision(torch_dtype, device)
     local_only = hub_cache_only(name, source)
     try:
         config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code,
@@ -122,6 +124,34 @@ def load_model(name: str = DEFAULT_MODEL, device: str = "cpu", dtype: str | None
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DKNBenchError(f"cannot load model {name!r}{offline}: {first}; {MODEL_FORMS}") from None
     return wrap_model(name, model, tokenizer, device=device)
+
+
+# CPU flags with native half-precision matrix products; without them torch emulates them
+NATIVE_HALF = {torch.bfloat16: ("avx512_bf16", "amx_bf16"), torch.float16: ("avx512_fp16", "amx_fp16")}
+
+
+def cpu_flags() -> set[str] | None:
+    """This CPU's feature flags (Linux /proc/cpuinfo), None where they cannot be read."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    line = next((l for l in text.splitlines() if l.startswith(("flags", "Features"))), None)
+    return set(line.split(":", 1)[1].split()) if line else None
+
+
+def warn_slow_half_precision(torch_dtype, device: str) -> None:
+    """One line on stderr when bf16/fp16 runs on an x86 CPU without native support for it: there
+    torch emulates the products, and IG on the embedded model measured 26x slower than float32
+    (benchmarks/README.md), the opposite of what the opt-in is for."""
+    flags = cpu_flags()
+    if str(device) != "cpu" or torch_dtype not in NATIVE_HALF or flags is None or "avx2" not in flags:
+        return  # a GPU, float32, an unreadable or non-x86 CPU: nothing known to warn about
+    if not flags & set(NATIVE_HALF[torch_dtype]):
+        name = str(torch_dtype).removeprefix("torch.")
+        print(f"dknbench: warning: --dtype {name} on this CPU (no {' or '.join(NATIVE_HALF[torch_dtype])}) is "
+              "emulated and runs far slower than float32 (IG measured 26x slower); use float32 here, or a GPU",
+              file=sys.stderr)
 
 
 def hub_cache_only(name: str, source: str | None = None) -> bool:
