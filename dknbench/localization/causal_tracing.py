@@ -115,10 +115,10 @@ def _restored_from_own_layer(engine, encoded, corruption, neurons: list[tuple[in
     (``localization.engine``) with the corrupted run's hidden state there (as the suppressions'
     lowest-layer start does with the clean run's). Rows of layer 0 run every block over the
     corrupted prefix's cache. Equal to the plain path up to float summation order."""
-    from .engine import clean_context, staircase
+    from .engine import clean_context, from_own_layers
 
     lm = engine.lm
-    t, length = encoded.target, len(encoded.input_ids)
+    t = encoded.target
     with corruption.active():  # the corrupted run's prefix cache and block outputs from the target on
         cache, _, block_out = clean_context(lm, encoded, range(lm.adapter.n_layers))
     engine.forward_passes += 1
@@ -134,15 +134,10 @@ def _restored_from_own_layer(engine, encoded, corruption, neurons: list[tuple[in
                     corruption.active(offset=t):
                 logits = tail_logits(lm, encoded, cache, len(bottom))
             probs[bottom] = engine._prob_from_logits(logits, encoded, 0).double().cpu().numpy()
-        if above:
-            entering: dict[int, list[int]] = {}
-            for r in above:  # a row restoring a neuron of layer l enters as block l-1's output
-                entering.setdefault(neurons[r][0] - 1, []).append(r)
-            states = {l: block_out[l][None].expand(len(rows), -1, -1) for l, rows in entering.items()}
-            # block k sees the rows of layers <= k, the first ones in this (layer) order
+        if above:  # a row restoring a neuron of layer l enters as block l-1's output
             with restore_per_row(lm.adapter, [neurons[r] for r in above], clean, 0):
-                hidden = staircase(lm, states, encoded.input_ids[t:], t, length, cache)
-            logits = head(hidden[:, : len(encoded.answer_ids)])
+                hidden = from_own_layers(lm, block_out, [neurons[r][0] for r in above], encoded, cache)
+            logits = head(hidden)
             probs[above] = engine._prob_from_logits(logits, encoded, 0).double().cpu().numpy()
         engine.forward_passes += 1
     return probs

@@ -328,6 +328,20 @@ def clean_context(lm, encoded: EncodedQuery, layers, residuals: bool = False):
     return cache, resid, block_out
 
 
+def from_own_layers(lm, block_out: dict, lowest: list[int], encoded: EncodedQuery, cache) -> torch.Tensor:
+    """Final hidden states [rows, n_answer, d] of rows that each start at their own layer
+    ``lowest[r]`` (> 0, non-decreasing: the staircase's order), entering as block ``lowest[r] - 1``'s
+    output from ``block_out`` (a run's block outputs from the target on, ``clean_context``). The
+    caller's per-row hooks see the first rows at each block (those of layers <= that block)."""
+    rows: dict[int, int] = {}
+    for low in lowest:
+        rows[low - 1] = rows.get(low - 1, 0) + 1
+    entering = {l: block_out[l][None].expand(n, -1, -1) for l, n in rows.items()}
+    t, length = encoded.target, len(encoded.input_ids)
+    hidden = staircase(lm, entering, encoded.input_ids[t:], t, length, cache)
+    return hidden[:, : len(encoded.answer_ids)]
+
+
 def staircase(lm, entering: dict[int, torch.Tensor], tail_ids: list[int], start: int, length: int,
               cache) -> torch.Tensor:
     """Final hidden states [rows, tail, d] (after the final norm, head not applied) of rows that

@@ -151,7 +151,7 @@ class SuppressionScorer:
     def _probs_from_lowest(self, sets, factors, encoded, cache, block_out, shifted):
         """Each set's row enters above the clean block below its lowest intervened layer (the empty
         set: at the top); sets touching layer 0 run every block over the prefix cache."""
-        from ..localization.engine import staircase
+        from ..localization.engine import from_own_layers
 
         lm, top = self.scorer.lm, self.adapter.n_layers
         lowest = [min((l for l, _ in s), default=top) for s in sets]
@@ -164,17 +164,12 @@ class SuppressionScorer:
                 logits = tail_logits(lm, encoded, cache, len(bottom))
             probs[bottom], correct[bottom] = self._read(logits, 0, shifted, len(bottom))
         above = sorted((i for i, low in enumerate(lowest) if low > 0), key=lambda i: lowest[i])
-        if above:
-            entering: dict[int, torch.Tensor] = {}
-            for i in above:  # the row of a set whose lowest layer is l enters as block l-1's output
-                entering.setdefault(lowest[i] - 1, []).append(i)
-            entering = {l: block_out[l][None].expand(len(rows), -1, -1) for l, rows in entering.items()}
-            t, length = encoded.target, len(encoded.input_ids)
+        if above:  # the row of a set whose lowest layer is l enters as block l-1's output
             one = torch.zeros(1, dtype=torch.long, device=lm.device)
             with target_positions(one), scale_per_row(self.adapter, [sets[i] for i in above],
                                                       [factors[i] for i in above], first_rows=True):
-                hidden = staircase(lm, entering, encoded.input_ids[t:], t, length, cache)
-            logits = lm.model.get_output_embeddings()(hidden[:, : len(encoded.answer_ids)])
+                hidden = from_own_layers(lm, block_out, [lowest[i] for i in above], encoded, cache)
+            logits = lm.model.get_output_embeddings()(hidden)
             probs[above], correct[above] = self._read(logits, 0, shifted, len(above))
         return probs, correct
 
