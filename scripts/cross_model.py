@@ -187,24 +187,29 @@ class Paired:
     high: float | None
     pairs: int
     p: float | None
+    reason: str | None = None  # why there is nothing to test although facts exist (see gcr_floor)
+    left_out: str = ""  # facts left out of the pairs, and why
 
     @property
     def holds(self) -> bool | None:
         """a above b: the CI of the mean difference lies above 0 (None: fewer than MIN_N pairs,
         the claims' rule: a verdict on fewer facts is no verdict)."""
-        if self.pairs < MIN_N or not _finite(self.low):
+        if self.reason or self.pairs < MIN_N or not _finite(self.low):
             return None
         return self.low > 0
 
     @property
     def why_undefined(self) -> str:
-        return f"{self.pairs} pair{'s' if self.pairs != 1 else ''} (need >= {MIN_N})"
+        return self.reason or f"{self.pairs} pair{'s' if self.pairs != 1 else ''} (need >= {MIN_N})"
 
     def text(self) -> str:
+        if self.reason:
+            return f"undefined: {self.reason}"
         if self.pairs == 0:
             return "undefined: no pairs"
         p = f", p = {self.p:.2g}" if _finite(self.p) else ""
-        return f"{_num(self.mean)}{_ci(self.low, self.high)} ({self.pairs} pairs{p})"
+        left_out = f"; {self.left_out}" if self.left_out else ""
+        return f"{_num(self.mean)}{_ci(self.low, self.high)} ({self.pairs} pairs{p}{left_out})"
 
 
 def paired(a: dict, b: dict) -> Paired:
@@ -247,10 +252,30 @@ def _facts_text(folder: Folder) -> str:
     return "; ".join(parts)
 
 
-def dkn_rate(summary: dict, method: str) -> tuple[str, int, int] | None:
-    """'k/n = r [95 % CI]' of the facts with a DKN among the facts used, from the task's table. The CI is
-    Clopper-Pearson's exact binomial interval: no normal quantile (issue 26.3), and defined at k = 0 or
-    k = n, where a t interval of the 0/1 values collapses to a point."""
+@dataclass
+class Rate:
+    """The facts with a DKN among the facts used, with Clopper-Pearson's exact binomial 95 % CI: no
+    normal quantile (issue 26.3), and defined at k = 0 or k = n, where a t interval of the 0/1 values
+    collapses to a point."""
+
+    k: int
+    n: int
+    low: float | None
+    high: float | None
+
+    def text(self) -> str:
+        return f"{self.k}/{self.n} = {self.k / self.n:.3g}{_ci(self.low, self.high)}" if self.n else \
+            "undefined: no facts used"
+
+    def state(self) -> tuple:
+        """A DKN exists on some facts: the CI lies above 0 (None: fewer than MIN_N facts used)."""
+        if self.n < MIN_N:
+            return None, f"{self.n} facts used (need >= {MIN_N})"
+        return self.low > 0, self.text()
+
+
+def dkn_rate(summary: dict, method: str) -> Rate | None:
+    """The method's DKN rate from the gcr task's table (None: the method was not run)."""
     from scipy import stats
 
     row = next((r for r in summary["tables"].get("gcr_by_cardinality", []) if r["method"] == method), None)
@@ -258,9 +283,9 @@ def dkn_rate(summary: dict, method: str) -> tuple[str, int, int] | None:
         return None
     k, n = int(row["facts with DKN"]), int(row["facts"])
     if n == 0:
-        return "undefined: no facts used", k, n
+        return Rate(k, n, None, None)
     ci = stats.binomtest(k, n).proportion_ci(0.95, method="exact")
-    return f"{k}/{n} = {k / n:.3g}{_ci(ci.low, ci.high)}", k, n
+    return Rate(k, n, float(ci.low), float(ci.high))
 
 
 def gcr_pairs(rows: list[dict], method: str, field: str) -> dict[str, dict]:
@@ -275,9 +300,29 @@ def gcr_pairs(rows: list[dict], method: str, field: str) -> dict[str, dict]:
 UNITS = (("GCR@2", "n = 2 (pp)"), ("GCR@n>=3", "n ≥ 3 (scale-free)"))
 
 
+def _partition(bdcs) -> frozenset:
+    return frozenset(frozenset(map(tuple, component)) for component in bdcs)
+
+
 def gcr_floor(folder: Folder, method: str) -> dict[str, Paired]:
+    """GCR − floor on the facts with a DKN, leaving out the facts whose random floor is the method's own
+    partition: components of one neuron each (amig-pairs' D = {{a}, {b}}) can only be redrawn as
+    themselves, so their difference is 0 by construction and tests nothing."""
     gcr, floor = gcr_pairs(folder.rows, method, "gcr"), gcr_pairs(folder.rows, method, "floor_gcr")
-    return {key: paired(gcr[key], floor[key]) for key, _ in UNITS}
+    same = {r["fact_id"] for r in folder.rows if r["method"] == method and r.get("floor_bdcs")
+            and _partition(r["bdcs"]) == _partition(r["floor_bdcs"])}
+    out = {}
+    for key, _ in UNITS:
+        dropped = len(same & gcr[key].keys() & floor[key].keys())
+        result = paired({f: v for f, v in gcr[key].items() if f not in same},
+                        {f: v for f, v in floor[key].items() if f not in same})
+        why = "the floor is the method's own partition (components of one neuron)"
+        if dropped and result.pairs == 0:
+            result.reason = f"{why} on all {dropped} facts"
+        elif dropped:
+            result.left_out = f"{dropped} left out: {why}"
+        out[key] = result
+    return out
 
 
 def ntc_versus(folder: Folder, other: str) -> dict[str, Paired]:
@@ -332,6 +377,8 @@ def _finding_line(finding: Finding) -> str:
 
 def findings(models: list[str], gcr: dict, kn: dict) -> list[Finding]:
     """Each finding's status per model that has the run it needs, in a fixed order."""
+    from dknbench.tasks.kn_localization import FLOOR
+
     out: list[Finding] = []
 
     def add(text: str, status: dict) -> None:
@@ -344,6 +391,10 @@ def findings(models: list[str], gcr: dict, kn: dict) -> list[Finding]:
     for plan in GCR_RUNS:
         present = [m for m in models if gcr[m][plan.folder].summary is not None]
         for method in DKN_METHODS:
+            rates = {m: dkn_rate(gcr[m][plan.folder].summary, method) for m in present}
+            add(f"{method} finds a DKN at all: on k >= 1 facts, so its DKN rate's exact 95 % CI lies above 0 "
+                f"(filter_scope {plan.scope})", {m: r.state() for m, r in rates.items() if r is not None})
+        for method in DKN_METHODS:
             for key, unit in UNITS:
                 add(f"{method}'s GCR exceeds its random floor at {unit} (filter_scope {plan.scope})",
                     {m: state(gcr_floor(gcr[m][plan.folder], method)[key]) for m in present})
@@ -353,7 +404,8 @@ def findings(models: list[str], gcr: dict, kn: dict) -> list[Finding]:
                     {m: state(ntc_versus(gcr[m][plan.folder], other)[key]) for m in present})
     present = [m for m in models if kn[m].summary is not None]
     ranked = {m: ranking(kn[m]) for m in present}
-    for method in sorted({r.method for rows in ranked.values() for r in rows}):
+    # the random floor is not a localizer anyone proposes: "random ranks first" is no finding
+    for method in sorted({r.method for rows in ranked.values() for r in rows} - {FLOOR}):
         against = {m: versus_random(kn[m], method) for m in present}
         add(f"{method} beats random on rel_minus_irr (kn-localization)",
             {m: state(p) for m, p in against.items() if p is not None})
@@ -404,14 +456,16 @@ def section(root: Path, models: list[str]) -> str:
             for m in models:
                 folder = gcr[m][plan.folder]
                 rate = dkn_rate(folder.summary, method) if folder.summary else None
-                cells.append(folder.reason if folder.summary is None else rate[0] if rate else "method not run")
+                cells.append(folder.reason if folder.summary is None else rate.text() if rate else "method not run")
             out.append(f"| {plan.scope} | {method} | " + " | ".join(map(_cell, cells)) + " |")
 
     out += ["", "## GCR against its random floor", "",
             "The floor is the GCR of a seeded random partition of the same neurons into components of the same "
             "sizes. *Average* is 000 Table 1's unweighted mean of the cardinality columns (n: facts with a "
             "defined GCR). GCR − floor is paired on the facts with a DKN, within n = 2 (percentage points) and "
-            "over the pooled n ≥ 3 facts (scale-free), never across the two units.", "",
+            "over the pooled n ≥ 3 facts (scale-free), never across the two units. A fact whose components are "
+            "single neurons (amig-pairs' D = {{a}, {b}}) has the floor's partition for its own, so its difference "
+            "is 0 by construction: it is left out, and a comparison with no other fact is undefined.", "",
             "| model | filter_scope | method | GCR Average [95 % CI] (n) | floor Average [95 % CI] | "
             + " | ".join(f"GCR − floor, {unit}" for _, unit in UNITS) + " |", "|---" * (5 + len(UNITS)) + "|"]
     for m in models:
@@ -465,8 +519,9 @@ def section(root: Path, models: list[str]) -> str:
                "kn-localization": [m for m in models if kn[m].summary is not None]}
     out += ["", "## What holds on every model and what on one", "",
             "Computed from the tables above: a finding *holds* on a model when the 95 % CI of its paired "
-            "difference lies above 0 (for a ranking, when the leaderboard marks the localizer best), *fails* when "
-            f"it does not, and is *undefined* with fewer than {MIN_N} pairs (the claims' rule). Only models with "
+            "difference (of a DKN rate: the rate) lies above 0 (for a ranking, when the leaderboard marks the "
+            "localizer best), *fails* when it does not, and is *undefined* with fewer than "
+            f"{MIN_N} pairs or facts (the claims' rule) or with its reason. Only models with "
             "the run a finding needs "
             "count. Models with a run: "
             + "; ".join(f"{task}: {', '.join(ms) or 'none'}" for task, ms in present.items()) + ".", ""]

@@ -131,11 +131,15 @@ def test_section_reads_the_run_folders(results):
                   if c["method_b"].endswith(":random-partition")}
         for row in (r for r in floor[1:] if r[0] == name and r[1] == "candidates"):
             for cell, key in zip(row[5:], ("GCR@2", "GCR@n>=3")):
-                # the pairs shown are the task's own paired comparison's (it writes one from 2 pairs on)
+                # the pairs shown are the task's own paired comparison's (it writes one from 2 pairs on),
+                # less the facts whose floor is their own partition, which the cell counts
+                same = re.search(r"(\d+) left out|own partition \(components of one neuron\) on all (\d+) facts", cell)
+                left = int(next(g for g in same.groups() if g)) if same else 0
+                shown = re.search(r"\((\d+) pairs", cell)
                 if (row[2], key) in tested:
-                    assert f"({tested[row[2], key]} pairs" in cell
+                    assert (int(shown.group(1)) if shown else 0) + left == tested[row[2], key], cell
                 else:
-                    assert cell in ("undefined: no pairs",) or "(1 pairs)" in cell
+                    assert cell in ("undefined: no pairs",) or "(1 pairs" in cell or left == 1
 
     ranking = table_rows(text, "Localizer ranking")
     for name in MODELS:
@@ -212,3 +216,46 @@ def test_a_paired_difference_needs_the_claims_min_n_pairs():
     assert clear.holds is None and f"(need >= {MIN_N})" in clear.why_undefined
     assert cm.Paired(mean=5.0, low=1.0, high=9.0, pairs=MIN_N, p=0.001).holds is True
     assert cm.Paired(mean=5.0, low=-1.0, high=9.0, pairs=MIN_N, p=0.2).holds is False
+
+
+def _gcr_row(fact: str, method: str, bdcs, floor_bdcs, gcr: float, floor: float) -> dict:
+    return {"fact_id": fact, "method": method, "cardinality": len(bdcs), "outlier": False,
+            "bdcs": bdcs, "floor_bdcs": floor_bdcs, "gcr": gcr, "floor_gcr": floor}
+
+
+def test_a_floor_that_is_the_partition_itself_is_left_out_with_its_reason():
+    """Components of one neuron each (amig-pairs' D = {{a}, {b}}) can only be redrawn as themselves:
+    GCR − floor is 0 by construction there, so such facts leave the test and say so; a comparison left
+    with none of its facts is undefined, never "0 [0, 0]" read as a failure."""
+    cm = load_script()
+    singletons = [[[3, 1]], [[5, 2]]]
+    pairs_only = [_gcr_row(f"f{i}", "amig-pairs", singletons, singletons[::-1], 20.0 + i, 20.0 + i)
+                  for i in range(12)]
+    result = cm.gcr_floor(cm.Folder(summary={}, rows=pairs_only), "amig-pairs")["GCR@2"]
+    assert result.holds is None and result.pairs == 0
+    assert result.text() == "undefined: the floor is the method's own partition (components of one neuron) on all 12 facts"
+
+    mixed = [_gcr_row(f"g{i}", "ntc", [[[1, i], [2, i]], [[4, i]]], [[[1, i]], [[2, i], [4, i]]], 30.0 + i, 20.0)
+             for i in range(11)] + [_gcr_row("g-same", "ntc", singletons, singletons, 5.0, 5.0)]
+    result = cm.gcr_floor(cm.Folder(summary={}, rows=mixed), "ntc")["GCR@2"]
+    assert result.pairs == 11 and result.holds is True
+    assert "(11 pairs, p = " in result.text() and "; 1 left out: the floor is the method's own partition" in result.text()
+
+
+def test_dkn_rate_findings_and_no_ranking_finding_for_the_random_floor(results):
+    """A DKN rate holds when its exact CI lies above 0 (k >= 1) on >= MIN_N facts; the random localizer is
+    the floor of the ranking, never a candidate for "ranks first"."""
+    cm, root = results
+    assert cm.Rate(0, 96, 0.0, 0.0377).state()[0] is False
+    assert cm.Rate(1, 96, 0.000264, 0.0567).state()[0] is True
+    assert cm.Rate(3, cm.MIN_N - 1, 0.1, 0.6).state() == (None, f"{cm.MIN_N - 1} facts used (need >= {cm.MIN_N})")
+    summary = {"tables": {"gcr_by_cardinality": [{"method": "ntc", "facts with DKN": 5, "facts": 96}]}}
+    rate = cm.dkn_rate(summary, "ntc")
+    from scipy import stats
+
+    exact = stats.binomtest(5, 96).proportion_ci(0.95, method="exact")
+    assert (rate.low, rate.high) == (exact.low, exact.high) and rate.text().startswith("5/96 = 0.0521 [")
+    assert cm.dkn_rate(summary, "kmeans") is None
+    text = write_table(cm, root)
+    assert "random ranks first" not in text and "ig ranks first" in text
+    assert "ntc finds a DKN at all" in text
