@@ -7,11 +7,29 @@ import torch
 
 from ..hyperparams import Param
 from .base import LOCALIZERS, Localizer
+from .engine import DEFAULT_QUADRATURE, QUADRATURES
+
+# IG's path-integral rule: Dai et al.'s Riemann sum by default; Gauss-Legendre only as a variant
+# (ig[quadrature=gauss-legendre,steps=8]): it changes the numbers (issue 29.2, benchmarks/README.md)
+QUADRATURE = Param(choices=QUADRATURES, help="IG path-integral rule (gauss-legendre: an opt-in, fewer steps)")
+
+
+def _with_quadrature(params: dict, quadrature: str) -> dict:
+    # the default stays out of the cache key: attributions cached before the option existed still hit
+    return params if quadrature == DEFAULT_QUADRATURE else {**params, "quadrature": quadrature}
 
 
 @LOCALIZERS.register("ig", description="Dai et al. integrated gradients: zero baseline, m-step Riemann sum, tau*max threshold",
                      kind="localizer")
 class IntegratedGradients(Localizer):
+    hyperparameters = {"quadrature": QUADRATURE}
+
+    def __init__(self, tau: float = 0.2, steps: int = 20, quadrature: str = DEFAULT_QUADRATURE):
+        super().__init__(tau=tau, steps=steps)
+        self.quadrature = quadrature
+
+    def params(self) -> dict:
+        return _with_quadrature(super().params(), self.quadrature)
 
     def scores(self, engine, encoded, subject: str | None = None) -> np.ndarray:
         adapter = engine.lm.adapter
@@ -59,16 +77,17 @@ class _WordBaselineIG(Localizer):
     ``signed`` is Eq. 5 as printed; ``none`` leaves the summed IG unnormalised.
     """
 
-    hyperparameters = {"norm": Param(choices=("abs", "signed", "none"), help="per-layer normalisation (002 Eq. 5)")}
+    hyperparameters = {"norm": Param(choices=("abs", "signed", "none"), help="per-layer normalisation (002 Eq. 5)"),
+                       "quadrature": QUADRATURE}
 
-    def __init__(self, tau: float = 0.2, steps: int = 20, norm: str = "abs"):
+    def __init__(self, tau: float = 0.2, steps: int = 20, norm: str = "abs", quadrature: str = DEFAULT_QUADRATURE):
         super().__init__(tau=tau, steps=steps)
-        self.norm = norm
+        self.norm, self.quadrature = norm, quadrature
 
     def params(self) -> dict:
         # "baseline": the baseline word is one token id (word_replaced_ids); it keys the cache, so
         # attributions cached from the old text-tokenised baselines are not reused
-        return {"steps": self.steps, "norm": self.norm, "baseline": "token-id"}
+        return _with_quadrature({"steps": self.steps, "norm": self.norm, "baseline": "token-id"}, self.quadrature)
 
     def baseline_token(self, engine) -> str:
         raise NotImplementedError
@@ -98,8 +117,8 @@ class AMIG(_WordBaselineIG):
                      kind="localizer")
 class SequentialIG(_WordBaselineIG):
 
-    def __init__(self, tau: float = 0.2, steps: int = 20, norm: str = "none"):
-        super().__init__(tau=tau, steps=steps, norm=norm)
+    def __init__(self, tau: float = 0.2, steps: int = 20, norm: str = "none", quadrature: str = DEFAULT_QUADRATURE):
+        super().__init__(tau=tau, steps=steps, norm=norm, quadrature=quadrature)
 
     def baseline_token(self, engine) -> str:
         tok = engine.scorer.tokenizer

@@ -13,7 +13,7 @@ from ..hyperparams import constructor_defaults
 from ..scoring import AnswerScorer, SkipQuery
 from .base import LOCALIZERS, Localizer, Neuron, refine_across_queries
 from .cache import AttributionCache
-from .engine import IGEngine
+from .engine import DEFAULT_QUADRATURE, IGEngine
 
 
 def build_localizer(name: str, where: dict | None = None, **params) -> Localizer:
@@ -44,7 +44,8 @@ class KNLocator:
         self.scorer = scorer or AnswerScorer(lm)
         self.cache = cache if cache is not None else AttributionCache()
         self.engine = IGEngine(lm, self.scorer, steps=localizer.steps, batch_size=batch_size,
-                               path=engine_path, max_memory=max_memory)
+                               path=engine_path, max_memory=max_memory,
+                               quadrature=getattr(localizer, "quadrature", DEFAULT_QUADRATURE))
         self.refine_p = refine_p
         self.reference = reference  # the localizer whose KN counts `random` matches
         self._recent: dict[str, np.ndarray] = {}

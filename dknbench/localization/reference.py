@@ -5,6 +5,9 @@ the target position replaced by the interpolation point, one backward to that po
 batched, cached or skipped, so it is slow and obviously right:
 
     Attr[l, b] = (a_l - b_l) * (1/m) * sum_{k=1..m} dF/dx |_{x = b_l + (k/m)(a_l - b_l)}
+
+(``quadrature="gauss-legendre"``: the nodes alpha_k and weights w_k of ``engine.quadrature_nodes`` in
+place of k/m and 1/m.)
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from ..scoring import AnswerScorer, EncodedQuery
 
 def reference_attribute(lm, encoded: EncodedQuery, baselines: torch.Tensor, steps: int = 20,
                         scorer: AnswerScorer | None = None, activations: torch.Tensor | None = None,
-                        layers=None) -> torch.Tensor:
+                        layers=None, quadrature: str = "riemann-right") -> torch.Tensor:
     """IG attributions [n_layers, n_baselines, n_neurons], like ``IGEngine.attribute``."""
-    from .engine import IGEngine
+    from .engine import IGEngine, quadrature_nodes
+
+    alphas, weights, divisor = quadrature_nodes(steps, quadrature)
 
     scorer = scorer or AnswerScorer(lm)
     adapter = lm.adapter
@@ -32,8 +37,8 @@ def reference_attribute(lm, encoded: EncodedQuery, baselines: torch.Tensor, step
     for layer in layers:
         for b in range(baselines.shape[1]):
             base, act = baselines[layer, b], activations[layer]
-            for k in range(1, steps + 1):
-                point = (base + (k / steps) * (act - base)).to(lm.device).requires_grad_(True)
+            for alpha, weight in zip(alphas, weights):
+                point = (base + alpha * (act - base)).to(lm.device).requires_grad_(True)
 
                 def hook(module, args, point=point):
                     hidden = args[0].clone()
@@ -48,5 +53,5 @@ def reference_attribute(lm, encoded: EncodedQuery, baselines: torch.Tensor, step
                 logp = torch.log_softmax(logits[0, encoded.target : encoded.target + n].float(), -1)
                 prob = logp[torch.arange(n, device=logp.device), gold].sum().exp()
                 (grad,) = torch.autograd.grad(prob, point)
-                grads[layer, b] += grad.float().cpu()
-    return (activations[:, None, :] - baselines) * grads / steps
+                grads[layer, b] += weight * grad.float().cpu()
+    return (activations[:, None, :] - baselines) * grads / divisor
