@@ -20,6 +20,12 @@ Printed per method, on the facts both sides have:
   and rel_minus_irr with their 95 % CIs, and whether the two CIs overlap;
 ``--dtype float32`` is the script's self-check: the rerun must agree exactly (every KN set identical).
 
+``--variant PARAMS`` reruns each method as the variant ``METHOD[PARAMS]`` at float32 (unless --dtype is
+given) and compares it with the reference's plain METHOD, the same way: the IG quadrature opt-in,
+
+    OMP_NUM_THREADS=1 python benchmarks/dtype_agreement.py --reference docs/results/localizers/all-facts \
+        --variant quadrature=gauss-legendre,steps=8 --methods ig,amig --facts 30 --output /tmp/gl8-run
+
 * CPU-seconds per fact of each side (``seconds.cpu`` of the fact files; the reference's are those it
   recorded, possibly with cache hits from earlier runs, so only the rerun's are a cold-cache cost).
 """
@@ -40,8 +46,13 @@ def _text(value) -> str:
     return json.dumps(value) if isinstance(value, bool) or value is None else str(value)
 
 
-def rerun(reference: Path, dtype: str, methods: list[str], n: int, output: Path) -> None:
-    """The first ``n`` facts of the reference's run, at ``dtype``, into ``output`` (resumable)."""
+def variant_of(method: str, variant: str | None) -> str:
+    return f"{method}[{variant}]" if variant else method
+
+
+def rerun(reference: Path, dtype: str, methods: list[str], n: int, output: Path, variant: str | None = None) -> None:
+    """The first ``n`` facts of the reference's run, at ``dtype`` (each method as its ``variant``),
+    into ``output`` (resumable)."""
     from dknbench.harness.facts import run_facts
     from dknbench.harness.runner import prepare_start
     from dknbench.harness.spec import RunSpec, resolve
@@ -51,7 +62,7 @@ def rerun(reference: Path, dtype: str, methods: list[str], n: int, output: Path)
     if ref["task"] != "kn-localization" or ref["options"].get("known_only"):
         raise SystemExit(f"{reference}: needs a kn-localization run with known_only=false (the gate would "
                          "select other facts at another precision)")
-    spec = RunSpec(task=ref["task"], methods=methods, model=ref["model"], dataset=ref["dataset"],
+    spec = RunSpec(task=ref["task"], methods=[variant_of(m, variant) for m in methods], model=ref["model"], dataset=ref["dataset"],
                    limit=ref["limit"], seed=ref["seed"], dtype=dtype, output=str(output), quiet=False,
                    cache_dir=str(output / "attribution-cache"),
                    overrides=[f"{k}={_text(v)}" for k, v in ref["options"].items()])
@@ -66,13 +77,15 @@ def rerun(reference: Path, dtype: str, methods: list[str], n: int, output: Path)
     run_facts(task, facts, output, spec.seed, indices=list(range(min(n, len(facts)))), desc=f"{dtype} rerun")
 
 
-def fact_rows(folder: Path) -> dict:
-    """fact id -> (rows, cpu seconds) of a run folder's finished fact files."""
+def fact_rows(folder: Path, rename: dict | None = None) -> dict:
+    """fact id -> (rows, cpu seconds) of a run folder's finished fact files; ``rename`` maps a
+    variant's label back to its method, so both sides' rows carry the same names."""
     out = {}
     for path in sorted((folder / "facts").glob("*.json")):
         record = json.loads(path.read_text())
         if record.get("rows"):
-            out[record["fact_id"]] = (record["rows"], (record.get("seconds") or {}).get("cpu"))
+            rows = [{**r, "method": (rename or {}).get(r["method"], r["method"])} for r in record["rows"]]
+            out[record["fact_id"]] = (rows, (record.get("seconds") or {}).get("cpu"))
     return out
 
 
@@ -81,7 +94,7 @@ def jaccard(a, b) -> float:
     return 1.0 if not a and not b else len(a & b) / len(a | b)
 
 
-def compare(reference: Path, other: Path, methods: list[str], dtype: str) -> None:
+def compare(reference: Path, other: Path, methods: list[str], dtype: str, variant: str | None = None) -> None:
     from types import SimpleNamespace
 
     import numpy as np
@@ -89,16 +102,19 @@ def compare(reference: Path, other: Path, methods: list[str], dtype: str) -> Non
     from dknbench.stats import mean_ci
     from dknbench.tasks.kn_localization import KNLocalizationTask
 
-    ref, new = fact_rows(reference), fact_rows(other)
+    ref = fact_rows(reference)
+    new = fact_rows(other, {variant_of(m, variant): m for m in methods})
     common = [f for f in new if f in ref]
     resolved = json.loads((other / "rerun.json").read_text())["resolved"]
-    print(f"kn-localization, float32 ({reference}) against {dtype} ({other}), {len(common)} common facts, "
+    label = f"{dtype} [{variant}]" if variant else dtype
+    print(f"kn-localization, float32 ({reference}) against {label} ({other}), {len(common)} common facts, "
           f"model {resolved['model']}, options as the reference")
+    dtype = label  # the rerun side's name in the table
     head = (f"{'method':<8} {'KN Jaccard mean [95 % CI]':>28} {'median':>7} {'identical':>9}  "
             f"{'metric':<14} {'float32':>28} {dtype:>28} {'CIs overlap':>11}")
     print(head + "\n" + "-" * len(head))
     summaries = {}
-    for side, runs in (("float32", ref), (dtype, new)):
+    for side, runs in (("reference", ref), ("rerun", new)):  # keyed by side: the self-check's names are equal
         rows = [r for f in common for r in runs[f][0] if r["method"] in methods]
         ctx = SimpleNamespace(methods=methods, seed=resolved["seed"], options=resolved["options"])
         summaries[side] = KNLocalizationTask(ctx).summarize(rows, other).metrics
@@ -110,7 +126,7 @@ def compare(reference: Path, other: Path, methods: list[str], dtype: str) -> Non
         same = sum(1 for v in values if v == 1.0)
         for number, metric in enumerate(("SR", "rel_minus_irr")):
             cells, bounds = [], []
-            for side in ("float32", dtype):
+            for side in ("reference", "rerun"):
                 rec = next((m for m in summaries[side] if m["method"] == method and m["metric"] == metric
                             and m.get("group") in (None, "", "all")), None)
                 if rec is None or rec.get("value") is None or rec["value"] != rec["value"]:
@@ -133,15 +149,18 @@ def compare(reference: Path, other: Path, methods: list[str], dtype: str) -> Non
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", required=True, type=Path)
-    parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"],
-                        help="float32: the self-check (every set identical; tiny models are float32 only)")
+    parser.add_argument("--dtype", choices=["bfloat16", "float16", "float32"],
+                        help="float32: the self-check (every set identical; tiny models are float32 only); "
+                             "default bfloat16, or float32 with --variant")
+    parser.add_argument("--variant", help="rerun each method as METHOD[VARIANT], e.g. quadrature=gauss-legendre,steps=8")
     parser.add_argument("--methods", default="ig,amig")
     parser.add_argument("--facts", type=int, default=30)
     parser.add_argument("--output", required=True, type=Path)
     args = parser.parse_args(argv)
     methods = args.methods.split(",")
-    rerun(args.reference, args.dtype, methods, args.facts, args.output)
-    compare(args.reference, args.output, methods, args.dtype)
+    dtype = args.dtype or ("float32" if args.variant else "bfloat16")
+    rerun(args.reference, dtype, methods, args.facts, args.output, args.variant)
+    compare(args.reference, args.output, methods, dtype, args.variant)
     return 0
 
 

@@ -81,3 +81,31 @@ def test_dtype_agreement_self_check_agrees_exactly(tmp_path, isolated_cache):
     out = _run([str(ROOT / "benchmarks" / "dtype_agreement.py"), "--reference", str(gated), "--methods", "ig",
                 "--dtype", "float32", "--output", str(tmp_path / "r2")], tmp_path)
     assert out.returncode != 0 and "known_only=false" in out.stderr
+
+
+def test_variant_agreement_compares_the_variant_with_the_plain_method(tmp_path, isolated_cache):
+    """--variant reruns ig as ig[quadrature=gauss-legendre,steps=3] and sets it beside the reference's ig:
+    the rerun's rows are the variant's (other scores than the reference's), compared under one name."""
+    import json
+
+    from dknbench.cli import main
+
+    reference = tmp_path / "reference"
+    assert main(["run", "--task", "kn-localization", "--method", "ig", "--model", "tiny-llama", "--limit", "3",
+                 "--set", "known_only=false", "--set", "max_queries=1", "--set", "steps=3",
+                 "--output", str(reference), "--quiet"]) == 0
+    out = _run([str(ROOT / "benchmarks" / "dtype_agreement.py"), "--reference", str(reference), "--methods", "ig",
+                "--facts", "2", "--variant", "quadrature=gauss-legendre,steps=3", "--output", str(tmp_path / "gl")],
+               tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert "against float32 [quadrature=gauss-legendre,steps=3]" in next(l for l in lines if "common facts" in l)
+    row = next(line.split() for line in lines if line.startswith("ig "))
+    assert 0.0 <= float(row[1]) <= 1.0
+    rerun = sorted((tmp_path / "gl" / "facts").glob("*.json"))
+    assert len(rerun) == 2
+    methods = {r["method"] for f in rerun for r in json.loads(f.read_text())["rows"]}
+    assert methods == {"ig[quadrature=gauss-legendre,steps=3]"}
+    ours = json.loads(rerun[0].read_text())["rows"][0]
+    theirs = json.loads(sorted((reference / "facts").glob("*.json"))[0].read_text())["rows"][0]
+    assert ours["fact_id"] == theirs["fact_id"] and ours["method"] != theirs["method"]
