@@ -109,3 +109,14 @@ def test_variant_agreement_compares_the_variant_with_the_plain_method(tmp_path, 
     ours = json.loads(rerun[0].read_text())["rows"][0]
     theirs = json.loads(sorted((reference / "facts").glob("*.json"))[0].read_text())["rows"][0]
     assert ours["fact_id"] == theirs["fact_id"] and ours["method"] != theirs["method"]
+    # quadrature_accuracy.py sets runs against a truth run: the truth against itself agrees exactly,
+    # the plain Riemann run is read under the same name on the same 2 facts
+    out = _run([str(ROOT / "benchmarks" / "quadrature_accuracy.py"), "--truth", str(tmp_path / "gl"),
+                "--methods", "ig", "--runs", f"self={tmp_path / 'gl'}", f"riemann={reference}"], tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = {line.split()[1]: line.split() for line in out.stdout.splitlines() if line.startswith("ig ")}
+    assert rows["self"][2] == "2" and rows["self"][3] == "1.000" and rows["self"][-1] == "2/2"
+    assert rows["riemann"][2] == "2" and 0.0 <= float(rows["riemann"][3]) <= 1.0
+    out = _run([str(ROOT / "benchmarks" / "quadrature_accuracy.py"), "--truth", str(tmp_path / "gl"),
+                "--runs", "nofolder"], tmp_path)
+    assert out.returncode == 2 and "NAME=FOLDER" in out.stderr
