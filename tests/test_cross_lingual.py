@@ -155,3 +155,23 @@ def test_linguistic_control_end_to_end(monkeypatch, tiny, tmp_path, isolated_cac
     assert set(summary["figures"]) == {"choice_flips.png", "kn_layers_ig.png", "kn_layers_random.png"}
     for name in summary["figures"]:
         assert (output / name).stat().st_size > 1000
+
+
+def test_no_fact_with_a_likn_gives_undefined_sr_records_with_the_reason(tmp_path):
+    """An English model localizes almost no Chinese KN, so every fact's LIKN can be empty and nothing
+    is edited: each variant's SR is then an undefined record naming why, not a missing record (a claim
+    on it read "no such record")."""
+    from types import SimpleNamespace
+
+    from dknbench.tasks.cross_lingual_editing import CrossLingualEditingTask
+
+    rows = [{"method": "amig", "n_likn": 0, "likn": [], "kns": {"en": [[1, 2]], "zh": []},
+             "n_kns": {"en": 1, "zh": 0}, "edits": []} for _ in range(3)]
+    ctx = SimpleNamespace(methods=["amig"], seed=0, options={"outlier_limit": 9.0, "languages": "en,zh"},
+                          run_info={})
+    metrics = CrossLingualEditingTask(ctx).summarize(rows, tmp_path).metrics
+    sr = {r["group"]: r for r in metrics if r["metric"] == "SR"}
+    assert set(sr) == {f"{lang}/{v}" for lang in ("en", "zh") for v in ("LIKN", "Mono-KN", "Seq-KN")}
+    assert all(r["value"] is None and r["undefined"] == f"no {g.split('/')[0]} edit of {g.split('/')[1]}: 0 of 3 "
+               "facts have a non-empty LIKN, and only those are edited" for g, r in sr.items())
+    assert next(r for r in metrics if r["metric"] == "likn_empty_rate")["value"] == 1.0

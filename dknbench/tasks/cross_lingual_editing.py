@@ -245,7 +245,11 @@ class CrossLingualEditingTask(Task):
             for lang in languages:
                 for variant in VARIANTS:
                     edits = [e for r in usable for e in r["edits"] if e["language"] == lang and e["variant"] == variant]
-                    if not edits:
+                    if not edits:  # a record that says why, so a claim on it reads the reason
+                        why = (f"no {lang} edit of {variant}: {len(usable)} of {len(mine)} facts have a non-empty "
+                               "LIKN, and only those are edited")
+                        summary.metrics += [metric_record(method, name, None, 0, group=f"{lang}/{variant}", undefined=why)
+                                            for name in ("SR", "SR_enh", "SR_sup", "rel_minus_irr")]
                         continue
                     # SR undefined when its denominator's CI contains 0 (metrics.success_rate_report)
                     report = success_rate_report(*[np.array([e[k] for e in edits]) for k in keys],
