@@ -1,5 +1,5 @@
-"""Which IG quadrature is closer to the path integral itself (issue 29.2): KN sets of several runs
-against a high-accuracy run of the same facts.
+"""How far IG's KN sets move with the quadrature (issue 29.2): KN sets of several runs against a
+many-node run of the same facts.
 
     OMP_NUM_THREADS=1 python benchmarks/quadrature_accuracy.py --truth /tmp/agree/gl48 --methods ig,amig \
         --runs riemann-20=docs/results/localizers/all-facts riemann-8=/tmp/agree/rr8 gauss-legendre-8=/tmp/agree/gl8
@@ -7,7 +7,9 @@ against a high-accuracy run of the same facts.
 ``dtype_agreement.py --variant`` measures an opt-in against the suite's default (Dai et al.'s 20-step
 Riemann sum). That says how far the numbers move, not which side is right: the default is itself an
 approximation of the integral. Here every run is set against ``--truth``, a rerun with many nodes
-(``--variant quadrature=gauss-legendre,steps=48``), on the facts all of them have. Each folder is a run
+(``--variant quadrature=gauss-legendre,steps=48``), on the facts all of them have; a run with fewer nodes
+among ``--runs`` (e.g. 24) shows whether that truth has converged (benchmarks/README.md: amig's has,
+ig's has not). Each folder is a run
 folder or a ``dtype_agreement.py`` rerun folder (``facts/*.json``); a row's method may be a variant
 (``ig[quadrature=...]``), read as its plain name. Printed per method and run: the KN sets' Jaccard
 overlap with the truth's (mean [95 % t-interval], median, identical sets).
