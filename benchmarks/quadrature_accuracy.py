@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -68,8 +69,7 @@ def main(argv=None) -> int:
                 print(f"{method:<8} {name:<22} {0:>5} {'no common facts':>30}")
                 continue
             ci = mean_ci(values)
-            median = sorted(values)[len(values) // 2] if len(values) % 2 else \
-                sum(sorted(values)[len(values) // 2 - 1 : len(values) // 2 + 1]) / 2
+            median = statistics.median(values)
             interval = f"{ci.estimate:.3f} [{ci.low:.3f}, {ci.high:.3f}]" if len(values) > 1 else f"{ci.estimate:.3f}"
             same = sum(v == 1.0 for v in values)
             print(f"{method:<8} {name:<22} {len(values):>5} {interval:>30} {median:>7.3f} {f'{same}/{len(values)}':>9}")
