@@ -9,7 +9,7 @@ as independent groups, ttest_ind equal_var=False), ``one_sample_t`` (a against `
 ttest_1samp: the CI of the mean excludes the floor), ``binomial`` (a's 0/1 values against the
 share ``bar``, binomtest), ``comparison`` (a t-test the task itself wrote into summary.json's
 ``comparisons``, picked by ``method_a``, ``method_b``, ``metric``; ``welch: true`` reads its
-Welch columns) or ``record`` (set-level numbers with one value per run, e.g. an F1: ``a`` and
+Welch columns, ``paired: true`` its paired t over the units both sides share) or ``record`` (set-level numbers with one value per run, e.g. an F1: ``a`` and
 ``b`` are {method, metric, group} records of summary.json, or ``bar`` a number; supported when
 a's 95 % CI lies beyond b's CI, undefined without CIs; ``share: true`` with a ``bar`` tests a
 share record of n facts by the binomial test on share x n). The tests are one-sided in the paper's
@@ -60,8 +60,8 @@ from ..errors import ConfigError
 VERDICTS = ("supported", "not supported", "undefined", "not testable here")
 KINDS = ("paired_t", "welch_t", "one_sample_t", "binomial", "comparison", "record")
 VALUE_KEYS = {"method", "field", "explode", "where", "type", "abs_limit", "split", "reduce", "minus", "source"}
-TEST_KEYS = {"kind", "a", "b", "bar", "alternative", "alpha", "method_a", "method_b", "metric", "welch", "share",
-             "min_n"}
+TEST_KEYS = {"kind", "a", "b", "bar", "alternative", "alpha", "method_a", "method_b", "metric", "welch", "paired",
+             "share", "min_n"}
 MIN_N = 10  # fewer test units than this give "undefined", never a verdict (see the module docstring)
 RECORD_KEYS = {"method", "metric", "group"}
 REDUCERS = ("mean", "last", "max_but_last", "mean_but_last")
@@ -108,6 +108,8 @@ def validate_test(spec, where: str) -> None:
         missing = {"method_a", "method_b", "metric"} - set(spec)
         if missing:
             raise ConfigError(f"{where}: a comparison test needs {', '.join(sorted(missing))}")
+        if spec.get("welch") and spec.get("paired"):
+            raise ConfigError(f"{where}: a comparison test reads welch or paired, not both")
         return
     if kind == "record":
         for side in ("a", "b"):
@@ -402,16 +404,28 @@ def comparison_verdict(summary: dict | None, spec: dict) -> Verdict:
     if not found:
         return Verdict("undefined", reason=f"no comparison {spec['method_a']} vs {spec['method_b']} on {spec['metric']}")
     c = found[0]
-    t = _number(c.get("welch_t" if spec.get("welch") else "t"))
-    n = int(c.get("n_a", 0)) + int(c.get("n_b", 0))
-    if t is None:
-        return Verdict("undefined", n=n, reason="the task's t is NaN")
-    df = max(1, n - 2)  # Student df; for Welch a conservative bound
-    p = float(stats.t.sf(t, df) if spec.get("alternative", "greater") == "greater" else stats.t.cdf(t, df))
     alpha = spec.get("alpha", 0.05)
-    return Verdict("supported" if p < alpha else "not supported", f"t = {t:.3g} (task's {'Welch' if spec.get('welch') else 'Student'} test), p = {p:.3g}",
-                   None, None, n, p, reason=f"the task's comparison, n = {c.get('n_a')} vs {c.get('n_b')}",
-                   extra={"units": min(int(c.get("n_a", 0)), int(c.get("n_b", 0)))})
+    if spec.get("paired"):
+        if "paired_t" not in c:
+            return Verdict("undefined", reason="the task's comparison has no paired test (summarized before it had one)")
+        n = int(c.get("n_pairs") or 0)
+        t = _number(c.get("paired_t"))
+        if t is None:
+            return Verdict("undefined", n=n, reason=f"the paired t is NaN: the two sides differ on none of the "
+                                                    f"{n} paired units (every difference is 0)" if n >= 2 else
+                           f"the paired t is NaN: {n} paired units")
+        df, name, units = max(1, n - 1), "paired", n
+    else:
+        t = _number(c.get("welch_t" if spec.get("welch") else "t"))
+        n = int(c.get("n_a", 0)) + int(c.get("n_b", 0))
+        if t is None:
+            return Verdict("undefined", n=n, reason="the task's t is NaN")
+        df = max(1, n - 2)  # Student df; for Welch a conservative bound
+        name, units = "Welch" if spec.get("welch") else "Student", min(int(c.get("n_a", 0)), int(c.get("n_b", 0)))
+    p = float(stats.t.sf(t, df) if spec.get("alternative", "greater") == "greater" else stats.t.cdf(t, df))
+    return Verdict("supported" if p < alpha else "not supported", f"t = {t:.3g} (task's {name} test), p = {p:.3g}",
+                   None, None, n, p, reason=f"the task's comparison, n = {c.get('n_a')} vs {c.get('n_b')}"
+                   + (f", {n} paired" if spec.get("paired") else ""), extra={"units": units})
 
 
 def _record(summary: dict, spec: dict) -> dict | None:

@@ -37,7 +37,7 @@ from ..data.schema import SLOT
 from ..errors import ConfigError
 from ..io import read_json, write_json
 from ..scoring import SkipQuery
-from ..stats import compare_groups
+from ..stats import compare_groups, compare_paired
 from ..stats.intervals import CI_T, mean_ci
 from .base import TASK_CLASSES, Summary, Task, metric_record
 from .common import neurons_from_json, neurons_json, rows_by_method
@@ -102,6 +102,13 @@ def read_narratives(folder: Path) -> dict[str, dict]:
 
 def fill(query: str, answer: str) -> str:
     return query.replace(SLOT, answer.strip())
+
+
+def query_values(ev: dict | None, query_type: str) -> dict[str, float]:
+    """One setting's 0/1 correctness on ``query_type``, keyed "fact#i" (the fact's i-th query), so
+    two settings can be paired on the queries both answered."""
+    per_fact = (ev or {}).get(query_type, {}).get("per_fact", {})
+    return {f"{fact}#{i}": float(x) for fact, xs in per_fact.items() for i, x in enumerate(xs)}
 
 
 @torch.no_grad()
@@ -378,18 +385,20 @@ class KnowledgeUpdateTask(Task):
                 {"setting": "(training not run: it starts once every fact of the run has finished)"}]
             return summary
         training = json.loads(path.read_text())
-        table, per_fact = [], {}
+        table, per_fact, by_query = [], {}, {}
 
         def add_row(name, method, ev, extra):
             row = {"setting": name, "method": method}
             values = []
             for qt, metric in METRICS.items():
-                items = [x for xs in (ev or {}).get(qt, {}).get("per_fact", {}).values() for x in xs]
+                keyed = query_values(ev, qt)
+                items = list(keyed.values())
                 value = 100 * float(np.mean(items)) if items else None
                 row[qt] = value
                 if value is not None:
                     values.append(value)
-                    per_fact.setdefault(f"{method}:{name}", {})[metric] = [float(x) for x in items]
+                    per_fact.setdefault(f"{method}:{name}", {})[metric] = items
+                    by_query.setdefault(f"{method}:{name}", {})[metric] = keyed
                 summary.metrics.append(metric_record(method, metric, None if value is None else value / 100,
                                                      len(items), group=name))
             row["Average"] = float(np.mean(values)) if len(values) == len(METRICS) else None
@@ -423,18 +432,23 @@ class KnowledgeUpdateTask(Task):
                                                          ci=(timing[0].low, timing[0].high), ci_method=CI_T))
         summary.tables["knowledge_update_accuracy"] = table
         summary.per_fact = per_fact
-        # 000 Table 8: Θ(D) against the others, per query type, on per-query 0/1 correctness
+        # 000 Table 8: Θ(D) against the others, per query type, on per-query 0/1 correctness. The
+        # paper's test is the independent t-test (App. G); both settings answer the same queries, so
+        # the record also carries the paired reading (paired_t over the queries both answered)
         for method in training["methods"]:
-            mine = per_fact.get(f"{method}:{label('D')}")
+            mine = by_query.get(f"{method}:{label('D')}")
             if not mine:
                 continue
             for other, other_method in (("N", method), ("Rnd", method), ("All", "all")):
-                theirs = per_fact.get(f"{other_method}:{label(other)}") or {}
+                theirs = by_query.get(f"{other_method}:{label(other)}") or {}
                 for metric in METRICS.values():
                     a, b = mine.get(metric), theirs.get(metric)
                     if a and b and len(a) >= 2 and len(b) >= 2:
-                        summary.comparisons.append(compare_groups(a, b, f"{method}:{label('D')}",
-                                                                  f"{other_method}:{label(other)}", metric))
+                        names = (f"{method}:{label('D')}", f"{other_method}:{label(other)}", metric)
+                        record = compare_groups(list(a.values()), list(b.values()), *names)
+                        paired = compare_paired(a, b, *names)
+                        record.update({key: paired[key] for key in ("paired_t", "paired_p", "n_pairs")})
+                        summary.comparisons.append(record)
         # overlaps (000 §4.1, Fig. 5)
         all_run = settings.get("All") or {}
         delta_n = neurons_from_json(all_run.get("delta_n") or [])
