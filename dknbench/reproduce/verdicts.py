@@ -423,7 +423,8 @@ def comparison_verdict(summary: dict | None, spec: dict) -> Verdict:
         df = max(1, n - 2)  # Student df; for Welch a conservative bound
         name, units = "Welch" if spec.get("welch") else "Student", min(int(c.get("n_a", 0)), int(c.get("n_b", 0)))
     p = float(stats.t.sf(t, df) if spec.get("alternative", "greater") == "greater" else stats.t.cdf(t, df))
-    return Verdict("supported" if p < alpha else "not supported", f"t = {t:.3g} (task's {name} test), p = {p:.3g}",
+    statistic = f"paired t({df}) = {t:.3g}" if spec.get("paired") else f"t = {t:.3g} (task's {name} test)"
+    return Verdict("supported" if p < alpha else "not supported", f"{statistic}, p = {p:.3g}",
                    None, None, n, p, reason=f"the task's comparison, n = {c.get('n_a')} vs {c.get('n_b')}"
                    + (f", {n} paired" if spec.get("paired") else ""), extra={"units": units})
 
