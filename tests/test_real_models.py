@@ -1,6 +1,6 @@
-"""The zoo's real checkpoints on 3 built-in facts: IG completeness within 2 % at 100 steps (200 on
-Gemma 2/3, see below), every engine path = the reference loop within 1e-4, and kn-localization and
-gcr end to end.
+"""The zoo's real checkpoints on 3 built-in facts: IG completeness within 1 % (64 Gauss-Legendre
+nodes, see below), every engine path = the float64 reference loop within 5e-4, and kn-localization
+and gcr end to end.
 
 Marked ``real_model``. A model runs when ``DKNBENCH_REAL_MODELS`` names it ("all" or a
 comma-separated list; it is fetched if needed), never merely because it is cached. Otherwise it is
@@ -64,16 +64,17 @@ def _rel(a, b):
     return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
 
 
-# Gemma 2 and 3 normalise the MLP's output (post-feedforward RMSNorm), so a block's output does not
-# change when all of a layer's neurons are scaled by alpha > ~1e-2: on gemma-3-270m, layer 0,
-# "The elephant is a kind of" -> mammal, Prob(alpha * a) is 0.0609 for every alpha in [0.01, 1] and
-# moves (0.062, 0.067, 0.062) only for alpha in [1e-5, 1e-3]. By Euler's theorem a layer's
-# zero-baseline IG then sums to ~0 at any practical step count (measured: -1.9e-5 against
-# Prob(a) - Prob(0) = -7.2e-4 at 100 steps), so completeness from 0 cannot hold there; the check
-# runs from a baseline away from 0 (each neuron uniformly in [0, a]), whose path is smooth but
-# still sharp: at 100 steps layer 0 of that fact is off by 2.4 % (-0.01222 against -0.01252), so
-# these families take 200 steps (the Riemann error falls as 1/steps), as tiny-gpt_neo does.
-ZERO_BASELINE_DEGENERATE = ("gemma2", "gemma3")
+# Completeness is checked from a baseline away from 0 (each neuron uniformly in [0, a]) with the
+# 64-node Gauss-Legendre rule, which makes the quadrature error negligible where the path is smooth
+# (measured, this commit's session: within 0.16 % of the change on every (fact, layer) of all three
+# models; the 100-step right Riemann sum is 0.2-6 % off on the same pairs). From the zero baseline some
+# paths are sharp near alpha = 0, so no practical rule converges there:
+# - Gemma 2 and 3 normalise the MLP's output (post-feedforward RMSNorm), so a block's output does not
+#   change when a layer's neurons are scaled by alpha > ~1e-2 (gemma-3-270m, layer 0, the elephant
+#   fact: Prob(alpha * a) is 0.0609 for every alpha in [0.01, 1] and moves only for alpha in
+#   [1e-5, 1e-3]); by Euler's theorem a layer's zero-baseline IG then sums to ~0.
+# - smollm2-135m's layer 0 from zero: 64 Gauss-Legendre nodes are 15-34 % off on two of the three
+#   facts, 100 Riemann steps 19 % on "After Friday comes".
 
 
 def _set_layer(adapter, layer, values):
@@ -82,41 +83,38 @@ def _set_layer(adapter, layer, values):
     return intervene_activations(adapter, neurons, lambda v, idx: values.to(v.device, v.dtype)[idx])
 
 
-@pytest.mark.xfail(strict=False, reason="issue 30 session, not met as stated: layer 0 misses 2 % at 100 steps on "
-                   "qwen2.5-coder-0.5b (0.03115 vs 0.03032, 2.7 %) and on gemma-3-270m from the U(0,1)*a "
-                   "baseline (2.4 %); at 200 steps with the 5 % floor gemma passes 8 of 9 (fact, layer) "
-                   "pairs, the frog fact's layer 17 is 12 % off (-0.00466 vs -0.00417, Prob 0.336)")
-def test_ig_completeness_within_2_percent(real, encoded_facts):
+def test_ig_completeness_within_1_percent(real, encoded_facts):
     """Sum over a layer's neurons of IG = Prob(a) - Prob(baseline at that layer's target position)."""
     scorer, encoded = encoded_facts
-    degenerate = real.adapter.family.name in ZERO_BASELINE_DEGENERATE
-    engine = IGEngine(real, scorer, steps=200 if degenerate else 100)
+    engine = IGEngine(real, scorer, steps=64, quadrature="gauss-legendre")
     layers = _layers(real)
     gen = torch.Generator().manual_seed(0)
     for e in encoded:
         acts = engine.target_activations(e).cpu()
-        if degenerate:
-            base = acts * torch.rand(acts.shape, generator=gen)
-        else:
-            base = torch.zeros_like(acts)
+        base = acts * torch.rand(acts.shape, generator=gen)
         attributions = engine.attribute(e, base[:, None, :], layers=layers)[:, 0]
         prob = scorer.probs_encoded([e])[0]
         for layer in layers:
             with _set_layer(real.adapter, layer, base[layer]):
                 prob_base = scorer.probs_encoded([e])[0]
             expected = prob - prob_base
-            # 2 % of the change, the change floored at 5 % of Prob(a): a layer whose removal barely
-            # moves Prob is not held to a bound below 0.1 % of Prob (gemma-3-270m, layer 9 of the
-            # elephant fact: -0.001102 against -0.001069 at 200 steps, Prob(a) ~ 0.06)
+            # 1 % of the change, the change floored at 5 % of Prob(a): a layer whose removal barely
+            # moves Prob is not held to a bound below 0.05 % of Prob, where float32 rounding of the
+            # two probabilities starts to count
             scale = max(abs(expected), 0.05 * prob)
-            assert abs(float(attributions[layer].sum()) - expected) <= 0.02 * scale, \
+            assert abs(float(attributions[layer].sum()) - expected) <= 0.01 * scale, \
                 (e.prompt, layer, float(attributions[layer].sum()), expected, prob)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 30 session: passes on gemma-3-270m; on qwen2.5-coder-0.5b the "
-                   "fast path is 2.3e-4 of the max off the reference on 'After Friday comes' (cause not "
-                   "investigated yet)")
 def test_every_engine_path_equals_the_reference_loop(real, encoded_facts):
+    """Each path within 5e-4 (of the largest score) of the reference loop run in float64, the bound the
+    float32 loop itself meets. Measured in this commit's session, relative to the float64 loop: the
+    float32 loop 3.9e-5 to 3.3e-4 (qwen2.5-coder-0.5b, "After Friday comes"), the engine's paths
+    3.3e-5 to 2.7e-4, each within 1.1x of the float32 loop's error or below it; most of it is the
+    float32 log-softmax over the vocabulary (with a float64 model and a float32 softmax the paths are
+    within 1e-5). So the float32 loop is no oracle at 1e-4 on these checkpoints, and a real bug
+    (a wrong position, layer or cache entry) is orders of magnitude larger; the tiny models check
+    every path against the float32 loop at 1e-4 (test_engine_speedpaths.py)."""
     scorer, encoded = encoded_facts
     layers = _layers(real)
     gen = torch.Generator().manual_seed(0)
@@ -125,11 +123,18 @@ def test_every_engine_path_equals_the_reference_loop(real, encoded_facts):
     for e in encoded:
         acts = IGEngine(real, scorer).target_activations(e)
         baselines = torch.cat([torch.zeros(shape), 0.5 * acts[:, None, :] * torch.rand(shape, generator=gen)], 1)
-        ref = reference_attribute(real, e, baselines, steps=4, scorer=scorer, layers=layers)[layers]
+        got = {path: IGEngine(real, scorer, steps=4, path=path).attribute(e, baselines, layers=layers)[layers]
+               for path in paths}
+        dtype = next(real.model.parameters()).dtype
+        real.model.double()  # float32 -> float64 -> float32 is exact, so the fixture's model is unchanged
+        try:
+            ref = reference_attribute(real, e, baselines.double(), steps=4, scorer=scorer, layers=layers,
+                                      activations=acts.double())[layers]
+        finally:
+            real.model.to(dtype)
         assert ref.abs().max() > 0
-        for path in paths:
-            got = IGEngine(real, scorer, steps=4, path=path).attribute(e, baselines, layers=layers)[layers]
-            assert _rel(got, ref) <= 1e-4, (e.prompt, path)
+        for path, values in got.items():
+            assert _rel(values.double(), ref) <= 5e-4, (e.prompt, path, _rel(values.double(), ref))
 
 
 def test_kn_localization_and_gcr_run_end_to_end(real, tmp_path, isolated_cache):

@@ -33,7 +33,9 @@ def reference_attribute(lm, encoded: EncodedQuery, baselines: torch.Tensor, step
     ids, mask, _ = scorer.collate([encoded])
     n = len(encoded.answer_ids)
     gold = torch.tensor(encoded.answer_ids, device=ids.device)
-    grads = torch.zeros_like(baselines, dtype=torch.float32)
+    # at least float32, and float64 when the model runs in float64 (a float64 oracle for the engine)
+    exact = torch.promote_types(next(lm.model.parameters()).dtype, torch.float32)
+    grads = torch.zeros_like(baselines, dtype=exact)
     for layer in layers:
         for b in range(baselines.shape[1]):
             base, act = baselines[layer, b], activations[layer]
@@ -50,8 +52,8 @@ def reference_attribute(lm, encoded: EncodedQuery, baselines: torch.Tensor, step
                     logits = lm.model(input_ids=ids, attention_mask=mask).logits
                 finally:
                     handle.remove()
-                logp = torch.log_softmax(logits[0, encoded.target : encoded.target + n].float(), -1)
+                logp = torch.log_softmax(logits[0, encoded.target : encoded.target + n].to(exact), -1)
                 prob = logp[torch.arange(n, device=logp.device), gold].sum().exp()
                 (grad,) = torch.autograd.grad(prob, point)
-                grads[layer, b] += weight * grad.float().cpu()
+                grads[layer, b] += weight * grad.to(exact).cpu()
     return (activations[:, None, :] - baselines) * grads / divisor
