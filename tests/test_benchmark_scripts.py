@@ -120,3 +120,39 @@ def test_variant_agreement_compares_the_variant_with_the_plain_method(tmp_path, 
     out = _run([str(ROOT / "benchmarks" / "quadrature_accuracy.py"), "--truth", str(tmp_path / "gl"),
                 "--runs", "nofolder"], tmp_path)
     assert out.returncode == 2 and "NAME=FOLDER" in out.stderr
+
+
+def test_ig_completeness_measures_the_rule_error_on_a_tiny_model(tmp_path, isolated_cache):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import torch
+    from ig_completeness import baseline_for, completeness_errors, layer_deltas
+
+    from dknbench.data.loading import load_facts
+    from dknbench.localization import IGEngine
+    from dknbench.models import load_model
+    from dknbench.scoring import AnswerScorer
+
+    lm = load_model("tiny-llama", device="cpu")
+    scorer = AnswerScorer(lm)
+    fact = load_facts("builtin", limit=1, seed=42)[0]
+    encoded = scorer.encode(fact.queries[0], fact.object)
+    activations = IGEngine(lm, scorer).target_activations(encoded).cpu()
+    assert torch.equal(baseline_for(activations, "zero", 0), torch.zeros_like(activations))
+    baseline = baseline_for(activations, "uniform", 0)
+    assert bool(((baseline >= torch.minimum(activations, 0 * activations))
+                 & (baseline <= torch.maximum(activations, 0 * activations))).all())
+    deltas = layer_deltas(lm, scorer, encoded, baseline)
+    prob = scorer.probs_encoded([encoded])[0]
+    assert len(deltas) == lm.adapter.n_layers and any(abs(d) > 0 for d in deltas)
+    one_step = completeness_errors(lm, scorer, encoded, "riemann-right", 1, baseline, deltas, prob)
+    gauss = completeness_errors(lm, scorer, encoded, "gauss-legendre", 16, baseline, deltas, prob)
+    # a smooth tiny path: 16 Gauss-Legendre nodes close the gap to float precision, one Riemann step
+    # leaves a measurable one (tiny-llama: ~5e-4 of the change at most)
+    assert max(gauss) < 2e-5 and max(one_step) > 20 * max(gauss)
+
+    out = _run([str(ROOT / "benchmarks" / "ig_completeness.py"), "--model", "tiny-llama", "--facts", "1",
+                "--rules", "riemann-right:1", "gauss-legendre:16"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "riemann-right:1" in out.stdout and "gauss-legendre:16" in out.stdout and "zero baseline" in out.stdout
+    bad = _run([str(ROOT / "benchmarks" / "ig_completeness.py"), "--rules", "simpson:8"], tmp_path)
+    assert bad.returncode == 2 and "RULE:STEPS" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
