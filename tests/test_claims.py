@@ -294,7 +294,14 @@ def test_another_models_reproduction_adds_a_verdict_column(tmp_path: Path):
         # the copy holds the same rows, so the other column repeats our verdict (or says no run)
         assert other == ("no run" if mine.reason.startswith("no run of task") and mine.verdict == "undefined"
                          else mine.verdict + ("" if mine.n is None else f" (n = {mine.n})")), claim["id"]
-    assert "  - tiny-other ([tiny-other/dkn.md](tiny-other/dkn.md)): " in summary
+    line = next(x for x in summary.splitlines() if x.startswith("  - tiny-other ([tiny-other/dkn.md](tiny-other/dkn.md)): "))
+    # claims of tasks the model has not run (knowledge-update, perturbation-robustness) are counted
+    # apart, not as undefined; the counts add up to the paper's claims
+    not_run = sum(1 for c in CLAIMS["claims"] if c["paper"] == "dkn" and c.get("test") and c["task"] != "gcr")
+    assert line.endswith(f"; {not_run} on tasks it has not run")
+    counts = [int(n) for n in re.findall(r"(\d+) (?:supported|not supported|undefined|not testable here|on tasks)", line)]
+    assert sum(counts) == sum(c["paper"] == "dkn" for c in CLAIMS["claims"])
+    assert sum(cell == "no run" for cell in (r.strip("|").split(" | ")[-1].strip() for r in rows)) == not_run
 
 
 def load_run_data_for(paper_dir: Path, claim: dict):

@@ -190,16 +190,20 @@ def summary_markdown(results_root: Path, claims: dict) -> str:
         theirs = {m: dict((c["id"], v) for c, v in verdict_rows(paper, claims, their_runs[m])) for m in others}
         totals.append(f"- [{paper}]({paper}.md) ({plan['paper']}): "
                       + ", ".join(f"{sum(v.verdict == name for _, v in rows)} {name}" for name in VERDICTS))
+        def has_run(m, claim):  # a claim with a test and no run of its task: evaluate's "no run" case
+            return not claim.get("test") or their_runs[m].get(claim["task"]) is not None
+
         for m in others:
             if (results_root / m / paper).is_dir():
-                mine = list(theirs[m].values())
+                # claims of tasks this model has not run are counted apart, not as undefined
+                mine = [theirs[m][c["id"]] for c, _ in rows if has_run(m, c)]
+                not_run = len(rows) - len(mine)
                 totals.append(f"  - {m} ([{m}/{paper}.md]({m}/{paper}.md)): "
-                              + ", ".join(f"{sum(v.verdict == name for v in mine)} {name}" for name in VERDICTS))
+                              + ", ".join(f"{sum(v.verdict == name for v in mine)} {name}" for name in VERDICTS)
+                              + (f"; {not_run} on tasks it has not run" if not_run else ""))
         for claim, v in rows:
             ours = statistic_text(v) + ("" if v.n is None else f" (n = {v.n})")
-            # a claim with a test and no run of its task: evaluate's "no run" case
-            extra = "".join(f" {_cell(_short(theirs[m][claim['id']], not claim.get('test') or their_runs[m].get(claim['task']) is not None))} |"
-                            for m in others)
+            extra = "".join(f" {_cell(_short(theirs[m][claim['id']], has_run(m, claim)))} |" for m in others)
             out.append(f"| [{paper}]({paper}.md) {plan['paper']} | {_cell(claim['text'])} | "
                        f"{_cell(claim.get('section', ''))} | {_cell(ours)} | {_cell(claim.get('paper_value', '–'))} | "
                        f"{_cell(verdict_text(v))} |{extra}")
