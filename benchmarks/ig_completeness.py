@@ -11,6 +11,10 @@ rule, which is what ``quadrature_accuracy.py`` measures on KN sets. ``--baseline
 each neuron at U(0, 1) x its activation instead (the check tests/test_real_models.py uses), which
 shows whether a miss comes from the rule or from a path that is sharp near the zero baseline.
 
+``--kn-sets`` also sets each rule against the last one named, per fact: the KN sets' Jaccard, the layer
+holding each side's maximum score (the KN threshold is tau x that maximum) and the largest per-neuron
+difference in layer 0 and in the other layers, which shows where the sets' disagreement comes from.
+
 Printed per rule, over every (fact, layer) pair: the relative error |sum IG - dProb| /
 max(|dProb|, 0.05 Prob(a)) (the floor keeps layers that barely move Prob from dominating), its
 median and maximum, the share of pairs over 2 % and over 10 %, and the layers most often over 2 %.
@@ -28,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 FLOOR = 0.05  # dProb is floored at this share of Prob(a) in the relative error
+TAU = 0.2  # ig's KN threshold: score > TAU x the fact's maximum (SPEC §2)
 
 
 def parse_rule(text: str) -> tuple[str, int]:
@@ -63,13 +68,30 @@ def layer_deltas(lm, scorer, encoded, baseline) -> list[float]:
     return deltas
 
 
-def completeness_errors(lm, scorer, encoded, rule: str, steps: int, baseline, deltas, prob: float) -> list[float]:
-    """Per layer: |sum of the layer's IG - dProb| / max(|dProb|, FLOOR x Prob(a))."""
+def attribute(lm, scorer, encoded, rule: str, steps: int, baseline):
+    """IG scores [layers, neurons] from ``baseline`` with the rule."""
     from dknbench.localization import IGEngine
 
-    attributions = IGEngine(lm, scorer, steps=steps, quadrature=rule).attribute(encoded, baseline[:, None, :])[:, 0]
+    return IGEngine(lm, scorer, steps=steps, quadrature=rule).attribute(encoded, baseline[:, None, :])[:, 0]
+
+
+def completeness_errors(attributions, deltas, prob: float) -> list[float]:
+    """Per layer: |sum of the layer's IG - dProb| / max(|dProb|, FLOOR x Prob(a))."""
     return [abs(float(attributions[layer].sum()) - delta) / max(abs(delta), FLOOR * prob)
             for layer, delta in enumerate(deltas)]
+
+
+def against_reference(scores, reference, tau: float = TAU) -> dict:
+    """A rule's scores against the reference rule's: the KN sets' Jaccard (score > tau x the fact's
+    maximum, ig's rule), the layer of each side's maximum, and the largest per-neuron difference
+    (in units of the reference's maximum) in layer 0 and in the other layers."""
+    kns, ref_kns = scores > tau * scores.max(), reference > tau * reference.max()
+    union = int((kns | ref_kns).sum())
+    diff = (scores - reference).abs() / reference.max()
+    return {"jaccard": int((kns & ref_kns).sum()) / union if union else 1.0,
+            "max_layer": int(scores.argmax()) // scores.shape[1],
+            "ref_max_layer": int(reference.argmax()) // reference.shape[1],
+            "layer0_diff": float(diff[0].max()), "other_diff": float(diff[1:].max()) if diff.shape[0] > 1 else 0.0}
 
 
 def main(argv=None) -> int:
@@ -79,6 +101,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rules", nargs="+", default=["riemann-right:20", "riemann-right:100", "gauss-legendre:64"])
     parser.add_argument("--baseline", choices=("zero", "uniform"), default="zero")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--kn-sets", action="store_true",
+                        help="also set each rule's KN set and scores against the last rule's, per fact")
     args = parser.parse_args(argv)
     try:
         rules = [parse_rule(r) for r in args.rules]
@@ -96,6 +120,7 @@ def main(argv=None) -> int:
     lm = load_model(args.model, device="cpu")
     scorer = AnswerScorer(lm)
     errors: dict[tuple[str, int], list[tuple[int, float]]] = {rule: [] for rule in rules}
+    kn_rows = []
     facts = load_facts("builtin", limit=args.facts, seed=args.seed)
     for number, fact in enumerate(facts, 1):
         encoded = scorer.encode(fact.queries[0], fact.object)
@@ -103,9 +128,11 @@ def main(argv=None) -> int:
         baseline = baseline_for(activations, args.baseline, args.seed + number)
         deltas = layer_deltas(lm, scorer, encoded, baseline)
         prob = scorer.probs_encoded([encoded])[0]
+        scores = {rule: attribute(lm, scorer, encoded, *rule, baseline) for rule in rules}
         for rule in rules:
-            per_layer = completeness_errors(lm, scorer, encoded, *rule, baseline, deltas, prob)
-            errors[rule] += list(enumerate(per_layer))
+            errors[rule] += list(enumerate(completeness_errors(scores[rule], deltas, prob)))
+            if args.kn_sets:
+                kn_rows.append((fact.id, rule, against_reference(scores[rule], scores[rules[-1]])))
         print(f"fact {number}/{len(facts)}: {fact.id} ({encoded.prompt!r}, Prob {prob:.4f})", file=sys.stderr, flush=True)
 
     print(f"{args.model}: IG completeness per (fact, layer), {args.baseline} baseline, {len(facts)} facts x "
@@ -120,6 +147,16 @@ def main(argv=None) -> int:
         print(f"{rule + ':' + str(steps):<22}{statistics.median(values):>9.4f}{max(values):>9.3f}"
               f"{sum(e > 0.02 for e in values) / len(values):>8.0%}{sum(e > 0.1 for e in values) / len(values):>8.0%}"
               f"  {worst}")
+    if kn_rows:
+        reference = "%s:%d" % rules[-1]
+        print(f"\nper fact, against {reference} (KNs: score > {TAU} x max; |diff| in units of {reference}'s max)")
+        print(f"{'fact':<28}{'rule':<22}{'KN Jaccard':>11}{'max layer':>10}{'ref max layer':>14}"
+              f"{'layer 0 |diff|':>15}{'others |diff|':>14}")
+        for fact_id, (rule, steps), row in kn_rows:
+            if (rule, steps) == rules[-1]:
+                continue
+            print(f"{fact_id:<28}{rule + ':' + str(steps):<22}{row['jaccard']:>11.3f}{row['max_layer']:>10}"
+                  f"{row['ref_max_layer']:>14}{row['layer0_diff']:>15.3f}{row['other_diff']:>14.3f}")
     return 0
 
 

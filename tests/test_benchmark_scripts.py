@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import shared_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +126,7 @@ def test_variant_agreement_compares_the_variant_with_the_plain_method(tmp_path, 
 def test_ig_completeness_measures_the_rule_error_on_a_tiny_model(tmp_path, isolated_cache):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import torch
-    from ig_completeness import baseline_for, completeness_errors, layer_deltas
+    from ig_completeness import against_reference, attribute, baseline_for, completeness_errors, layer_deltas
 
     from dknbench.data.loading import load_facts
     from dknbench.localization import IGEngine
@@ -144,15 +145,27 @@ def test_ig_completeness_measures_the_rule_error_on_a_tiny_model(tmp_path, isola
     deltas = layer_deltas(lm, scorer, encoded, baseline)
     prob = scorer.probs_encoded([encoded])[0]
     assert len(deltas) == lm.adapter.n_layers and any(abs(d) > 0 for d in deltas)
-    one_step = completeness_errors(lm, scorer, encoded, "riemann-right", 1, baseline, deltas, prob)
-    gauss = completeness_errors(lm, scorer, encoded, "gauss-legendre", 16, baseline, deltas, prob)
+    one_step_scores = attribute(lm, scorer, encoded, "riemann-right", 1, baseline)
+    gauss_scores = attribute(lm, scorer, encoded, "gauss-legendre", 16, baseline)
+    one_step = completeness_errors(one_step_scores, deltas, prob)
+    gauss = completeness_errors(gauss_scores, deltas, prob)
     # a smooth tiny path: 16 Gauss-Legendre nodes close the gap to float precision, one Riemann step
     # leaves a measurable one (tiny-llama: ~5e-4 of the change at most)
     assert max(gauss) < 2e-5 and max(one_step) > 20 * max(gauss)
 
+    # against itself: identical sets and no difference; against a shifted copy: the shift, in units of the max
+    same = against_reference(gauss_scores, gauss_scores)
+    assert same["jaccard"] == 1.0 and same["layer0_diff"] == same["other_diff"] == 0.0
+    assert same["max_layer"] == same["ref_max_layer"] == int(gauss_scores.argmax()) // gauss_scores.shape[1]
+    bumped = gauss_scores.clone()
+    bumped[0] += 0.5 * gauss_scores.max()
+    moved = against_reference(bumped, gauss_scores)
+    assert moved["layer0_diff"] == pytest.approx(0.5) and moved["other_diff"] == 0.0
+
     out = _run([str(ROOT / "benchmarks" / "ig_completeness.py"), "--model", "tiny-llama", "--facts", "1",
-                "--rules", "riemann-right:1", "gauss-legendre:16"], tmp_path)
+                "--rules", "riemann-right:1", "gauss-legendre:16", "--kn-sets"], tmp_path)
     assert out.returncode == 0, out.stderr
     assert "riemann-right:1" in out.stdout and "gauss-legendre:16" in out.stdout and "zero baseline" in out.stdout
+    assert "against gauss-legendre:16" in out.stdout and "KN Jaccard" in out.stdout
     bad = _run([str(ROOT / "benchmarks" / "ig_completeness.py"), "--rules", "simpson:8"], tmp_path)
     assert bad.returncode == 2 and "RULE:STEPS" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
