@@ -59,23 +59,29 @@ class Clock:
     """Wall and CPU seconds spent inside wrapped functions, by part (CPU: ``time.process_time``, so
     every thread of the process counts), and the attribution cache's hits and misses."""
 
-    def __init__(self):
+    def __init__(self, counter=None):
         self.seconds = defaultdict(float)
         self.cpu = defaultdict(float)
+        self.flops = defaultdict(float)  # with a torch FlopCounterMode ``counter``: FLOPs by part
+        self.counter = counter
         self.patches = []
+
+    def _flops_now(self) -> float:
+        return float(self.counter.get_total_flops()) if self.counter is not None else 0.0
 
     def wrap(self, owner, name: str, part: str):
         raw = vars(owner).get(name) if isinstance(owner, type) else None
         original = getattr(owner, name)
-        seconds, cpu = self.seconds, self.cpu
+        seconds, cpu, flops = self.seconds, self.cpu, self.flops
 
         def timed(*args, **kwargs):
-            start, start_cpu = time.perf_counter(), time.process_time()
+            start, start_cpu, start_flops = time.perf_counter(), time.process_time(), self._flops_now()
             try:
                 return original(*args, **kwargs)
             finally:
                 seconds[part] += time.perf_counter() - start
                 cpu[part] += time.process_time() - start_cpu
+                flops[part] += self._flops_now() - start_flops
 
         setattr(owner, name, staticmethod(timed) if isinstance(raw, staticmethod) else timed)
         self.patches.append((owner, name, raw if raw is not None else original))
@@ -121,9 +127,10 @@ class Clock:
             for owner, name, original in reversed(self.patches):
                 setattr(owner, name, original)
 
-    def split(self) -> dict:
-        """CPU seconds of the per-fact phases by kind (run_facts + after_facts)."""
-        c = self.cpu
+    def split(self, what: str = "cpu") -> dict:
+        """CPU seconds (or, ``what="flops"``, counted FLOPs) of the per-fact phases by kind
+        (run_facts + after_facts)."""
+        c = self.flops if what == "flops" else self.cpu
         return {"attribution": c["query_scores"] - c["io_cache"],
                 "interventions": (c["facts"] + c["after_facts"] - c["query_scores"] - c["io_json"]
                                   - c["finetune"] - c["ppl"]),
@@ -179,18 +186,57 @@ PART_NAMES = {"attribution": "attrib", "interventions": "interv", "finetune": "f
 N_PROJECTED = 100
 
 
+def flop_counter():
+    """torch's FLOP counter (matrix products and attention; elementwise work is not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    return FlopCounterMode(display=False)
+
+
+def print_flops(rows: list[dict], limit: int, peak: float, where: str) -> None:
+    """Counted GFLOP per selected fact by part, and the floor: those FLOPs at the float32 product
+    peak ``peak`` (GFLOP/s, CPU time) with no other cost, projected to N_PROJECTED facts per task."""
+    print(f"counted GFLOP per selected fact by part (torch FlopCounterMode: products and attention); "
+          f"float32 product peak {peak:.1f} GFLOP/s ({where}, CPU time)")
+    head = (f"{'paper':<6} {'task':<24} " + " ".join(f"{PART_NAMES[p]:>8}" for p in PARTS)
+            + f" {'GFLOP/f':>8} {'floor s/f':>9} {'CPU-s/f':>8} {f'floor h@{N_PROJECTED}':>12}")
+    print(head + "\n" + "-" * len(head))
+    grand = 0.0
+    for paper in dict.fromkeys(r["paper"] for r in rows):
+        total_flops = total_cpu = 0.0
+        for r in rows:
+            if r["paper"] != paper or r.get("status") == "failed" or "flops_split" not in r:
+                continue
+            per = {p: r["flops_split"][p] / limit / 1e9 for p in PARTS}
+            gflop, cpu = sum(per.values()), sum(r["split"].values()) / limit
+            total_flops, total_cpu = total_flops + gflop, total_cpu + cpu
+            print(f"{paper:<6} {r['task']:<24} " + " ".join(f"{per[p]:>8.4g}" for p in PARTS)
+                  + f" {gflop:>8.4g} {gflop / peak:>9.3g} {cpu:>8.1f} {gflop / peak * N_PROJECTED / 3600:>12.2f}")
+        grand += total_flops / peak * N_PROJECTED / 3600
+        print(f"{paper:<6} {'(paper)':<24} " + " ".join(f"{'':>8}" for _ in PARTS)
+              + f" {total_flops:>8.4g} {total_flops / peak:>9.3g} {total_cpu:>8.1f} "
+              f"{total_flops / peak * N_PROJECTED / 3600:>12.2f}")
+    print(f"{'all':<6} {'':<24} " + " ".join(f"{'':>8}" for _ in PARTS) + f" {'':>8} {'':>9} {'':>8} {grand:>12.2f}")
+    print(f"floor s/f: the fact's counted FLOPs at the peak, nothing else (a lower bound for the same arithmetic); "
+          f"CPU-s/f: this run's, inflated by the counter's overhead; floor h@{N_PROJECTED}: the floor at "
+          f"{N_PROJECTED} facts per task, one-off parts left out")
+
+
 class NotSelected(Exception):
     """A task of the paper that ``--tasks`` leaves out (run_paper reports it as failed, untimed)."""
 
 
 def reproduce_rows(papers: list[str], limit: int, work: Path, cache_dir: Path, model: str = "smollm2-135m",
-                   tasks: list[str] | None = None) -> list[dict]:
+                   tasks: list[str] | None = None, flops: bool = False) -> list[dict]:
     """Run each paper's reproduce CPU preset at ``limit`` facts per task in this process, every task
     and paper sharing one attribution cache (cold at the start, as a user's first three-paper run):
     one row per task with its CPU seconds split by part, the cache's hits and misses, and the
-    1-minute load average before and after it (the machine's load is part of every figure)."""
+    1-minute load average before and after it (the machine's load is part of every figure).
+    ``flops``: every task also runs under torch's FlopCounterMode and its row gets the counted FLOPs
+    by part (``flops_split``); the counter's own overhead inflates that run's CPU seconds."""
     import json
     import os
+    from contextlib import nullcontext
 
     from dknbench.harness import run as harness_run
     from dknbench.reproduce import run_paper
@@ -203,21 +249,24 @@ def reproduce_rows(papers: list[str], limit: int, work: Path, cache_dir: Path, m
             if tasks and spec.task not in tasks:
                 raise NotSelected(spec.task)
             spec.cache_dir = str(cache_dir)
-            clock = Clock()
+            counting = flop_counter() if flops else nullcontext()
             load = os.getloadavg()[0]
             start, start_cpu = time.perf_counter(), time.process_time()
-            try:
-                with clock.active():
-                    return harness_run(spec)
-            finally:
-                wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
-                split = clock.split()
-                paper_rows.append({"paper": paper, "task": spec.task, "wall": wall, "cpu": cpu, "split": split,
-                                   "once": cpu - sum(split.values()),
-                                   "hits": int(clock.seconds["cache_hits"]),
-                                   "misses": int(clock.seconds["cache_misses"]),
-                                   "load": [load, os.getloadavg()[0]]})
-                print(f"  {paper} {spec.task}: {wall:.0f} s wall, {cpu:.0f} CPU-s", file=sys.stderr, flush=True)
+            with counting as counter:
+                clock = Clock(counter)
+                try:
+                    with clock.active():
+                        return harness_run(spec)
+                finally:
+                    wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+                    split = clock.split()
+                    paper_rows.append({"paper": paper, "task": spec.task, "wall": wall, "cpu": cpu, "split": split,
+                                       **({"flops_split": clock.split("flops")} if flops else {}),
+                                       "once": cpu - sum(split.values()),
+                                       "hits": int(clock.seconds["cache_hits"]),
+                                       "misses": int(clock.seconds["cache_misses"]),
+                                       "load": [load, os.getloadavg()[0]]})
+                    print(f"  {paper} {spec.task}: {wall:.0f} s wall, {cpu:.0f} CPU-s", file=sys.stderr, flush=True)
 
         done = run_paper(paper, model=model, preset="cpu", limit=limit, output=work / paper, runner=timed)
         statuses = {o.task: o.status for o in done.outcomes}
@@ -292,15 +341,23 @@ def print_reproduce(rows: list[dict], limit: int, label: str = "", cache: str = 
 
 
 def time_reproduce(papers: list[str], limit: int, json_out: str | None = None, model: str = "smollm2-135m",
-                   tasks: list[str] | None = None) -> int:
-    """Each paper's reproduce CPU preset at ``limit`` facts per task, split and projected."""
+                   tasks: list[str] | None = None, flops: bool = False) -> int:
+    """Each paper's reproduce CPU preset at ``limit`` facts per task, split and projected; with
+    ``flops`` also the counted FLOPs and the floor they set at this core's product peak."""
     import json
 
     with tempfile.TemporaryDirectory(prefix="dknbench-reproduce-") as tmp:
-        rows = reproduce_rows(papers, limit, Path(tmp), Path(tmp) / "cache", model, tasks)
+        rows = reproduce_rows(papers, limit, Path(tmp), Path(tmp) / "cache", model, tasks, flops)
     if json_out:
         Path(json_out).write_text(json.dumps(rows))
     print_reproduce(rows, limit)
+    if flops:
+        from floor import attribution_shapes, peak_gflops
+
+        from dknbench.models import load_model
+
+        print()
+        print_flops(rows, limit, *peak_gflops(attribution_shapes(load_model(model), 128)))
     return 1 if any(r.get("status") == "failed" for r in rows) else 0
 
 
@@ -360,6 +417,9 @@ def main(argv=None) -> int:
                         help="with --compare: each side starts from its own copy of this attribution cache "
                              "(e.g. ~/.cache/dknbench/attributions), so the cuts outside attribution are what "
                              "differs; the hits column says how much attribution it saved")
+    parser.add_argument("--flops", action="store_true",
+                        help="with --reproduce: also count each part's FLOPs and print the floor they set at "
+                             "this core's float32 product peak (the counter slows the run)")
     parser.add_argument("--code", metavar="DIR", default=None, help=argparse.SUPPRESS)  # the tree to import
     parser.add_argument("--json", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", default=None, help=argparse.SUPPRESS)
@@ -376,7 +436,7 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps(rows))
         return 0
     if args.reproduce:
-        return time_reproduce(args.reproduce, args.limit or 2, args.json, args.model, args.tasks)
+        return time_reproduce(args.reproduce, args.limit or 2, args.json, args.model, args.tasks, args.flops)
     tasks = args.tasks or (QUICK_TASKS if args.quick else TASKS)
     limit = args.limit or (2 if args.quick else 3)
     overrides = QUICK_OPTIONS if args.quick else {}

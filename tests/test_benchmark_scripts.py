@@ -21,13 +21,19 @@ def _run(args, tmp_path) -> subprocess.CompletedProcess:
 
 def test_suite_reproduce_times_every_task_of_a_paper(tmp_path, isolated_cache):
     out = _run([str(ROOT / "benchmarks" / "suite.py"), "--reproduce", "dkn", "--limit", "1",
-                "--model", "tiny-gpt2"], tmp_path)
+                "--model", "tiny-gpt2", "--flops"], tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert ": FAILED: " not in out.stderr
-    rows = {line.split()[1]: line.split() for line in out.stdout.splitlines() if line.startswith("dkn ")}
+    timed, counted = out.stdout.split("counted GFLOP per selected fact")
+    rows = {line.split()[1]: line.split() for line in timed.splitlines() if line.startswith("dkn ")}
     # gcr's known-fact gate drops every fact of a random model; the other two compute theirs
     assert rows["knowledge-update"][2] == "1/1" and rows["perturbation-robustness"][2] == "1/1"
     assert float(rows["knowledge-update"][5]) > 0  # its fine-tuning was timed
+    # --flops: the same parts counted in FLOPs (one decimal of GFLOP: a tiny model's counts are small)
+    flops = {line.split()[1]: line.split() for line in counted.splitlines() if line.startswith("dkn ")}
+    assert set(flops) == {"gcr", "knowledge-update", "perturbation-robustness", "(paper)"}
+    assert float(flops["knowledge-update"][4]) > 0  # fine-tuning FLOPs
+    assert float(flops["perturbation-robustness"][7]) > 0  # GFLOP per fact
 
 
 def test_suite_says_which_task_failed_and_exits_non_zero(tmp_path, isolated_cache):
@@ -169,3 +175,42 @@ def test_ig_completeness_measures_the_rule_error_on_a_tiny_model(tmp_path, isola
     assert "against gauss-legendre:16" in out.stdout and "KN Jaccard" in out.stdout
     bad = _run([str(ROOT / "benchmarks" / "ig_completeness.py"), "--rules", "simpson:8"], tmp_path)
     assert bad.returncode == 2 and "RULE:STEPS" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_floor_counts_forward_and_input_gradient_flops_and_projects_the_floor(tmp_path, isolated_cache):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import torch
+    from floor import count_flops, floor_lines, measure
+
+    from dknbench.data.loading import load_facts
+    from dknbench.localization.locate import build_localizer
+    from dknbench.models import load_model
+    from dknbench.scoring import AnswerScorer
+
+    # the counter sees the backward: a head's forward and its input gradient, 2 x 2 m d V
+    h, weight = torch.randn(3, 8, requires_grad=True), torch.randn(50, 8)
+    assert count_flops(lambda: torch.autograd.grad(torch.nn.functional.linear(h, weight).sum(), h)) == 2 * 2 * 3 * 8 * 50
+
+    lm = load_model("tiny-gpt2", device="cpu")
+    scorer = AnswerScorer(lm)
+    fact = load_facts("builtin", limit=1, seed=42)[0]
+    encoded = scorer.encode(fact.queries[0], fact.object)
+    runs = {steps: measure(lm, scorer, build_localizer("ig", steps=steps), encoded, steps) for steps in (2, 3, 4)}
+    # one row per (layer, step): the FLOPs are a fixed part (the clean forwards) plus the same amount per step
+    assert runs[3]["rows"] == 3 * lm.adapter.n_layers
+    assert runs[4]["flops"] - runs[2]["flops"] == 2 * (runs[3]["flops"] - runs[2]["flops"]) > 0
+    assert 0 < runs[4]["head"] < runs[4]["flops"] and runs[4]["cpu"] > 0
+
+    lines = floor_lines(0.5, attribution=100.0, other=50.0, n=72, goal=1.0)
+    assert lines[0].endswith("3.00 CPU-h at n = 72 (measured)")  # 150 s x 72 facts
+    assert lines[1].endswith(": 1.00 CPU-h") and lines[2].endswith(": 2.00 CPU-h")
+    assert "below it" in lines[3]  # 1.00 <= 1.0
+    assert "above it" in floor_lines(0.5, 100.0, 50.0, 73, 1.0)[3]
+
+    out = _run([str(ROOT / "benchmarks" / "floor.py"), "--model", "tiny-gpt2", "--facts", "1", "--steps", "2",
+                "--suite-attribution", "100", "--suite-other", "50", "--goal", "4"], tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = {line.split()[0]: line.split() for line in out.stdout.splitlines() if line.split()[:1] in (["ig"], ["amig"])}
+    assert set(rows) == {"ig", "amig"} and float(rows["amig"][2]) > float(rows["ig"][2]) > 0  # GFLOP
+    assert all(float(row[6]) > 0 for row in rows.values())  # efficiency
+    assert "goal 4 CPU-h" in out.stdout
